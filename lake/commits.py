@@ -1,0 +1,185 @@
+"""Immutable, content-addressed commit objects and the per-dataset snapshots they hold.
+
+A dataset's snapshot is a stack of Delta tables ("layers"), each pinned at a version, less the
+files this line of history has removed from the layers below its own ("shadowed"):
+
+* main's layer is the dataset's root Delta table (``path == ""``), which any Delta reader opens;
+* a branch that writes the dataset gets its own layer, ``_branches/<branch-id>``, below that root,
+  so that a later merge into main can reference its files by relative path (zero copy).
+
+Files are named by their path relative to the dataset root, which is unique across layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lake.errors import RefNotFoundError, StorageError
+from lake.storage import ObjectStore, PreconditionFailed
+
+COMMITS = "_lake/commits/"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One Delta table of a snapshot, at one version. ``path`` is relative to the dataset root."""
+
+    path: str
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "version": self.version}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a dataset is at one commit: its layers, the files hidden from them, its schema."""
+
+    layers: tuple[Layer, ...]
+    schema: Mapping[str, Any]  # Delta schema JSON (the "struct" object)
+    rows: int
+    files: int
+    shadowed: Mapping[str, int] = field(default_factory=dict)  # path -> rows
+
+    def layer(self, path: str) -> Layer | None:
+        return next((lay for lay in self.layers if lay.path == path), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "layers": [lay.to_json() for lay in self.layers],
+            "schema": dict(self.schema),
+            "rows": self.rows,
+            "files": self.files,
+            "shadowed": dict(sorted(self.shadowed.items())),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Snapshot:
+        return cls(
+            layers=tuple(Layer(lay["path"], int(lay["version"])) for lay in raw["layers"]),
+            schema=raw["schema"],
+            rows=int(raw["rows"]),
+            files=int(raw["files"]),
+            shadowed={str(k): int(v) for k, v in raw.get("shadowed", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class DatasetChange:
+    """What one commit did to one dataset, recorded so that ``log`` and ``show`` need no scan."""
+
+    operation: str
+    rows_added: int = 0
+    rows_removed: int = 0
+    files_added: int = 0
+    files_removed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "rows_added": self.rows_added,
+            "rows_removed": self.rows_removed,
+            "files_added": self.files_added,
+            "files_removed": self.files_removed,
+        }
+
+
+@dataclass(frozen=True)
+class Commit:
+    parents: tuple[str, ...]
+    author: str
+    time: str  # ISO 8601, UTC
+    message: str
+    datasets: Mapping[str, Snapshot]
+    changes: Mapping[str, DatasetChange] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "parents": list(self.parents),
+            "author": self.author,
+            "time": self.time,
+            "message": self.message,
+            "metadata": dict(self.metadata),
+            "changes": {k: v.to_json() for k, v in sorted(self.changes.items())},
+            "datasets": {k: v.to_json() for k, v in sorted(self.datasets.items())},
+        }
+
+    def encode(self) -> bytes:
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(self.encode()).hexdigest()
+
+    @property
+    def timestamp(self) -> datetime:
+        return datetime.fromisoformat(self.time)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Commit:
+        return cls(
+            parents=tuple(raw["parents"]),
+            author=raw["author"],
+            time=raw["time"],
+            message=raw["message"],
+            metadata=raw.get("metadata", {}),
+            changes={k: DatasetChange(**v) for k, v in raw.get("changes", {}).items()},
+            datasets={k: Snapshot.from_json(v) for k, v in raw["datasets"].items()},
+        )
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class CommitStore:
+    """Reads and writes commit objects under ``_lake/commits/<sha256>``."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+        self._cache: dict[str, Commit] = {}
+
+    def put(self, commit: Commit) -> str:
+        cid = commit.id
+        if cid in self._cache:
+            return cid
+        try:
+            self._store.put(COMMITS + cid, commit.encode(), if_none_match=True)
+        except PreconditionFailed:
+            pass  # content-addressed: the object there is this very commit
+        self._cache[cid] = commit
+        return cid
+
+    def get(self, cid: str) -> Commit:
+        hit = self._cache.get(cid)
+        if hit is not None:
+            return hit
+        blob = self._store.get(COMMITS + cid)
+        if blob is None:
+            raise RefNotFoundError(f"no commit {cid}")
+        data = blob.data
+        if hashlib.sha256(data).hexdigest() != cid:
+            raise StorageError(f"commit object {cid} is corrupt: its content does not hash to its id")
+        commit = Commit.from_json(json.loads(data))
+        self._cache[cid] = commit
+        return commit
+
+    def expand(self, prefix: str) -> str | None:
+        """The one commit id that starts with ``prefix`` (at least 4 hex digits), or None."""
+        if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
+            return None
+        if len(prefix) == 64:
+            return prefix if self._store.get(COMMITS + prefix) is not None else None
+        matches = [k.removeprefix(COMMITS) for k in self._store.list(COMMITS + prefix)]
+        if len(matches) > 1:
+            raise RefNotFoundError(
+                f"commit prefix {prefix} is ambiguous: it matches {len(matches)} commits",
+                hint="give more digits of the commit id",
+            )
+        return matches[0] if matches else None

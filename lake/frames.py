@@ -1,0 +1,128 @@
+"""Turning what users hand us (pyarrow, pandas, polars) into Arrow tables a Delta table accepts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import Schema as DeltaSchema
+
+from lake.errors import InvalidInputError, SchemaMismatchError
+
+
+def to_arrow(data: Any) -> pa.Table:
+    """Accept a pyarrow Table or RecordBatchReader, a pandas or polars DataFrame."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module == "polars":
+        table: pa.Table = data.to_arrow()
+        return table
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.table(data)
+    raise InvalidInputError(
+        f"cannot write a {type(data).__name__}: pass a pyarrow Table or RecordBatchReader, "
+        "a pandas DataFrame or a polars DataFrame"
+    )
+
+
+def _delta_type(t: pa.DataType) -> pa.DataType:
+    """The Arrow type a Delta table stores for ``t`` (Delta has no unsigned or ns types)."""
+    if pa.types.is_dictionary(t):
+        return _delta_type(t.value_type)
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return pa.binary()
+    if pa.types.is_uint8(t):
+        return pa.int16()
+    if pa.types.is_uint16(t):
+        return pa.int32()
+    if pa.types.is_uint32(t) or pa.types.is_uint64(t):
+        return pa.int64()
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", tz=t.tz)
+    if pa.types.is_large_list(t) or pa.types.is_list_view(t):
+        return pa.list_(_delta_type(t.value_type))
+    if pa.types.is_list(t):
+        return pa.list_(_delta_type(t.value_type))
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(_delta_type(f.type)) for f in t])
+    return t
+
+
+def delta_schema_json(schema: pa.Schema) -> dict[str, Any]:
+    """The Delta schema (as its JSON object) of an Arrow schema already made Delta-compatible."""
+    try:
+        raw: dict[str, Any] = json.loads(DeltaSchema.from_arrow(schema).to_json())
+    except Exception as exc:
+        raise SchemaMismatchError(f"a Delta table cannot store this schema: {exc}") from exc
+    return raw
+
+
+def arrow_schema(delta_json: Mapping[str, Any]) -> pa.Schema:
+    return pa.schema(DeltaSchema.from_json(json.dumps(dict(delta_json))).to_arrow())
+
+
+def _cast(column: pa.ChunkedArray, target: pa.DataType, name: str) -> pa.ChunkedArray:
+    if column.type == target:
+        return column
+    try:
+        return pc.cast(column, target, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SchemaMismatchError(
+            f"column {name!r}: cannot store {column.type} as {target} without loss ({exc})",
+            hint="cast the column yourself, or overwrite the dataset with the new type",
+        ) from exc
+
+
+def normalize(table: pa.Table) -> pa.Table:
+    """Cast every column to the type a Delta table stores, refusing lossy casts."""
+    names = table.column_names
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"duplicate column names in the data: {names}")
+    columns = [_cast(table.column(i), _delta_type(f.type), f.name) for i, f in enumerate(table.schema)]
+    fields = [pa.field(f.name, c.type, f.nullable) for f, c in zip(table.schema, columns, strict=True)]
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def conform(table: pa.Table, target: pa.Schema, *, allow_new_columns: bool) -> tuple[pa.Table, pa.Schema]:
+    """Fit ``table`` to the dataset schema ``target``; return it and the (maybe widened) schema.
+
+    Columns are matched by name. A column the data lacks is filled with nulls when the schema
+    allows nulls; a column the schema lacks is refused unless ``allow_new_columns``.
+    """
+    table = normalize(table)
+    extra = [n for n in table.column_names if n not in target.names]
+    if extra and not allow_new_columns:
+        raise SchemaMismatchError(
+            f"the data has columns the dataset does not: {', '.join(extra)}",
+            hint="pass schema_mode='merge' (CLI: --schema-mode merge) to add them",
+        )
+    arrays: list[pa.ChunkedArray] = []
+    fields: list[pa.Field] = []
+    for f in target:
+        if f.name in table.column_names:
+            col = _cast(table.column(f.name), f.type, f.name)
+            if not f.nullable and col.null_count:
+                raise SchemaMismatchError(f"column {f.name!r} is not nullable but {col.null_count} rows are null")
+        elif f.nullable:
+            col = pa.chunked_array([pa.nulls(table.num_rows, f.type)])
+        else:
+            raise SchemaMismatchError(f"the data lacks the non-nullable column {f.name!r}")
+        arrays.append(col)
+        fields.append(f)
+    for name in extra:
+        arrays.append(table.column(name))
+        fields.append(pa.field(name, table.schema.field(name).type, True))
+    schema = pa.schema(fields)
+    return pa.Table.from_arrays(arrays, schema=schema), schema

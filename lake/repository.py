@@ -1,0 +1,500 @@
+"""The public Python API: a repository of datasets with branches, tags, commits and diffs.
+
+A write is two atomic steps: one Delta commit per touched dataset (each at exactly the version
+after the one the branch names), then one compare-and-swap of the branch ref. Readers go
+through refs, so they see a write whole or not at all.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import polars as pl
+import pyarrow as pa
+
+from lake.changes import Change, SchemaMode, apply_change, plan_delete, plan_upsert, plan_write
+from lake.commits import Commit, CommitStore, DatasetChange, Snapshot, now_utc
+from lake.diff import Diff, DatasetDiff, dataset_diff, file_changes
+from lake.errors import (
+    ConcurrentUpdateError,
+    DatasetNotFoundError,
+    InvalidInputError,
+    NotARepositoryError,
+    RefExistsError,
+    RefNotFoundError,
+    RefusedError,
+    RepositoryExistsError,
+)
+from lake.frames import arrow_schema
+from lake.layers import Layers, VersionTaken
+from lake.refnames import check_ref_name
+from lake.refs import Ref, RefStore
+from lake.results import BranchInfo, CommitInfo, DatasetInfo, TagInfo, WriteResult
+from lake.storage import ObjectStore, StorageConfig, open_store
+from lake.views import View
+
+CONFIG = "_lake/config.json"
+FORMAT = "lakegate/1"
+MAX_ATTEMPTS = 12
+HEAL_AFTER = 3  # attempts that see another writer's unreferenced Delta version before healing it
+DEFAULT_REPO = ".lake"
+
+
+def default_author() -> str:
+    return os.environ.get("LAKE_AUTHOR") or getpass.getuser()
+
+
+def _check_dataset_name(name: str) -> str:
+    if not name or name.startswith(("_", ".")) or "/" in name or name != name.strip():
+        raise InvalidInputError(
+            f"invalid dataset name {name!r}: use letters, digits, '-' and '_', not starting with '_' or '.'"
+        )
+    check_ref_name(name, kind="dataset")
+    return name
+
+
+@dataclass(frozen=True)
+class _Op:
+    dataset: str
+    plan: Callable[[View | None], Change]
+    needs_data: bool = True  # False: the dataset must exist already
+
+
+def _merge_changes(a: DatasetChange | None, b: DatasetChange) -> DatasetChange:
+    if a is None:
+        return b
+    return DatasetChange(
+        operation=a.operation if a.operation == b.operation else "transaction",
+        rows_added=a.rows_added + b.rows_added,
+        rows_removed=a.rows_removed + b.rows_removed,
+        files_added=a.files_added + b.files_added,
+        files_removed=a.files_removed + b.files_removed,
+    )
+
+
+class Repository:
+    """A lakegate repository at a local directory or ``s3://bucket/prefix``."""
+
+    def __init__(self, config: StorageConfig, store: ObjectStore, settings: Mapping[str, Any]) -> None:
+        self.config = config
+        self.uri = config.uri
+        self._store = store
+        self._commits = CommitStore(store)
+        self._refs = RefStore(store)
+        self._layers = Layers(config, store)
+        self.default_branch: str = settings.get("default_branch", "main")
+
+    # -- opening ---------------------------------------------------------------------------------
+    @classmethod
+    def init(
+        cls, uri: str = DEFAULT_REPO, storage_options: Mapping[str, str] | None = None, *, author: str | None = None
+    ) -> Repository:
+        config = StorageConfig.parse(uri, storage_options)
+        store = open_store(config)
+        settings = {"format": FORMAT, "default_branch": "main", "created": now_utc()}
+        from lake.storage import PreconditionFailed
+
+        try:
+            store.put(CONFIG, json.dumps(settings, indent=2).encode(), if_none_match=True)
+        except PreconditionFailed as exc:
+            raise RepositoryExistsError(f"{config.uri} holds a lakegate repository already") from exc
+        repo = cls(config, store, settings)
+        root = Commit(parents=(), author=author or default_author(), time=now_utc(),
+                      message="Initialize repository", datasets={})
+        repo._refs.create("main", "branch", repo._commits.put(root), branch_id="main")
+        return repo
+
+    @classmethod
+    def open(cls, uri: str = DEFAULT_REPO, storage_options: Mapping[str, str] | None = None) -> Repository:
+        config = StorageConfig.parse(uri, storage_options)
+        store = open_store(config)
+        blob = store.get(CONFIG)
+        if blob is None:
+            raise NotARepositoryError(
+                f"{config.uri} is not a lakegate repository",
+                hint=f"create one with 'lake init {uri}'",
+            )
+        return cls(config, store, json.loads(blob.data))
+
+    # -- refs ------------------------------------------------------------------------------------
+    def resolve(self, ref: str) -> str:
+        """The commit id a branch, tag, full commit id or unique id prefix names."""
+        for kind in ("branch", "tag"):
+            found = self._refs.get(ref, kind)  # type: ignore[arg-type]
+            if found is not None:
+                return found.commit
+        cid = self._commits.expand(ref)
+        if cid is None:
+            raise RefNotFoundError(f"no branch, tag or commit named {ref!r}", hint="'lake branch list' and 'lake log' show them")
+        return cid
+
+    def commit(self, ref: str) -> CommitInfo:
+        cid = self.resolve(ref)
+        return CommitInfo(cid, self._commits.get(cid))
+
+    def branch(self, name: str) -> Branch:
+        self._refs.require(name)
+        return Branch(self, name)
+
+    def create_branch(self, name: str, from_ref: str | None = None) -> Branch:
+        check_ref_name(name)
+        cid = self.resolve(from_ref or self.default_branch)
+        for other in self._refs.names("branch"):
+            if other.startswith(name + "/") or name.startswith(other + "/"):
+                raise RefExistsError(f"branch {name!r} cannot live beside branch {other!r} (one would contain the other)")
+        self._refs.create(name, "branch", cid, branch_id=uuid.uuid4().hex[:16])
+        return Branch(self, name)
+
+    def delete_branch(self, name: str) -> None:
+        if name == self.default_branch:
+            raise RefusedError(f"the default branch {name!r} cannot be deleted")
+        self._refs.delete(self._refs.require(name))
+
+    def branches(self) -> list[BranchInfo]:
+        out = []
+        for name in sorted(self._refs.names("branch")):
+            ref = self._refs.get(name)
+            if ref is not None:
+                out.append(BranchInfo(name, ref.commit, ref.protected))
+        return out
+
+    def create_tag(self, name: str, ref: str | None = None) -> TagInfo:
+        check_ref_name(name, kind="tag")
+        cid = self.resolve(ref or self.default_branch)
+        self._refs.create(name, "tag", cid)
+        return TagInfo(name, cid)
+
+    def delete_tag(self, name: str) -> None:
+        self._refs.delete(self._refs.require(name, "tag"))
+
+    def tags(self) -> list[TagInfo]:
+        out = []
+        for name in sorted(self._refs.names("tag")):
+            ref = self._refs.get(name, "tag")
+            if ref is not None:
+                out.append(TagInfo(name, ref.commit))
+        return out
+
+    # -- history ---------------------------------------------------------------------------------
+    def log(self, ref: str | None = None, *, dataset: str | None = None, limit: int | None = None) -> list[CommitInfo]:
+        """Commits reachable from ``ref``, newest first; with ``dataset``, those that changed it."""
+        start = self.resolve(ref or self.default_branch)
+        seen: set[str] = set()
+        frontier = [start]
+        out: list[CommitInfo] = []
+        while frontier and (limit is None or len(out) < limit):
+            frontier.sort(key=lambda c: self._commits.get(c).time, reverse=True)
+            cid = frontier.pop(0)
+            if cid in seen:
+                continue
+            seen.add(cid)
+            commit = self._commits.get(cid)
+            frontier.extend(p for p in commit.parents if p not in seen)
+            if dataset is not None:
+                parent = self._commits.get(commit.parents[0]).datasets.get(dataset) if commit.parents else None
+                if commit.datasets.get(dataset) == parent:
+                    continue
+            out.append(CommitInfo(cid, commit))
+        return out
+
+    def datasets(self, ref: str | None = None) -> list[DatasetInfo]:
+        ref = ref or self.default_branch
+        commit = self._commits.get(self.resolve(ref))
+        out = []
+        for name, snap in sorted(commit.datasets.items()):
+            schema = arrow_schema(snap.schema)
+            plain = len(snap.layers) == 1 and snap.layers[0].path == "" and not snap.shadowed
+            out.append(DatasetInfo(
+                name=name, rows=snap.rows, files=snap.files,
+                columns=tuple((f.name, str(f.type)) for f in schema),
+                location=self.table_uri(name) if plain else None,
+            ))
+        return out
+
+    def table_uri(self, dataset: str) -> str:
+        """Where main's copy of ``dataset`` lives as a plain Delta table."""
+        return self._layers.uri(_check_dataset_name(dataset))
+
+    def snapshot(self, dataset: str, ref: str | None = None) -> Snapshot:
+        ref = ref or self.default_branch
+        snap = self._commits.get(self.resolve(ref)).datasets.get(dataset)
+        if snap is None:
+            raise DatasetNotFoundError(f"no dataset {dataset!r} at {ref!r}", hint=f"'lake datasets --ref {ref}' lists them")
+        return snap
+
+    def _view(self, dataset: str, ref: str | None) -> View:
+        return View(self._layers, dataset, self.snapshot(dataset, ref))
+
+    def read(self, dataset: str, ref: str | None = None, *, columns: list[str] | None = None) -> pa.Table:
+        """``dataset`` at a branch, tag or commit, as a pyarrow Table."""
+        view = self._view(dataset, ref)
+        if columns:
+            unknown = [c for c in columns if c not in view.schema.names]
+            if unknown:
+                raise InvalidInputError(f"{dataset} has no column(s) {', '.join(unknown)}")
+        return view.to_arrow(columns)
+
+    def scan(self, dataset: str, ref: str | None = None) -> pl.LazyFrame:
+        """``dataset`` at a branch, tag or commit, as a polars LazyFrame."""
+        return self._view(dataset, ref).scan()
+
+    def diff(self, base: str, target: str, *, dataset: str | None = None) -> Diff:
+        a_id, b_id = self.resolve(base), self.resolve(target)
+        a, b = self._commits.get(a_id).datasets, self._commits.get(b_id).datasets
+        names = [dataset] if dataset else sorted(set(a) | set(b))
+        out: list[DatasetDiff] = []
+        for name in names:
+            if a.get(name) == b.get(name):
+                continue
+            out.append(dataset_diff(self._layers, name, a.get(name), b.get(name)))
+        return Diff(a_id, b_id, tuple(out))
+
+    def materialize(self, dataset: str, ref: str, target_uri: str, *, storage_options: Mapping[str, str] | None = None) -> str:
+        """Write ``dataset`` at ``ref`` as a standalone Delta table any reader can open (copies data)."""
+        from deltalake import write_deltalake
+
+        table = self.read(dataset, ref)
+        write_deltalake(target_uri, table, mode="overwrite", storage_options=dict(storage_options) if storage_options else None)
+        return target_uri
+
+    def revert(self, commit: str, *, branch: str | None = None, message: str | None = None,
+               author: str | None = None) -> WriteResult:
+        """Make a new commit on ``branch`` that undoes the changes ``commit`` made."""
+        cid = self.resolve(commit)
+        target = self._commits.get(cid)
+        if not target.parents:
+            raise RefusedError(f"commit {cid[:12]} is the repository's first commit; there is nothing to revert")
+        parent = self._commits.get(target.parents[0])
+        ops: list[_Op] = []
+        for name in sorted(set(target.datasets) | set(parent.datasets)):
+            before, after = parent.datasets.get(name), target.datasets.get(name)
+            if before == after:
+                continue
+            if after is None or (before is not None and before.schema != after.schema):
+                raise RefusedError(
+                    f"commit {cid[:12]} changed the schema of {name!r} (or dropped it); revert cannot undo that",
+                    hint="overwrite the dataset with the data you want instead",
+                )
+            added, removed = file_changes(self._layers, name, before, after)
+            ops.append(_Op(name, _revert_plan(added, removed), needs_data=True))
+        name = branch or self.default_branch
+        return Branch(self, name)._run(ops, message=message or f"Revert {cid[:12]}: {target.message}",
+                                       author=author, metadata={"lake.revert": cid})
+
+    # -- writing ---------------------------------------------------------------------------------
+    def _own_layer(self, ref: Ref) -> str:
+        return "" if ref.name == self.default_branch else f"_branches/{ref.branch_id}"
+
+    def _run(self, branch: str, ops: Sequence[_Op], *, message: str, author: str | None,
+             metadata: Mapping[str, Any] | None) -> WriteResult:
+        txn = uuid.uuid4().hex
+        heal = False
+        for attempt in range(MAX_ATTEMPTS):
+            ref = self._refs.require(branch)
+            head = self._commits.get(ref.commit)
+            own = self._own_layer(ref)
+            datasets = dict(head.datasets)
+            changes: dict[str, DatasetChange] = {}
+            committed = False
+            delta_meta = {"lake.txn": txn, "lake.branch": branch, "lake.message": message[:200]}
+            try:
+                for op in ops:
+                    snap = datasets.get(op.dataset)
+                    if snap is None and not op.needs_data:
+                        raise DatasetNotFoundError(f"no dataset {op.dataset!r} on branch {branch!r}")
+                    view = View(self._layers, op.dataset, snap) if snap else None
+                    change = op.plan(view)
+                    if _is_noop(change, view):
+                        changes[op.dataset] = _merge_changes(changes.get(op.dataset), DatasetChange(change.operation))
+                        continue
+                    new, done = apply_change(
+                        self._layers, op.dataset, snap, view, own, change,
+                        metadata=delta_meta, heal=heal or attempt >= HEAL_AFTER,
+                    )
+                    committed = True
+                    datasets[op.dataset] = new
+                    changes[op.dataset] = _merge_changes(changes.get(op.dataset), done)
+            except VersionTaken:
+                heal = heal or committed  # our own versions from this attempt need no waiting
+                _backoff(attempt)
+                continue
+            if all(datasets.get(d) == head.datasets.get(d) for d in changes):
+                return WriteResult(branch, ref.commit, ref.commit, changes, attempt + 1)
+            commit = Commit(
+                parents=(ref.commit,), author=author or default_author(), time=now_utc(),
+                message=message, datasets=datasets, changes=changes,
+                metadata={**(metadata or {}), "lake.txn": txn},
+            )
+            moved = self._move(ref, head, commit, set(changes))
+            if moved is not None:
+                return WriteResult(branch, moved, commit.parents[0], changes, attempt + 1)
+            heal = True
+            _backoff(attempt)
+        raise ConcurrentUpdateError(
+            f"branch {branch!r} kept moving: gave up after {MAX_ATTEMPTS} attempts",
+            hint="nothing was committed; run the operation again",
+        )
+
+    def _move(self, ref: Ref, head: Commit, commit: Commit, touched: set[str]) -> str | None:
+        """CAS the ref to ``commit``; on a race, rebase onto the new head when it left our
+        datasets alone. None means the datasets moved under us and the write must be redone."""
+        while True:
+            cid = self._commits.put(commit)
+            try:
+                self._refs.move(ref, cid)
+                return cid
+            except ConcurrentUpdateError:
+                now = self._refs.require(ref.name)
+                if now.branch_id != ref.branch_id:
+                    raise RefNotFoundError(f"branch {ref.name!r} was deleted and created again during the write") from None
+                current = self._commits.get(now.commit)
+                if any(current.datasets.get(d) != head.datasets.get(d) for d in touched):
+                    return None
+                datasets = dict(current.datasets)
+                datasets.update({d: commit.datasets[d] for d in touched if d in commit.datasets})
+                for d in touched:
+                    if d not in commit.datasets:
+                        datasets.pop(d, None)
+                commit = replace(commit, parents=(now.commit,), datasets=datasets, time=now_utc())
+                ref, head = now, current
+
+
+def _is_noop(change: Change, view: View | None) -> bool:
+    return (
+        view is not None
+        and not change.remove
+        and not change.restore
+        and (change.data is None or change.data.num_rows == 0)
+        and change.schema_change is None
+    )
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
+
+
+def _revert_plan(added: Mapping[str, Any], removed: Mapping[str, Any]) -> Callable[[View | None], Change]:
+    def plan(view: View | None) -> Change:
+        if view is None:
+            raise DatasetNotFoundError("the dataset to revert no longer exists on this branch")
+        present = view.files
+        return Change(
+            "revert",
+            view.schema,
+            remove=[present[p] for p in added if p in present],
+            restore=[ref for p, ref in removed.items() if p not in present],
+            rows_added=sum(r.file.rows for p, r in removed.items() if p not in present),
+            rows_removed=sum(present[p].file.rows for p in added if p in present),
+        )
+
+    return plan
+
+
+class Branch:
+    """A branch of a repository: the handle ETL jobs write through."""
+
+    def __init__(self, repo: Repository, name: str) -> None:
+        self.repo = repo
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Branch({self.name!r} of {self.repo.uri})"
+
+    @property
+    def head(self) -> str:
+        return self.repo.resolve(self.name)
+
+    def _run(self, ops: Sequence[_Op], *, message: str, author: str | None, metadata: Mapping[str, Any] | None) -> WriteResult:
+        return self.repo._run(self.name, ops, message=message, author=author, metadata=metadata)
+
+    def write(
+        self,
+        dataset: str,
+        data: Any,
+        *,
+        mode: Literal["append", "overwrite"] = "append",
+        schema_mode: SchemaMode = "strict",
+        message: str | None = None,
+        author: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> WriteResult:
+        """Append ``data`` to ``dataset`` (created on first write) or overwrite it: one commit."""
+        with self.transaction(message=message or f"{mode} {dataset}", author=author, metadata=metadata) as tx:
+            tx.write(dataset, data, mode=mode, schema_mode=schema_mode)
+        return tx.result
+
+    def delete(self, dataset: str, where: str, *, message: str | None = None, author: str | None = None,
+               metadata: Mapping[str, Any] | None = None) -> WriteResult:
+        """Delete the rows for which the SQL predicate ``where`` is true: one commit."""
+        with self.transaction(message=message or f"delete from {dataset} where {where}", author=author, metadata=metadata) as tx:
+            tx.delete(dataset, where)
+        return tx.result
+
+    def upsert(self, dataset: str, data: Any, *, key: Sequence[str], schema_mode: SchemaMode = "strict",
+               message: str | None = None, author: str | None = None,
+               metadata: Mapping[str, Any] | None = None) -> WriteResult:
+        """Update the rows whose ``key`` matches ``data`` and insert the rest: one commit."""
+        with self.transaction(message=message or f"upsert {dataset}", author=author, metadata=metadata) as tx:
+            tx.upsert(dataset, data, key=key, schema_mode=schema_mode)
+        return tx.result
+
+    def transaction(self, *, message: str, author: str | None = None, metadata: Mapping[str, Any] | None = None) -> Transaction:
+        return Transaction(self, message=message, author=author, metadata=metadata)
+
+
+class Transaction:
+    """Groups writes to several datasets into one commit, made only when the block exits cleanly."""
+
+    def __init__(self, branch: Branch, *, message: str, author: str | None, metadata: Mapping[str, Any] | None) -> None:
+        self.branch = branch
+        self.message = message
+        self.author = author
+        self.metadata = metadata
+        self._ops: list[_Op] = []
+        self._result: WriteResult | None = None
+
+    @property
+    def result(self) -> WriteResult:
+        if self._result is None:
+            raise RefusedError("the transaction has not committed")
+        return self._result
+
+    def write(self, dataset: str, data: Any, *, mode: Literal["append", "overwrite"] = "append",
+              schema_mode: SchemaMode = "strict") -> None:
+        _check_dataset_name(dataset)
+        if mode not in ("append", "overwrite"):
+            raise InvalidInputError(f"unknown write mode {mode!r}: use 'append' or 'overwrite'")
+        self._ops.append(_Op(dataset, lambda view: plan_write(view, data, mode=mode, schema_mode=schema_mode)))
+
+    def delete(self, dataset: str, where: str) -> None:
+        _check_dataset_name(dataset)
+        self._ops.append(_Op(dataset, lambda view: plan_delete(_exists(view, dataset), where), needs_data=False))
+
+    def upsert(self, dataset: str, data: Any, *, key: Sequence[str], schema_mode: SchemaMode = "strict") -> None:
+        _check_dataset_name(dataset)
+        self._ops.append(_Op(dataset, lambda view: plan_upsert(view, data, key, schema_mode=schema_mode)))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None and self._ops:
+            self._result = self.branch._run(self._ops, message=self.message, author=self.author, metadata=self.metadata)
+
+
+def _exists(view: View | None, dataset: str) -> View:
+    if view is None:
+        raise DatasetNotFoundError(f"no dataset {dataset!r} on this branch")
+    return view
+
+

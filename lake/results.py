@@ -1,0 +1,77 @@
+"""Typed results of the public API; one model feeds every renderer (rich tables and JSON)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lake.commits import Commit, DatasetChange
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    branch: str
+    commit: str
+    parent: str
+    datasets: Mapping[str, DatasetChange]
+    attempts: int = 1
+
+    @property
+    def changed(self) -> bool:
+        return self.commit != self.parent
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "branch": self.branch,
+            "commit": self.commit,
+            "parent": self.parent,
+            "changed": self.changed,
+            "datasets": {k: v.to_json() for k, v in self.datasets.items()},
+        }
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    id: str
+    commit: Commit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, **self.commit.to_json()}
+
+
+@dataclass(frozen=True)
+class BranchInfo:
+    name: str
+    commit: str
+    protected: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "commit": self.commit, "protected": self.protected}
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    name: str
+    commit: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "commit": self.commit}
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    rows: int
+    files: int
+    columns: tuple[tuple[str, str], ...]
+    location: str | None  # the plain Delta table, where the ref's data is main's own table
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "files": self.files,
+            "columns": [{"name": n, "type": t} for n, t in self.columns],
+            "location": self.location,
+        }

@@ -1,0 +1,79 @@
+"""A dataset as one commit sees it: the union of its layers' files, less the shadowed ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from lake.commits import Snapshot
+from lake.frames import arrow_schema
+from lake.layers import DataFile, Layers
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file of the view: the layer that holds it and its entry in that layer."""
+
+    layer: str
+    file: DataFile
+
+    @property
+    def path(self) -> str:
+        """Relative to the dataset root."""
+        return f"{self.layer}/{self.file.path}" if self.layer else self.file.path
+
+
+class View:
+    def __init__(self, layers: Layers, dataset: str, snapshot: Snapshot) -> None:
+        self.layers = layers
+        self.dataset = dataset
+        self.snapshot = snapshot
+
+    @cached_property
+    def schema(self) -> pa.Schema:
+        return arrow_schema(self.snapshot.schema)
+
+    @cached_property
+    def files(self) -> dict[str, FileRef]:
+        out: dict[str, FileRef] = {}
+        for layer in self.snapshot.layers:
+            for f in self.layers.files(self.dataset, layer).values():
+                ref = FileRef(layer.path, f)
+                if ref.path not in self.snapshot.shadowed:
+                    out[ref.path] = ref
+        return out
+
+    def uri(self, ref: FileRef) -> str:
+        return self.layers.uri(self.dataset, ref.path)
+
+    def to_arrow(self, columns: list[str] | None = None, refs: list[FileRef] | None = None) -> pa.Table:
+        chosen = list(self.files.values()) if refs is None else refs
+        schema = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
+        if not chosen:
+            return schema.empty_table()
+        config = self.layers.config
+        data = pads.dataset(
+            [config.arrow_path(self.uri(r)) for r in chosen],
+            schema=schema,
+            format="parquet",
+            filesystem=config.arrow_filesystem(),
+        )
+        return data.to_table(columns=columns)
+
+    def scan(self, refs: list[FileRef] | None = None, *, file_column: str | None = None) -> pl.LazyFrame:
+        chosen = list(self.files.values()) if refs is None else refs
+        schema = pl.from_arrow(self.schema.empty_table()).schema  # type: ignore[union-attr]
+        if not chosen:
+            empty = pl.LazyFrame(schema=schema)
+            return empty.with_columns(pl.lit(None, pl.String).alias(file_column)) if file_column else empty
+        return pl.scan_parquet(
+            [self.uri(r) for r in chosen],
+            schema=schema,
+            missing_columns="insert",
+            storage_options=self.layers.config.polars_options(),
+            include_file_paths=file_column,
+        )
