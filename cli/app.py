@@ -1,0 +1,404 @@
+"""The `lake` command line. One typer sub-app per noun; every command takes --json.
+
+Exit codes: 0 success, 1 an operation was refused (a conflict, a failed check, a missing ref),
+2 bad usage or bad input. Tracebacks only with --debug (or LAKE_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import traceback
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import typer
+
+import lake
+
+from . import output
+from .inputs import InputFormat, read_input
+
+app = typer.Typer(
+    name="lake",
+    help="Branches, commits, diffs and merges for Delta tables.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+branch_app = typer.Typer(help="Create, list and delete branches.", no_args_is_help=True)
+tag_app = typer.Typer(help="Create, list and delete tags.", no_args_is_help=True)
+app.add_typer(branch_app, name="branch")
+app.add_typer(tag_app, name="tag")
+
+_state: dict[str, Any] = {"debug": False}
+
+Repo = Annotated[
+    str | None,
+    typer.Option("--repo", "-r", envvar="LAKE_REPO", help="Repository URI: a directory or s3://bucket/prefix.",
+                 show_default=".lake"),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+Message = Annotated[str | None, typer.Option("--message", "-m", help="Commit message.")]
+Author = Annotated[str | None, typer.Option("--author", envvar="LAKE_AUTHOR", help="Commit author.")]
+BranchOpt = Annotated[str, typer.Option("--branch", "-b", help="Branch to commit to.")]
+
+
+class Mode(str, Enum):
+    append = "append"
+    overwrite = "overwrite"
+
+
+class SchemaModeOpt(str, Enum):
+    strict = "strict"
+    merge = "merge"
+    overwrite = "overwrite"
+
+
+class ReadFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+def _open(repo: str | None) -> lake.Repository:
+    return lake.Repository.open(repo or lake.repository.DEFAULT_REPO)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", envvar="LAKE_DEBUG", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def init(
+    uri: Annotated[str | None, typer.Argument(help="Where to create it (default: .lake here, or $LAKE_REPO).")] = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Create a repository with a branch 'main'."""
+    target = uri or repo or lake.repository.DEFAULT_REPO
+    r = lake.Repository.init(target)
+    if json_out:
+        output.emit_json({"repository": r.uri, "branch": r.default_branch, "head": r.resolve("main")})
+    else:
+        output.out.print(f"initialized an empty lakegate repository at [bold]{r.uri}[/] on branch main")
+
+
+@app.command()
+def write(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    file: Annotated[Path, typer.Argument(help="A parquet, CSV or JSON-lines file.")],
+    branch: BranchOpt = "main",
+    mode: Annotated[Mode, typer.Option("--mode", help="Append rows or replace the dataset.")] = Mode.append,
+    schema_mode: Annotated[SchemaModeOpt, typer.Option("--schema-mode", help="merge adds new columns; overwrite replaces the schema.")] = SchemaModeOpt.strict,
+    fmt: Annotated[str, typer.Option("--format", help="auto|parquet|csv|json")] = "auto",
+    message: Message = None,
+    author: Author = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Write a file's rows to a dataset on a branch, as one commit."""
+    if fmt not in ("auto", "parquet", "csv", "json"):
+        raise lake.UsageError(f"unknown --format {fmt!r}: use auto, parquet, csv or json")
+    data = read_input(file, fmt)  # type: ignore[arg-type]
+    result = _open(repo).branch(branch).write(
+        dataset, data, mode=mode.value, schema_mode=schema_mode.value,  # type: ignore[arg-type]
+        message=message or f"{mode.value} {file.name} to {dataset}", author=author,
+    )
+    output.write_result(result, json_out)
+
+
+@app.command()
+def delete(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    where: Annotated[str, typer.Option("--where", "-w", help="SQL predicate of the rows to delete.")],
+    branch: BranchOpt = "main",
+    message: Message = None,
+    author: Author = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Delete the rows matching a SQL predicate, as one commit."""
+    result = _open(repo).branch(branch).delete(dataset, where, message=message, author=author)
+    output.write_result(result, json_out)
+
+
+@app.command()
+def upsert(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    file: Annotated[Path, typer.Argument(help="A parquet, CSV or JSON-lines file.")],
+    key: Annotated[list[str], typer.Option("--key", "-k", help="Key column (repeat for a compound key).")],
+    branch: BranchOpt = "main",
+    fmt: Annotated[str, typer.Option("--format", help="auto|parquet|csv|json")] = "auto",
+    message: Message = None,
+    author: Author = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Update rows whose key matches the file's rows and insert the rest, as one commit."""
+    data = read_input(file, fmt)  # type: ignore[arg-type]
+    result = _open(repo).branch(branch).upsert(dataset, data, key=key, message=message, author=author)
+    output.write_result(result, json_out)
+
+
+@app.command()
+def read(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    ref: Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit (default main).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=0, help="At most this many rows.")] = None,
+    fmt: Annotated[ReadFormat, typer.Option("--format", "-f", help="table, csv, json (lines) or parquet.")] = ReadFormat.table,
+    output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Print a dataset at any branch, tag or commit."""
+    if json_out:
+        fmt = ReadFormat.json
+    frame = _open(repo).scan(dataset, ref)
+    if limit is not None:
+        frame = frame.head(limit)
+    elif fmt is ReadFormat.table and output_file is None:
+        frame = frame.head(50)
+    data = frame.collect()
+    if fmt is ReadFormat.parquet:
+        if output_file is None:
+            raise lake.UsageError("--format parquet needs --output FILE")
+        pq.write_table(data.to_arrow(), output_file)
+        return
+    if fmt is ReadFormat.table:
+        if output_file is not None:
+            raise lake.UsageError("--format table prints to the terminal; use csv, json or parquet with --output")
+        output.table(f"{dataset} @ {ref or 'main'} ({data.height} rows shown)", data.columns, data.rows())
+        return
+    text = _render(data, fmt)
+    if output_file is not None:
+        output_file.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _render(data: pl.DataFrame, fmt: ReadFormat) -> str:
+    if fmt is ReadFormat.json:
+        return data.write_ndjson()
+    buf = io.BytesIO()
+    pacsv.write_csv(data.to_arrow(), buf)
+    return buf.getvalue().decode()
+
+
+@app.command()
+def log(
+    ref: Annotated[str | None, typer.Option("--ref", help="Start from this branch, tag or commit.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only commits that changed it.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1)] = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Show the history of a ref, newest first."""
+    commits = _open(repo).log(ref, dataset=dataset, limit=limit)
+    if json_out:
+        output.emit_json([c.to_dict() for c in commits])
+        return
+    output.table(f"log of {ref or 'main'}" + (f" for {dataset}" if dataset else ""),
+                 ["commit", "time", "author", "message", "datasets changed"], [
+        [output.short(c.id), c.commit.time[:19].replace("T", " "), c.commit.author, c.commit.message,
+         ", ".join(sorted(c.commit.changes))]
+        for c in commits
+    ])
+
+
+@app.command()
+def show(
+    ref: Annotated[str, typer.Argument(help="Branch, tag or commit.")],
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Show one commit: message, author, changes and datasets."""
+    info = _open(repo).commit(ref)
+    if json_out:
+        output.emit_json(info.to_dict())
+    else:
+        output.commit_detail(info)
+
+
+@app.command()
+def datasets(
+    ref: Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit (default main).")] = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """List the datasets at a ref with their size and schema."""
+    infos = _open(repo).datasets(ref)
+    if json_out:
+        output.emit_json([d.to_dict() for d in infos])
+        return
+    output.table(f"datasets at {ref or 'main'}", ["dataset", "rows", "files", "columns", "plain Delta table"], [
+        [d.name, d.rows, d.files, ", ".join(f"{n}:{t}" for n, t in d.columns), d.location or "(through lakegate)"]
+        for d in infos
+    ])
+
+
+@app.command()
+def diff(
+    base: Annotated[str, typer.Argument(help="Branch, tag or commit to compare from.")],
+    target: Annotated[str, typer.Argument(help="Branch, tag or commit to compare to.")],
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d")] = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Show per dataset the rows and files added and removed, and the schema changes."""
+    d = _open(repo).diff(base, target, dataset=dataset)
+    if json_out:
+        output.emit_json(d.to_dict())
+        return
+    if not d.datasets:
+        output.out.print(f"no differences between {base} and {target}")
+        return
+    output.table(f"diff {base} ({output.short(d.base)}) .. {target} ({output.short(d.target)})",
+                 ["dataset", "status", "rows +", "rows -", "files +", "files -", "schema"], [
+        [x.dataset, x.status, x.rows_added, x.rows_removed, x.files_added, x.files_removed,
+         "; ".join(c.describe() for c in x.schema_changes) or "unchanged"]
+        for x in d.datasets
+    ])
+
+
+@app.command()
+def revert(
+    commit: Annotated[str, typer.Argument(help="The commit to undo.")],
+    branch: BranchOpt = "main",
+    message: Message = None,
+    author: Author = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Make a new commit on a branch that undoes a commit."""
+    result = _open(repo).revert(commit, branch=branch, message=message, author=author)
+    output.write_result(result, json_out)
+
+
+@branch_app.command("create")
+def branch_create(
+    name: Annotated[str, typer.Argument(help="New branch name (git ref-name rules).")],
+    from_ref: Annotated[str | None, typer.Option("--from", help="Branch, tag or commit to start from.")] = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Create a branch. Copies no data."""
+    r = _open(repo)
+    b = r.create_branch(name, from_ref)
+    head = b.head
+    if json_out:
+        output.emit_json({"name": name, "commit": head})
+    else:
+        output.out.print(f"created branch [bold]{name}[/] at {output.short(head)}")
+
+
+@branch_app.command("list")
+def branch_list(repo: Repo = None, json_out: Json = False) -> None:
+    """List branches and their heads."""
+    infos = _open(repo).branches()
+    if json_out:
+        output.emit_json([b.to_dict() for b in infos])
+    else:
+        output.table("branches", ["branch", "head"], [[b.name, output.short(b.commit)] for b in infos])
+
+
+@branch_app.command("delete")
+def branch_delete(
+    name: Annotated[str, typer.Argument(help="Branch to delete.")],
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Delete a branch (its commits stay reachable from tags and other branches)."""
+    _open(repo).delete_branch(name)
+    if json_out:
+        output.emit_json({"deleted": name})
+    else:
+        output.out.print(f"deleted branch [bold]{name}[/]")
+
+
+@tag_app.command("create")
+def tag_create(
+    name: Annotated[str, typer.Argument(help="Tag name.")],
+    ref: Annotated[str | None, typer.Argument(help="Branch, tag or commit (default main).")] = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Tag a commit. Tags never move."""
+    info = _open(repo).create_tag(name, ref)
+    if json_out:
+        output.emit_json(info.to_dict())
+    else:
+        output.out.print(f"tagged {output.short(info.commit)} as [bold]{name}[/]")
+
+
+@tag_app.command("list")
+def tag_list(repo: Repo = None, json_out: Json = False) -> None:
+    """List tags."""
+    infos = _open(repo).tags()
+    if json_out:
+        output.emit_json([t.to_dict() for t in infos])
+    else:
+        output.table("tags", ["tag", "commit"], [[t.name, output.short(t.commit)] for t in infos])
+
+
+@tag_app.command("delete")
+def tag_delete(name: Annotated[str, typer.Argument(help="Tag to delete.")], repo: Repo = None, json_out: Json = False) -> None:
+    """Delete a tag."""
+    _open(repo).delete_tag(name)
+    if json_out:
+        output.emit_json({"deleted": name})
+    else:
+        output.out.print(f"deleted tag [bold]{name}[/]")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: maps every error to one sentence and an exit code."""
+    debug = os.environ.get("LAKE_DEBUG", "") not in ("", "0") or "--debug" in (argv or sys.argv[1:])
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        output.err.print("aborted")
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except lake.LakeError as exc:
+        if debug:
+            traceback.print_exc()
+        if "--json" in (argv or sys.argv[1:]):
+            output.emit_json(exc.to_dict())
+        output.error(exc)
+        return exc.exit_code
+    except pa.ArrowException as exc:  # data that cannot be read or converted
+        if debug:
+            traceback.print_exc()
+        output.err.print(f"[bold red]error:[/] {exc}")
+        return 2
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        output.err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}")
+        output.err.print("[dim]hint:[/] run again with --debug for the traceback, and report it")
+        return 1
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,109 @@
+"""Fixtures that start real services: moto's S3 server as a subprocess on 127.0.0.1.
+
+moto runs out of process on purpose: some deltalake calls hold the GIL during IO and deadlock
+against an in-process server (see ../shared/design-brief.md).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+import lake
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    logfile = tmp_path_factory.mktemp("moto") / "moto.log"
+    with logfile.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"moto_server did not start: {logfile.read_text()[-2000:]}") from None
+            time.sleep(0.1)
+    yield endpoint
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {**CREDENTIALS, "AWS_ENDPOINT_URL": s3_endpoint}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env
+
+
+@pytest.fixture
+def bucket(s3_env: dict[str, str]) -> str:
+    name = f"lake-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"], region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(params=["local", "s3"])
+def repo_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh repository location on each backend: a local directory, and a bucket on moto."""
+    if request.param == "local":
+        return str(tmp_path / "lake")
+    name = request.getfixturevalue("bucket")
+    return f"s3://{name}/lake"
+
+
+@pytest.fixture
+def repo(repo_uri: str) -> lake.Repository:
+    return lake.Repository.init(repo_uri)
+
+
+@pytest.fixture
+def local_repo(tmp_path: Path) -> lake.Repository:
+    return lake.Repository.init(str(tmp_path / "lake"))
+
+
+def data_files(repo: lake.Repository, dataset: str) -> set[str]:
+    """Every parquet file stored below a dataset's root, on either backend."""
+    if repo.config.scheme == "file":
+        root = Path(repo.table_uri(dataset))
+        return {p.relative_to(root).as_posix() for p in root.rglob("*.parquet")} if root.exists() else set()
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    prefix = f"{repo.config.prefix}/{dataset}/"
+    keys: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=repo.config.bucket, Prefix=prefix):
+        keys.update(o["Key"][len(prefix):] for o in page.get("Contents", []) if o["Key"].endswith(".parquet"))
+    return keys
