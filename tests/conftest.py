@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -96,7 +96,7 @@ def local_repo(tmp_path: Path) -> lake.Repository:
     return lake.Repository.init(str(tmp_path / "lake"))
 
 
-def data_files(repo: lake.Repository, dataset: str) -> set[str]:
+def _data_files(repo: lake.Repository, dataset: str) -> set[str]:
     """Every parquet file stored below a dataset's root, on either backend."""
     if repo.config.scheme == "file":
         root = Path(repo.table_uri(dataset))
@@ -107,3 +107,9 @@ def data_files(repo: lake.Repository, dataset: str) -> set[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=repo.config.bucket, Prefix=prefix):
         keys.update(o["Key"][len(prefix):] for o in page.get("Contents", []) if o["Key"].endswith(".parquet"))
     return keys
+
+
+@pytest.fixture
+def data_files() -> Callable[[lake.Repository, str], set[str]]:
+    """Lists the parquet files below a dataset's root, to prove what was (not) copied."""
+    return _data_files
