@@ -10,21 +10,21 @@ import io
 import os
 import sys
 import traceback
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import typer
+from typer.exceptions import TyperException
 
 import lake
 
 from . import output
-from .inputs import InputFormat, read_input
+from .inputs import read_input
 
 app = typer.Typer(
     name="lake",
@@ -42,8 +42,13 @@ _state: dict[str, Any] = {"debug": False}
 
 Repo = Annotated[
     str | None,
-    typer.Option("--repo", "-r", envvar="LAKE_REPO", help="Repository URI: a directory or s3://bucket/prefix.",
-                 show_default=".lake"),
+    typer.Option(
+        "--repo",
+        "-r",
+        envvar="LAKE_REPO",
+        help="Repository URI: a directory or s3://bucket/prefix.",
+        show_default=".lake",
+    ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 Message = Annotated[str | None, typer.Option("--message", "-m", help="Commit message.")]
@@ -51,18 +56,18 @@ Author = Annotated[str | None, typer.Option("--author", envvar="LAKE_AUTHOR", he
 BranchOpt = Annotated[str, typer.Option("--branch", "-b", help="Branch to commit to.")]
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     append = "append"
     overwrite = "overwrite"
 
 
-class SchemaModeOpt(str, Enum):
+class SchemaModeOpt(StrEnum):
     strict = "strict"
     merge = "merge"
     overwrite = "overwrite"
 
 
-class ReadFormat(str, Enum):
+class ReadFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -75,14 +80,18 @@ def _open(repo: str | None) -> lake.Repository:
 
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", envvar="LAKE_DEBUG", help="Show tracebacks on errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="LAKE_DEBUG", help="Show tracebacks on errors.")
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 
 
 @app.command()
 def init(
-    uri: Annotated[str | None, typer.Argument(help="Where to create it (default: .lake here, or $LAKE_REPO).")] = None,
+    uri: Annotated[
+        str | None, typer.Argument(help="Where to create it (default: .lake here, or $LAKE_REPO).")
+    ] = None,
     repo: Repo = None,
     json_out: Json = False,
 ) -> None:
@@ -101,7 +110,10 @@ def write(
     file: Annotated[Path, typer.Argument(help="A parquet, CSV or JSON-lines file.")],
     branch: BranchOpt = "main",
     mode: Annotated[Mode, typer.Option("--mode", help="Append rows or replace the dataset.")] = Mode.append,
-    schema_mode: Annotated[SchemaModeOpt, typer.Option("--schema-mode", help="merge adds new columns; overwrite replaces the schema.")] = SchemaModeOpt.strict,
+    schema_mode: Annotated[
+        SchemaModeOpt,
+        typer.Option("--schema-mode", help="merge adds new columns; overwrite replaces the schema."),
+    ] = SchemaModeOpt.strict,
     fmt: Annotated[str, typer.Option("--format", help="auto|parquet|csv|json")] = "auto",
     message: Message = None,
     author: Author = None,
@@ -112,9 +124,17 @@ def write(
     if fmt not in ("auto", "parquet", "csv", "json"):
         raise lake.UsageError(f"unknown --format {fmt!r}: use auto, parquet, csv or json")
     data = read_input(file, fmt)  # type: ignore[arg-type]
-    result = _open(repo).branch(branch).write(
-        dataset, data, mode=mode.value, schema_mode=schema_mode.value,  # type: ignore[arg-type]
-        message=message or f"{mode.value} {file.name} to {dataset}", author=author,
+    result = (
+        _open(repo)
+        .branch(branch)
+        .write(
+            dataset,
+            data,
+            mode=mode.value,
+            schema_mode=schema_mode.value,
+            message=message or f"{mode.value} {file.name} to {dataset}",
+            author=author,
+        )
     )
     output.write_result(result, json_out)
 
@@ -157,8 +177,12 @@ def read(
     dataset: Annotated[str, typer.Argument(help="Dataset name.")],
     ref: Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit (default main).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=0, help="At most this many rows.")] = None,
-    fmt: Annotated[ReadFormat, typer.Option("--format", "-f", help="table, csv, json (lines) or parquet.")] = ReadFormat.table,
-    output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    fmt: Annotated[
+        ReadFormat, typer.Option("--format", "-f", help="table, csv, json (lines) or parquet.")
+    ] = ReadFormat.table,
+    output_file: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
     repo: Repo = None,
     json_out: Json = False,
 ) -> None:
@@ -178,7 +202,9 @@ def read(
         return
     if fmt is ReadFormat.table:
         if output_file is not None:
-            raise lake.UsageError("--format table prints to the terminal; use csv, json or parquet with --output")
+            raise lake.UsageError(
+                "--format table prints to the terminal; use csv, json or parquet with --output"
+            )
         output.table(f"{dataset} @ {ref or 'main'} ({data.height} rows shown)", data.columns, data.rows())
         return
     text = _render(data, fmt)
@@ -199,7 +225,9 @@ def _render(data: pl.DataFrame, fmt: ReadFormat) -> str:
 @app.command()
 def log(
     ref: Annotated[str | None, typer.Option("--ref", help="Start from this branch, tag or commit.")] = None,
-    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only commits that changed it.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="Only commits that changed it.")
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1)] = None,
     repo: Repo = None,
     json_out: Json = False,
@@ -209,12 +237,20 @@ def log(
     if json_out:
         output.emit_json([c.to_dict() for c in commits])
         return
-    output.table(f"log of {ref or 'main'}" + (f" for {dataset}" if dataset else ""),
-                 ["commit", "time", "author", "message", "datasets changed"], [
-        [output.short(c.id), c.commit.time[:19].replace("T", " "), c.commit.author, c.commit.message,
-         ", ".join(sorted(c.commit.changes))]
-        for c in commits
-    ])
+    output.table(
+        f"log of {ref or 'main'}" + (f" for {dataset}" if dataset else ""),
+        ["commit", "time", "author", "message", "datasets changed"],
+        [
+            [
+                output.short(c.id),
+                c.commit.time[:19].replace("T", " "),
+                c.commit.author,
+                c.commit.message,
+                ", ".join(sorted(c.commit.changes)),
+            ]
+            for c in commits
+        ],
+    )
 
 
 @app.command()
@@ -242,10 +278,20 @@ def datasets(
     if json_out:
         output.emit_json([d.to_dict() for d in infos])
         return
-    output.table(f"datasets at {ref or 'main'}", ["dataset", "rows", "files", "columns", "plain Delta table"], [
-        [d.name, d.rows, d.files, ", ".join(f"{n}:{t}" for n, t in d.columns), d.location or "(through lakegate)"]
-        for d in infos
-    ])
+    output.table(
+        f"datasets at {ref or 'main'}",
+        ["dataset", "rows", "files", "columns", "plain Delta table"],
+        [
+            [
+                d.name,
+                d.rows,
+                d.files,
+                ", ".join(f"{n}:{t}" for n, t in d.columns),
+                d.location or "(through lakegate)",
+            ]
+            for d in infos
+        ],
+    )
 
 
 @app.command()
@@ -264,12 +310,22 @@ def diff(
     if not d.datasets:
         output.out.print(f"no differences between {base} and {target}")
         return
-    output.table(f"diff {base} ({output.short(d.base)}) .. {target} ({output.short(d.target)})",
-                 ["dataset", "status", "rows +", "rows -", "files +", "files -", "schema"], [
-        [x.dataset, x.status, x.rows_added, x.rows_removed, x.files_added, x.files_removed,
-         "; ".join(c.describe() for c in x.schema_changes) or "unchanged"]
-        for x in d.datasets
-    ])
+    output.table(
+        f"diff {base} ({output.short(d.base)}) .. {target} ({output.short(d.target)})",
+        ["dataset", "status", "rows +", "rows -", "files +", "files -", "schema"],
+        [
+            [
+                x.dataset,
+                x.status,
+                x.rows_added,
+                x.rows_removed,
+                x.files_added,
+                x.files_removed,
+                "; ".join(c.describe() for c in x.schema_changes) or "unchanged",
+            ]
+            for x in d.datasets
+        ],
+    )
 
 
 @app.command()
@@ -289,7 +345,9 @@ def revert(
 @branch_app.command("create")
 def branch_create(
     name: Annotated[str, typer.Argument(help="New branch name (git ref-name rules).")],
-    from_ref: Annotated[str | None, typer.Option("--from", help="Branch, tag or commit to start from.")] = None,
+    from_ref: Annotated[
+        str | None, typer.Option("--from", help="Branch, tag or commit to start from.")
+    ] = None,
     repo: Repo = None,
     json_out: Json = False,
 ) -> None:
@@ -353,7 +411,9 @@ def tag_list(repo: Repo = None, json_out: Json = False) -> None:
 
 
 @tag_app.command("delete")
-def tag_delete(name: Annotated[str, typer.Argument(help="Tag to delete.")], repo: Repo = None, json_out: Json = False) -> None:
+def tag_delete(
+    name: Annotated[str, typer.Argument(help="Tag to delete.")], repo: Repo = None, json_out: Json = False
+) -> None:
     """Delete a tag."""
     _open(repo).delete_tag(name)
     if json_out:
@@ -366,14 +426,18 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: maps every error to one sentence and an exit code."""
     debug = os.environ.get("LAKE_DEBUG", "") not in ("", "0") or "--debug" in (argv or sys.argv[1:])
     try:
-        app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        app(args=argv, prog_name="lake", standalone_mode=False)
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         output.err.print("aborted")
         return 1
-    except click.ClickException as exc:
-        exc.show()
+    except TyperException as exc:  # bad usage, as click reports it
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            output.err.print(f"[bold red]error:[/] {exc}")
         return 2
     except lake.LakeError as exc:
         if debug:

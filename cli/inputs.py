@@ -13,7 +13,14 @@ import pyarrow.parquet as pq
 import lake
 
 InputFormat = Literal["auto", "parquet", "csv", "json"]
-_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
+_SUFFIXES = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+}
 
 
 def read_input(path: Path, fmt: InputFormat = "auto") -> pa.Table:

@@ -67,12 +67,20 @@ def commit_detail(info: lake.CommitInfo) -> None:
     if meta:
         out.print("metadata: " + json.dumps(meta, default=str), highlight=False)
     if c.changes:
-        table("changes", ["dataset", "operation", "rows +", "rows -", "files +", "files -"], [
-            [n, ch.operation, ch.rows_added, ch.rows_removed, ch.files_added, ch.files_removed]
-            for n, ch in sorted(c.changes.items())
-        ])
+        table(
+            "changes",
+            ["dataset", "operation", "rows +", "rows -", "files +", "files -"],
+            [
+                [n, ch.operation, ch.rows_added, ch.rows_removed, ch.files_added, ch.files_removed]
+                for n, ch in sorted(c.changes.items())
+            ],
+        )
     if c.datasets:
-        table("datasets", ["dataset", "rows", "files", "layers"], [
-            [n, s.rows, s.files, ", ".join(f"{lay.path or '(main)'}@v{lay.version}" for lay in s.layers)]
-            for n, s in sorted(c.datasets.items())
-        ])
+        table(
+            "datasets",
+            ["dataset", "rows", "files", "layers"],
+            [
+                [n, s.rows, s.files, ", ".join(f"{lay.path or '(main)'}@v{lay.version}" for lay in s.layers)]
+                for n, s in sorted(c.datasets.items())
+            ],
+        )

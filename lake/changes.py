@@ -48,7 +48,11 @@ def _collect(frame: pl.LazyFrame, what: str) -> pl.DataFrame:
         return frame.collect()
     except pl.exceptions.ColumnNotFoundError as exc:
         raise InvalidInputError(f"{what} names a column the dataset does not have: {exc}") from exc
-    except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError, pl.exceptions.SQLInterfaceError) as exc:
+    except (
+        pl.exceptions.ComputeError,
+        pl.exceptions.InvalidOperationError,
+        pl.exceptions.SQLInterfaceError,
+    ) as exc:
         raise InvalidInputError(f"{what} cannot be evaluated: {exc}") from exc
 
 
@@ -72,19 +76,26 @@ def plan_write(
             table, schema = conform(table, view.schema, allow_new_columns=schema_mode == "merge")
         removed = list(view.files.values())
         return Change(
-            "overwrite", schema, "replace", data=table, remove=removed,
-            rows_added=table.num_rows, rows_removed=sum(r.file.rows for r in removed),
+            "overwrite",
+            schema,
+            "replace",
+            data=table,
+            remove=removed,
+            rows_added=table.num_rows,
+            rows_removed=sum(r.file.rows for r in removed),
         )
     if schema_mode == "overwrite":
         raise InvalidInputError("schema_mode='overwrite' needs mode='overwrite'")
     table, schema = conform(table, view.schema, allow_new_columns=schema_mode == "merge")
-    change = "add" if schema != view.schema else None
-    return Change("append", schema, change, data=table, rows_added=table.num_rows)
+    widen: SchemaChange = "add" if schema != view.schema else None
+    return Change("append", schema, widen, data=table, rows_added=table.num_rows)
 
 
 def plan_delete(view: View, where: str) -> Change:
     pred = _sql(where)
-    hits = _collect(view.scan(file_column=_FILE).filter(pred).group_by(_FILE).len(), f"the predicate {where!r}")
+    hits = _collect(
+        view.scan(file_column=_FILE).filter(pred).group_by(_FILE).len(), f"the predicate {where!r}"
+    )
     touched = _touched(view, hits)
     deleted = int(hits["len"].sum()) if hits.height else 0
     kept: pa.Table | None = None
@@ -125,10 +136,15 @@ def plan_upsert(view: View | None, data: Any, key: Sequence[str], *, schema_mode
         parts.append(conform(kept.to_arrow(), schema, allow_new_columns=False)[0])
     parts.append(table)
     merged = pa.concat_tables(parts)
-    change = "add" if schema != view.schema else None
+    widen: SchemaChange = "add" if schema != view.schema else None
     return Change(
-        "upsert", schema, change, data=merged, remove=touched,
-        rows_added=table.num_rows, rows_removed=updated,
+        "upsert",
+        schema,
+        widen,
+        data=merged,
+        remove=touched,
+        rows_added=table.num_rows,
+        rows_removed=updated,
     )
 
 
@@ -171,7 +187,9 @@ def apply_change(
             readds.append(ref.file)
         elif own == "" or ref.path.startswith(own + "/"):
             rel = ref.path.removeprefix(own + "/") if own else ref.path
-            readds.append(DataFile(rel, ref.file.size, ref.file.rows, ref.file.modification_time, ref.file.stats))
+            readds.append(
+                DataFile(rel, ref.file.size, ref.file.rows, ref.file.modification_time, ref.file.stats)
+            )
         else:
             copies.append(ref)
     data = change.data
@@ -183,8 +201,14 @@ def apply_change(
     if schema_change == "replace":
         own_removes = []  # an overwrite commit removes every file of the layer by itself
     version = layers.commit(
-        dataset, own, base=base, adds=[*adds, *readds], removes=own_removes, schema=change.schema,
-        schema_change=schema_change, metadata=metadata,
+        dataset,
+        own,
+        base=base,
+        adds=[*adds, *readds],
+        removes=own_removes,
+        schema=change.schema,
+        schema_change=schema_change,
+        metadata=metadata,
     )
 
     kept = [lay for lay in (snapshot.layers if snapshot else ()) if lay.path != own]

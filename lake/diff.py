@@ -142,7 +142,7 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
         if entries is None:
             return None
         first: dict[str, bool] = {}  # path -> present before the range
-        last: dict[str, tuple[bool, DataFile | None]] = {}
+        last: dict[str, tuple[bool, DataFile]] = {}
         known_rows: dict[str, int] = {}
         for info, actions in entries:
             recorded = removed_rows(info) or {}
@@ -150,7 +150,13 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
                 if "add" in entry:
                     add = entry["add"]
                     p = add["path"]
-                    f = DataFile(p, int(add["size"]), rows_of(add), int(add.get("modificationTime", 0)), add.get("stats") or "{}")
+                    f = DataFile(
+                        p,
+                        int(add["size"]),
+                        rows_of(add),
+                        int(add.get("modificationTime", 0)),
+                        add.get("stats") or "{}",
+                    )
                     first.setdefault(p, False)
                     last[p] = (True, f)
                     known_rows[p] = f.rows
@@ -165,7 +171,6 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
                     last[p] = (False, f)
         for p, before in first.items():
             after, f = last[p]
-            assert f is not None
             ref = FileRef(layer_path, f)
             at_a, at_b = (before, after) if va < vb else (after, before)
             states[ref.path] = (at_a, at_b, ref)

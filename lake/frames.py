@@ -114,7 +114,9 @@ def conform(table: pa.Table, target: pa.Schema, *, allow_new_columns: bool) -> t
         if f.name in table.column_names:
             col = _cast(table.column(f.name), f.type, f.name)
             if not f.nullable and col.null_count:
-                raise SchemaMismatchError(f"column {f.name!r} is not nullable but {col.null_count} rows are null")
+                raise SchemaMismatchError(
+                    f"column {f.name!r} is not nullable but {col.null_count} rows are null"
+                )
         elif f.nullable:
             col = pa.chunked_array([pa.nulls(table.num_rows, f.type)])
         else:

@@ -211,19 +211,28 @@ class Layers:
         custom = {**metadata, "lake.removed": json.dumps(removed_rows)} if removed_rows else dict(metadata)
         props = CommitProperties(custom_metadata=custom, max_commit_retries=0)
         delta_schema = DeltaSchema.from_arrow(schema)
-        add_actions = [f.add_action(add_prefix) for f in adds]
+        add_actions: list[AddAction | RemoveAction] = [f.add_action(add_prefix) for f in adds]
         try:
             if base is None:
                 create_table_with_add_actions(
-                    uri, delta_schema, add_actions, mode="error", configuration=TABLE_CONFIGURATION,
-                    storage_options=opts, commit_properties=props, post_commithook_properties=_HOOKS,
+                    uri,
+                    delta_schema,
+                    [a for a in add_actions if isinstance(a, AddAction)],
+                    mode="error",
+                    configuration=TABLE_CONFIGURATION,
+                    storage_options=opts,
+                    commit_properties=props,
+                    post_commithook_properties=_HOOKS,
                 )
                 return 0
             dt = self._table(uri, base)
             if schema_change == "replace":
                 dt.create_write_transaction(
-                    add_actions, mode="overwrite", schema=delta_schema,
-                    commit_properties=props, post_commithook_properties=_HOOKS,
+                    add_actions,
+                    mode="overwrite",
+                    schema=delta_schema,
+                    commit_properties=props,
+                    post_commithook_properties=_HOOKS,
                 )
                 return base + 1
             version = base
@@ -231,7 +240,8 @@ class Layers:
                 current = pa.schema(dt.schema().to_arrow()).names
                 new_fields = [f for f in delta_schema.fields if f.name not in current]
                 dt.alter.add_columns(
-                    new_fields, commit_properties=CommitProperties(custom_metadata=dict(metadata), max_commit_retries=0)
+                    new_fields,
+                    commit_properties=CommitProperties(custom_metadata=dict(metadata), max_commit_retries=0),
                 )
                 version += 1
                 dt = self._table(uri, version)
@@ -239,8 +249,11 @@ class Layers:
                 return version
             removals = [RemoveAction(f.path, True, int(time.time() * 1000), f.size, {}) for f in removes]
             dt.create_write_transaction(
-                [*add_actions, *removals], mode="append", schema=dt.schema(),
-                commit_properties=props, post_commithook_properties=_HOOKS,
+                [*add_actions, *removals],
+                mode="append",
+                schema=dt.schema(),
+                commit_properties=props,
+                post_commithook_properties=_HOOKS,
             )
             return version + 1
         except CommitFailedError as exc:
@@ -270,8 +283,14 @@ class Layers:
         uri = self.uri(dataset, layer_path)
         schema = pa.schema(self._table(uri, latest).schema().to_arrow())
         return self.commit(
-            dataset, layer_path, base=latest, adds=adds, removes=removes, schema=schema,
-            schema_change=None, metadata={**metadata, "lake.heal": str(expected)},
+            dataset,
+            layer_path,
+            base=latest,
+            adds=adds,
+            removes=removes,
+            schema=schema,
+            schema_change=None,
+            metadata={**metadata, "lake.heal": str(expected)},
         )
 
 

@@ -78,7 +78,11 @@ class RefStore:
     def move(self, ref: Ref, commit: str, *, protected: bool | None = None) -> Ref:
         """Point ``ref`` at ``commit`` if it still points where ``ref`` says; else raise."""
         new = Ref(
-            ref.name, ref.kind, commit, ref.etag, ref.branch_id,
+            ref.name,
+            ref.kind,
+            commit,
+            ref.etag,
+            ref.branch_id,
             ref.protected if protected is None else protected,
         )
         try:

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from lake.changes import Change, SchemaMode, apply_change, plan_delete, plan_upsert, plan_write
 from lake.commits import Commit, CommitStore, DatasetChange, Snapshot, now_utc
-from lake.diff import Diff, DatasetDiff, dataset_diff, file_changes
+from lake.diff import DatasetDiff, Diff, dataset_diff, file_changes
 from lake.errors import (
     ConcurrentUpdateError,
     DatasetNotFoundError,
@@ -96,7 +96,11 @@ class Repository:
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def init(
-        cls, uri: str = DEFAULT_REPO, storage_options: Mapping[str, str] | None = None, *, author: str | None = None
+        cls,
+        uri: str = DEFAULT_REPO,
+        storage_options: Mapping[str, str] | None = None,
+        *,
+        author: str | None = None,
     ) -> Repository:
         config = StorageConfig.parse(uri, storage_options)
         store = open_store(config)
@@ -108,8 +112,13 @@ class Repository:
         except PreconditionFailed as exc:
             raise RepositoryExistsError(f"{config.uri} holds a lakegate repository already") from exc
         repo = cls(config, store, settings)
-        root = Commit(parents=(), author=author or default_author(), time=now_utc(),
-                      message="Initialize repository", datasets={})
+        root = Commit(
+            parents=(),
+            author=author or default_author(),
+            time=now_utc(),
+            message="Initialize repository",
+            datasets={},
+        )
         repo._refs.create("main", "branch", repo._commits.put(root), branch_id="main")
         return repo
 
@@ -129,12 +138,14 @@ class Repository:
     def resolve(self, ref: str) -> str:
         """The commit id a branch, tag, full commit id or unique id prefix names."""
         for kind in ("branch", "tag"):
-            found = self._refs.get(ref, kind)  # type: ignore[arg-type]
+            found = self._refs.get(ref, kind)
             if found is not None:
                 return found.commit
         cid = self._commits.expand(ref)
         if cid is None:
-            raise RefNotFoundError(f"no branch, tag or commit named {ref!r}", hint="'lake branch list' and 'lake log' show them")
+            raise RefNotFoundError(
+                f"no branch, tag or commit named {ref!r}", hint="'lake branch list' and 'lake log' show them"
+            )
         return cid
 
     def commit(self, ref: str) -> CommitInfo:
@@ -150,7 +161,9 @@ class Repository:
         cid = self.resolve(from_ref or self.default_branch)
         for other in self._refs.names("branch"):
             if other.startswith(name + "/") or name.startswith(other + "/"):
-                raise RefExistsError(f"branch {name!r} cannot live beside branch {other!r} (one would contain the other)")
+                raise RefExistsError(
+                    f"branch {name!r} cannot live beside branch {other!r} (one would contain the other)"
+                )
         self._refs.create(name, "branch", cid, branch_id=uuid.uuid4().hex[:16])
         return Branch(self, name)
 
@@ -185,7 +198,9 @@ class Repository:
         return out
 
     # -- history ---------------------------------------------------------------------------------
-    def log(self, ref: str | None = None, *, dataset: str | None = None, limit: int | None = None) -> list[CommitInfo]:
+    def log(
+        self, ref: str | None = None, *, dataset: str | None = None, limit: int | None = None
+    ) -> list[CommitInfo]:
         """Commits reachable from ``ref``, newest first; with ``dataset``, those that changed it."""
         start = self.resolve(ref or self.default_branch)
         seen: set[str] = set()
@@ -200,7 +215,9 @@ class Repository:
             commit = self._commits.get(cid)
             frontier.extend(p for p in commit.parents if p not in seen)
             if dataset is not None:
-                parent = self._commits.get(commit.parents[0]).datasets.get(dataset) if commit.parents else None
+                parent = (
+                    self._commits.get(commit.parents[0]).datasets.get(dataset) if commit.parents else None
+                )
                 if commit.datasets.get(dataset) == parent:
                     continue
             out.append(CommitInfo(cid, commit))
@@ -213,11 +230,15 @@ class Repository:
         for name, snap in sorted(commit.datasets.items()):
             schema = arrow_schema(snap.schema)
             plain = len(snap.layers) == 1 and snap.layers[0].path == "" and not snap.shadowed
-            out.append(DatasetInfo(
-                name=name, rows=snap.rows, files=snap.files,
-                columns=tuple((f.name, str(f.type)) for f in schema),
-                location=self.table_uri(name) if plain else None,
-            ))
+            out.append(
+                DatasetInfo(
+                    name=name,
+                    rows=snap.rows,
+                    files=snap.files,
+                    columns=tuple((f.name, str(f.type)) for f in schema),
+                    location=self.table_uri(name) if plain else None,
+                )
+            )
         return out
 
     def table_uri(self, dataset: str) -> str:
@@ -228,7 +249,9 @@ class Repository:
         ref = ref or self.default_branch
         snap = self._commits.get(self.resolve(ref)).datasets.get(dataset)
         if snap is None:
-            raise DatasetNotFoundError(f"no dataset {dataset!r} at {ref!r}", hint=f"'lake datasets --ref {ref}' lists them")
+            raise DatasetNotFoundError(
+                f"no dataset {dataset!r} at {ref!r}", hint=f"'lake datasets --ref {ref}' lists them"
+            )
         return snap
 
     def _view(self, dataset: str, ref: str | None) -> View:
@@ -258,21 +281,31 @@ class Repository:
             out.append(dataset_diff(self._layers, name, a.get(name), b.get(name)))
         return Diff(a_id, b_id, tuple(out))
 
-    def materialize(self, dataset: str, ref: str, target_uri: str, *, storage_options: Mapping[str, str] | None = None) -> str:
+    def materialize(
+        self, dataset: str, ref: str, target_uri: str, *, storage_options: Mapping[str, str] | None = None
+    ) -> str:
         """Write ``dataset`` at ``ref`` as a standalone Delta table any reader can open (copies data)."""
         from deltalake import write_deltalake
 
         table = self.read(dataset, ref)
-        write_deltalake(target_uri, table, mode="overwrite", storage_options=dict(storage_options) if storage_options else None)
+        write_deltalake(
+            target_uri,
+            table,
+            mode="overwrite",
+            storage_options=dict(storage_options) if storage_options else None,
+        )
         return target_uri
 
-    def revert(self, commit: str, *, branch: str | None = None, message: str | None = None,
-               author: str | None = None) -> WriteResult:
+    def revert(
+        self, commit: str, *, branch: str | None = None, message: str | None = None, author: str | None = None
+    ) -> WriteResult:
         """Make a new commit on ``branch`` that undoes the changes ``commit`` made."""
         cid = self.resolve(commit)
         target = self._commits.get(cid)
         if not target.parents:
-            raise RefusedError(f"commit {cid[:12]} is the repository's first commit; there is nothing to revert")
+            raise RefusedError(
+                f"commit {cid[:12]} is the repository's first commit; there is nothing to revert"
+            )
         parent = self._commits.get(target.parents[0])
         ops: list[_Op] = []
         for name in sorted(set(target.datasets) | set(parent.datasets)):
@@ -281,21 +314,33 @@ class Repository:
                 continue
             if after is None or (before is not None and before.schema != after.schema):
                 raise RefusedError(
-                    f"commit {cid[:12]} changed the schema of {name!r} (or dropped it); revert cannot undo that",
+                    f"commit {cid[:12]} changed the schema of {name!r} (or dropped it); "
+                    "revert cannot undo that",
                     hint="overwrite the dataset with the data you want instead",
                 )
             added, removed = file_changes(self._layers, name, before, after)
             ops.append(_Op(name, _revert_plan(added, removed), needs_data=True))
         name = branch or self.default_branch
-        return Branch(self, name)._run(ops, message=message or f"Revert {cid[:12]}: {target.message}",
-                                       author=author, metadata={"lake.revert": cid})
+        return Branch(self, name)._run(
+            ops,
+            message=message or f"Revert {cid[:12]}: {target.message}",
+            author=author,
+            metadata={"lake.revert": cid},
+        )
 
     # -- writing ---------------------------------------------------------------------------------
     def _own_layer(self, ref: Ref) -> str:
         return "" if ref.name == self.default_branch else f"_branches/{ref.branch_id}"
 
-    def _run(self, branch: str, ops: Sequence[_Op], *, message: str, author: str | None,
-             metadata: Mapping[str, Any] | None) -> WriteResult:
+    def _run(
+        self,
+        branch: str,
+        ops: Sequence[_Op],
+        *,
+        message: str,
+        author: str | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> WriteResult:
         txn = uuid.uuid4().hex
         heal = False
         for attempt in range(MAX_ATTEMPTS):
@@ -314,11 +359,19 @@ class Repository:
                     view = View(self._layers, op.dataset, snap) if snap else None
                     change = op.plan(view)
                     if _is_noop(change, view):
-                        changes[op.dataset] = _merge_changes(changes.get(op.dataset), DatasetChange(change.operation))
+                        changes[op.dataset] = _merge_changes(
+                            changes.get(op.dataset), DatasetChange(change.operation)
+                        )
                         continue
                     new, done = apply_change(
-                        self._layers, op.dataset, snap, view, own, change,
-                        metadata=delta_meta, heal=heal or attempt >= HEAL_AFTER,
+                        self._layers,
+                        op.dataset,
+                        snap,
+                        view,
+                        own,
+                        change,
+                        metadata=delta_meta,
+                        heal=heal or attempt >= HEAL_AFTER,
                     )
                     committed = True
                     datasets[op.dataset] = new
@@ -330,8 +383,12 @@ class Repository:
             if all(datasets.get(d) == head.datasets.get(d) for d in changes):
                 return WriteResult(branch, ref.commit, ref.commit, changes, attempt + 1)
             commit = Commit(
-                parents=(ref.commit,), author=author or default_author(), time=now_utc(),
-                message=message, datasets=datasets, changes=changes,
+                parents=(ref.commit,),
+                author=author or default_author(),
+                time=now_utc(),
+                message=message,
+                datasets=datasets,
+                changes=changes,
                 metadata={**(metadata or {}), "lake.txn": txn},
             )
             moved = self._move(ref, head, commit, set(changes))
@@ -355,7 +412,9 @@ class Repository:
             except ConcurrentUpdateError:
                 now = self._refs.require(ref.name)
                 if now.branch_id != ref.branch_id:
-                    raise RefNotFoundError(f"branch {ref.name!r} was deleted and created again during the write") from None
+                    raise RefNotFoundError(
+                        f"branch {ref.name!r} was deleted and created again during the write"
+                    ) from None
                 current = self._commits.get(now.commit)
                 if any(current.datasets.get(d) != head.datasets.get(d) for d in touched):
                     return None
@@ -413,7 +472,9 @@ class Branch:
     def head(self) -> str:
         return self.repo.resolve(self.name)
 
-    def _run(self, ops: Sequence[_Op], *, message: str, author: str | None, metadata: Mapping[str, Any] | None) -> WriteResult:
+    def _run(
+        self, ops: Sequence[_Op], *, message: str, author: str | None, metadata: Mapping[str, Any] | None
+    ) -> WriteResult:
         return self.repo._run(self.name, ops, message=message, author=author, metadata=metadata)
 
     def write(
@@ -432,29 +493,50 @@ class Branch:
             tx.write(dataset, data, mode=mode, schema_mode=schema_mode)
         return tx.result
 
-    def delete(self, dataset: str, where: str, *, message: str | None = None, author: str | None = None,
-               metadata: Mapping[str, Any] | None = None) -> WriteResult:
+    def delete(
+        self,
+        dataset: str,
+        where: str,
+        *,
+        message: str | None = None,
+        author: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> WriteResult:
         """Delete the rows for which the SQL predicate ``where`` is true: one commit."""
-        with self.transaction(message=message or f"delete from {dataset} where {where}", author=author, metadata=metadata) as tx:
+        with self.transaction(
+            message=message or f"delete from {dataset} where {where}", author=author, metadata=metadata
+        ) as tx:
             tx.delete(dataset, where)
         return tx.result
 
-    def upsert(self, dataset: str, data: Any, *, key: Sequence[str], schema_mode: SchemaMode = "strict",
-               message: str | None = None, author: str | None = None,
-               metadata: Mapping[str, Any] | None = None) -> WriteResult:
+    def upsert(
+        self,
+        dataset: str,
+        data: Any,
+        *,
+        key: Sequence[str],
+        schema_mode: SchemaMode = "strict",
+        message: str | None = None,
+        author: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> WriteResult:
         """Update the rows whose ``key`` matches ``data`` and insert the rest: one commit."""
         with self.transaction(message=message or f"upsert {dataset}", author=author, metadata=metadata) as tx:
             tx.upsert(dataset, data, key=key, schema_mode=schema_mode)
         return tx.result
 
-    def transaction(self, *, message: str, author: str | None = None, metadata: Mapping[str, Any] | None = None) -> Transaction:
+    def transaction(
+        self, *, message: str, author: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> Transaction:
         return Transaction(self, message=message, author=author, metadata=metadata)
 
 
 class Transaction:
     """Groups writes to several datasets into one commit, made only when the block exits cleanly."""
 
-    def __init__(self, branch: Branch, *, message: str, author: str | None, metadata: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self, branch: Branch, *, message: str, author: str | None, metadata: Mapping[str, Any] | None
+    ) -> None:
         self.branch = branch
         self.message = message
         self.author = author
@@ -468,33 +550,46 @@ class Transaction:
             raise RefusedError("the transaction has not committed")
         return self._result
 
-    def write(self, dataset: str, data: Any, *, mode: Literal["append", "overwrite"] = "append",
-              schema_mode: SchemaMode = "strict") -> None:
+    def write(
+        self,
+        dataset: str,
+        data: Any,
+        *,
+        mode: Literal["append", "overwrite"] = "append",
+        schema_mode: SchemaMode = "strict",
+    ) -> None:
         _check_dataset_name(dataset)
         if mode not in ("append", "overwrite"):
             raise InvalidInputError(f"unknown write mode {mode!r}: use 'append' or 'overwrite'")
-        self._ops.append(_Op(dataset, lambda view: plan_write(view, data, mode=mode, schema_mode=schema_mode)))
+        self._ops.append(
+            _Op(dataset, lambda view: plan_write(view, data, mode=mode, schema_mode=schema_mode))
+        )
 
     def delete(self, dataset: str, where: str) -> None:
         _check_dataset_name(dataset)
-        self._ops.append(_Op(dataset, lambda view: plan_delete(_exists(view, dataset), where), needs_data=False))
+        self._ops.append(
+            _Op(dataset, lambda view: plan_delete(_exists(view, dataset), where), needs_data=False)
+        )
 
-    def upsert(self, dataset: str, data: Any, *, key: Sequence[str], schema_mode: SchemaMode = "strict") -> None:
+    def upsert(
+        self, dataset: str, data: Any, *, key: Sequence[str], schema_mode: SchemaMode = "strict"
+    ) -> None:
         _check_dataset_name(dataset)
         self._ops.append(_Op(dataset, lambda view: plan_upsert(view, data, key, schema_mode=schema_mode)))
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None and self._ops:
-            self._result = self.branch._run(self._ops, message=self.message, author=self.author, metadata=self.metadata)
+            self._result = self.branch._run(
+                self._ops, message=self.message, author=self.author, metadata=self.metadata
+            )
 
 
 def _exists(view: View | None, dataset: str) -> View:
     if view is None:
         raise DatasetNotFoundError(f"no dataset {dataset!r} on this branch")
     return view
-
-

@@ -41,7 +41,8 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with logfile.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -73,7 +74,9 @@ def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 @pytest.fixture
 def bucket(s3_env: dict[str, str]) -> str:
     name = f"lake-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"], region_name="us-east-1").create_bucket(Bucket=name)
+    boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"], region_name="us-east-1").create_bucket(
+        Bucket=name
+    )
     return name
 
 
@@ -105,7 +108,9 @@ def _data_files(repo: lake.Repository, dataset: str) -> set[str]:
     prefix = f"{repo.config.prefix}/{dataset}/"
     keys: set[str] = set()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=repo.config.bucket, Prefix=prefix):
-        keys.update(o["Key"][len(prefix):] for o in page.get("Contents", []) if o["Key"].endswith(".parquet"))
+        keys.update(
+            o["Key"][len(prefix) :] for o in page.get("Contents", []) if o["Key"].endswith(".parquet")
+        )
     return keys
 
 

@@ -59,7 +59,9 @@ def test_overwrite_on_a_branch_copies_no_base_data(repo: lake.Repository, data_f
     assert ids(repo, "feature") == [9] and ids(repo, "main") == [1, 2, 3]
 
 
-def test_delete_on_a_branch_rewrites_only_the_files_it_touches(repo: lake.Repository, data_files: FilesOf) -> None:
+def test_delete_on_a_branch_rewrites_only_the_files_it_touches(
+    repo: lake.Repository, data_files: FilesOf
+) -> None:
     main = repo.branch("main")
     for chunk in ([1, 2], [3, 4], [5, 6]):
         main.write("orders", orders(chunk))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import hashlib
+from collections.abc import Callable
 
 import pyarrow as pa
 import pytest
@@ -101,7 +100,7 @@ def test_revert_undoes_an_append_a_delete_and_an_overwrite(repo: lake.Repository
 
 
 def test_revert_on_main_copies_no_data(repo: lake.Repository, data_files: FilesOf) -> None:
-    
+
     main = repo.branch("main")
     main.write("orders", orders([1, 2, 3]))
     over = main.write("orders", orders([9]), mode="overwrite").commit
@@ -116,8 +115,11 @@ def test_diff_counts_rows_files_and_schema_changes(repo: lake.Repository) -> Non
     main.write("orders", orders([1, 2]))
     main.write("orders", orders([3]))
     feature = repo.create_branch("feature")
-    feature.write("orders", pa.table({"order_id": [4, 5], "amount": [4.0, 5.0], "note": ["a", "b"]}),
-                  schema_mode="merge")
+    feature.write(
+        "orders",
+        pa.table({"order_id": [4, 5], "amount": [4.0, 5.0], "note": ["a", "b"]}),
+        schema_mode="merge",
+    )
     feature.delete("orders", "order_id = 3")
     feature.write("customers", pa.table({"customer_id": [1]}))
     d = repo.diff("main", "feature")

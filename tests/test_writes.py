@@ -22,7 +22,9 @@ def sorted_ids(repo: lake.Repository, dataset: str = "orders", ref: str | None =
     "make",
     [
         pytest.param(lambda t: t, id="pyarrow-table"),
-        pytest.param(lambda t: pa.RecordBatchReader.from_batches(t.schema, t.to_batches()), id="record-batch-reader"),
+        pytest.param(
+            lambda t: pa.RecordBatchReader.from_batches(t.schema, t.to_batches()), id="record-batch-reader"
+        ),
         pytest.param(lambda t: t.to_pandas(), id="pandas"),
         pytest.param(lambda t: pl.from_arrow(t), id="polars"),
     ],
@@ -45,8 +47,9 @@ def test_append_then_overwrite(repo: lake.Repository) -> None:
 
 
 def test_write_records_author_message_and_metadata(repo: lake.Repository) -> None:
-    result = repo.branch("main").write("orders", orders([1]), message="daily load", author="etl@corp",
-                                       metadata={"job": "nightly", "run": 7})
+    result = repo.branch("main").write(
+        "orders", orders([1]), message="daily load", author="etl@corp", metadata={"job": "nightly", "run": 7}
+    )
     commit = repo.commit(result.commit).commit
     assert (commit.message, commit.author) == ("daily load", "etl@corp")
     assert commit.metadata["job"] == "nightly" and commit.metadata["run"] == 7
@@ -79,7 +82,7 @@ def test_delete_matching_nothing_makes_no_commit(repo: lake.Repository) -> None:
 def test_delete_with_a_bad_predicate_names_it(repo: lake.Repository) -> None:
     main = repo.branch("main")
     main.write("orders", orders([1]))
-    with pytest.raises(lake.InvalidInputError, match="no_such_column|predicate"):
+    with pytest.raises(lake.InvalidInputError, match=r"no_such_column|predicate"):
         main.delete("orders", "no_such_column = 1")
 
 

@@ -36,9 +36,7 @@ class ObjectStore(Protocol):
         """The object at ``key``, or None when there is none."""
         ...
 
-    def put(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
-    ) -> str:
+    def put(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
         """Write ``data`` at ``key`` and return its new entity tag.
 
         ``if_match`` writes only if the current tag equals it; ``if_none_match`` writes only if

@@ -49,9 +49,7 @@ class LocalStore:
             return None
         return Blob(data, _etag(data))
 
-    def put(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
-    ) -> str:
+    def put(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
         path = self._path(key)
         conditional = if_match is not None or if_none_match
         lock = self._locked(path) if conditional else contextlib.nullcontext()

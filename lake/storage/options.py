@@ -63,12 +63,8 @@ class StorageConfig:
             prefix = parsed.path.strip("/")
             opts = _s3_options(storage_options or {})
             root = f"{bucket}/{prefix}" if prefix else bucket
-            return cls(
-                uri=f"s3://{root}", scheme="s3", root=root, bucket=bucket, prefix=prefix, options=opts
-            )
-        raise UsageError(
-            f"unsupported repository URI {uri!r}: use a local path or s3://bucket/prefix"
-        )
+            return cls(uri=f"s3://{root}", scheme="s3", root=root, bucket=bucket, prefix=prefix, options=opts)
+        raise UsageError(f"unsupported repository URI {uri!r}: use a local path or s3://bucket/prefix")
 
     def join(self, *parts: str) -> str:
         """The URI of a path below the repository root."""

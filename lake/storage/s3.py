@@ -65,9 +65,7 @@ class S3Store:
             raise self._fail("read", key, exc) from exc
         return Blob(resp["Body"].read(), resp["ETag"])
 
-    def put(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
-    ) -> str:
+    def put(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key), "Body": data}
         if if_match is not None:
             kwargs["IfMatch"] = if_match

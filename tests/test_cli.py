@@ -1,0 +1,176 @@
+"""The `lake` command: every command's help, JSON output, exit codes, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from lakegate.cli.app import main
+
+
+class Lake:
+    """Runs `lake` in-process against one repository and captures what it prints."""
+
+    def __init__(self, uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self.uri = uri
+        self.capsys = capsys
+
+    def __call__(self, *args: str, code: int = 0) -> str:
+        self.capsys.readouterr()
+        rc = main(
+            [*args[:1], *args[1:], "--repo", self.uri]
+            if args[0] not in ("branch", "tag")
+            else [*args[:2], *args[2:], "--repo", self.uri]
+        )
+        captured = self.capsys.readouterr()
+        assert rc == code, f"lake {' '.join(args)} -> {rc}\n{captured.out}\n{captured.err}"
+        assert "Traceback" not in captured.err
+        return captured.out + captured.err
+
+    def json(self, *args: str, code: int = 0) -> object:
+        return json.loads(self(*args, "--json", code=code).split("\n\x1b")[0])
+
+
+@pytest.fixture
+def cli(repo_uri: str, capsys: pytest.CaptureFixture[str]) -> Lake:
+    lake_cli = Lake(repo_uri, capsys)
+    assert main(["init", repo_uri]) == 0
+    return lake_cli
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    out = {}
+    t = pa.table({"order_id": [1, 2, 3], "amount": [10.0, 20.0, 30.0]})
+    out["parquet"] = tmp_path / "orders.parquet"
+    pq.write_table(t, out["parquet"])
+    out["csv"] = tmp_path / "more.csv"
+    out["csv"].write_text("order_id,amount\n4,40.0\n5,50.0\n")
+    out["json"] = tmp_path / "fix.jsonl"
+    out["json"].write_text('{"order_id": 2, "amount": 99.0}\n{"order_id": 6, "amount": 60.0}\n')
+    return out
+
+
+def test_the_whole_story_through_the_cli(cli: Lake, files: dict[str, Path]) -> None:
+    first = cli.json("write", "orders", str(files["parquet"]), "-m", "initial load")
+    assert first["datasets"]["orders"]["rows_added"] == 3  # type: ignore[index]
+    cli("tag", "create", "v1")
+    cli("branch", "create", "feature")
+    cli("write", "orders", str(files["csv"]), "--branch", "feature")
+    cli("upsert", "orders", str(files["json"]), "--key", "order_id", "--branch", "feature")
+    cli("delete", "orders", "--where", "order_id = 1", "--branch", "feature")
+    rows = [
+        json.loads(line)
+        for line in cli("read", "orders", "--ref", "feature", "--format", "json").splitlines()
+    ]
+    assert sorted(r["order_id"] for r in rows) == [2, 3, 4, 5, 6]
+    assert {r["order_id"]: r["amount"] for r in rows}[2] == 99.0
+    diff = cli.json("diff", "main", "feature")
+    [d] = diff["datasets"]  # type: ignore[index]
+    assert d["dataset"] == "orders" and d["rows_added"] - d["rows_removed"] == 2
+    log = cli.json("log", "--ref", "feature")
+    assert [c["message"] for c in log][:1] == ["delete from orders where order_id = 1"]  # type: ignore[index]
+    assert len(cli.json("log", "--ref", "feature", "--dataset", "orders")) == 4  # type: ignore[arg-type]
+    shown = cli.json("show", "v1")
+    assert shown["message"] == "initial load"  # type: ignore[index]
+    old = cli("read", "orders", "--ref", "v1", "--format", "csv")
+    assert old.splitlines()[0] == '"order_id","amount"' and len(old.splitlines()) == 4
+    assert [b["name"] for b in cli.json("branch", "list")] == ["feature", "main"]  # type: ignore[union-attr,index]
+    assert [t["name"] for t in cli.json("tag", "list")] == ["v1"]  # type: ignore[union-attr,index]
+    [ds] = cli.json("datasets", "--ref", "feature")  # type: ignore[misc]
+    assert ds["rows"] == 5
+    reverted = cli.json("revert", log[0]["id"], "--branch", "feature")  # type: ignore[index]
+    assert reverted["changed"]  # type: ignore[index]
+    cli("branch", "delete", "feature")
+    cli("tag", "delete", "v1")
+
+
+def test_human_output_is_tables(cli: Lake, files: dict[str, Path]) -> None:
+    cli("write", "orders", str(files["parquet"]))
+    for args in (("log",), ("datasets",), ("read", "orders"), ("show", "main"), ("branch", "list")):
+        assert "┃" in cli(*args) or "│" in cli(*args)
+
+
+def test_read_to_a_parquet_file(cli: Lake, files: dict[str, Path], tmp_path: Path) -> None:
+    cli("write", "orders", str(files["parquet"]))
+    target = tmp_path / "out.parquet"
+    cli("read", "orders", "--format", "parquet", "--output", str(target), "--limit", "2")
+    assert pq.read_table(target).num_rows == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("branch", "create", "a..b"), 2, "'..'"),
+        (("branch", "delete", "main"), 1, "cannot be deleted"),
+        (("read", "nope"), 1, "no dataset 'nope'"),
+        (("log", "--ref", "nowhere"), 1, "nowhere"),
+        (("write", "orders", "/no/such/file.parquet"), 2, "no such file"),
+        (("write", "orders", "data.txt"), 2, "no such file"),
+        (("read", "orders", "--format", "parquet"), 1, "no dataset"),
+        (("diff", "main"), 2, "Missing argument"),
+        (("delete", "orders", "--where", "x = 1"), 1, "no dataset 'orders'"),
+    ],
+)
+def test_errors_are_one_sentence_and_an_exit_code(
+    cli: Lake, args: tuple[str, ...], code: int, says: str
+) -> None:
+    assert says in cli(*args, code=code)
+
+
+def test_json_errors_are_data(cli: Lake) -> None:
+    out = cli("read", "nope", "--json", code=1)
+    payload = json.loads(out[: out.index("}") + 1])
+    assert payload["error"] == "DatasetNotFoundError"
+
+
+def test_opening_a_non_repository_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["log", "--repo", str(tmp_path / "void")]) == 1
+    assert f"{tmp_path / 'void'} is not a lakegate repository" in capsys.readouterr().err
+
+
+COMMANDS = [
+    ["init"],
+    ["write"],
+    ["delete"],
+    ["upsert"],
+    ["read"],
+    ["log"],
+    ["show"],
+    ["datasets"],
+    ["diff"],
+    ["revert"],
+    ["branch", "create"],
+    ["branch", "list"],
+    ["branch", "delete"],
+    ["tag", "create"],
+    ["tag", "list"],
+    ["tag", "delete"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_and_json(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command, "--help"]) == 0
+    assert "--json" in capsys.readouterr().out
+
+
+def test_console_script_exit_codes_and_no_traceback(tmp_path: Path) -> None:
+    exe = shutil.which("lake", path=os.path.dirname(os.sys.executable)) or "lake"  # type: ignore[attr-defined]
+    env = {**os.environ, "LAKE_REPO": str(tmp_path / "r")}
+    ok = subprocess.run([exe, "init"], env=env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run([exe, "branch", "create", "-bad"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    refused = subprocess.run([exe, "branch", "delete", "main"], env=env, capture_output=True, text=True)
+    assert refused.returncode == 1 and "cannot be deleted" in refused.stderr
+    debug = subprocess.run(
+        [exe, "--debug", "branch", "delete", "main"], env=env, capture_output=True, text=True
+    )
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
