@@ -1,0 +1,11 @@
+"""Runs every benchmark of the versioned lake, one after the other, and prints their ratios."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+for name in ("branch_create", "write_overhead", "diff_cost"):
+    subprocess.run([sys.executable, str(HERE / f"{name}.py"), *sys.argv[1:]], check=True)

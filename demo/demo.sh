@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The lakegate story on the embedded local default: no server, no configuration.
+# Usage: bash demo/demo.sh [WORKDIR]   (default: ./lakegate-demo, recreated each run)
+set -euo pipefail
+work=${1:-lakegate-demo}
+rm -rf "$work" && mkdir -p "$work" && cd "$work"
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+cat > orders-day1.csv <<'CSV'
+order_id,customer_id,amount,currency
+1,100,25.50,EUR
+2,101,310.00,USD
+3,100,12.00,EUR
+4,102,-5.00,GBP
+CSV
+cat > orders-day2.csv <<'CSV'
+order_id,customer_id,amount,currency
+5,103,99.90,EUR
+6,101,-20.00,USD
+7,104,45.00,GBP
+CSV
+
+say lake init
+say lake write orders orders-day1.csv -m "Load day 1"
+say lake tag create day1
+say lake branch create cleanup
+say lake write orders orders-day2.csv --branch cleanup -m "Load day 2"
+say lake delete orders --where "amount < 0" --branch cleanup -m "Drop refunds"
+say lake diff main cleanup
+say lake log --ref cleanup
+say lake read orders --ref cleanup
+say lake read orders --ref day1 --format csv
+say lake datasets
+echo
+echo "main's copy of 'orders' is a plain Delta table at $(pwd)/.lake/orders; any Delta reader opens it:"
+say python -c "import polars as pl; print(pl.read_delta('.lake/orders').sort('order_id'))"

@@ -1,0 +1,30 @@
+"""The README's demo runs as a test (docs that run), on the embedded local default."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DEMO = Path(__file__).resolve().parent.parent / "demo" / "demo.sh"
+
+
+def test_the_demo_tells_its_story(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("LAKE_REPO", None)
+    run = subprocess.run(
+        ["bash", str(DEMO), str(tmp_path / "demo")], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    out = run.stdout
+    for step in (
+        "lake init",
+        "lake branch create cleanup",
+        "lake diff main cleanup",
+        "lake read orders --ref day1",
+    ):
+        assert step in out
+    assert "Drop refunds" in out
+    assert (tmp_path / "demo" / ".lake" / "orders" / "_delta_log").is_dir()
