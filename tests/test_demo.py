@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+import lake
 
 DEMO = Path(__file__).resolve().parent.parent / "demo" / "demo.sh"
 
@@ -28,3 +33,14 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
         assert step in out
     assert "Drop refunds" in out
     assert (tmp_path / "demo" / ".lake" / "orders" / "_delta_log").is_dir()
+
+
+def test_the_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (DEMO.parent.parent / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    repo = lake.Repository.open("my-lake")
+    assert sorted(repo.read("orders", "fix").column("order_id").to_pylist()) == [2]
