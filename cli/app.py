@@ -98,10 +98,11 @@ def init(
     """Create a repository with a branch 'main'."""
     target = uri or repo or lake.repository.DEFAULT_REPO
     r = lake.Repository.init(target)
-    if json_out:
-        output.emit_json({"repository": r.uri, "branch": r.default_branch, "head": r.resolve("main")})
-    else:
-        output.out.print(f"initialized an empty lakegate repository at [bold]{r.uri}[/] on branch main")
+    output.done(
+        json_out,
+        {"repository": r.uri, "branch": r.default_branch, "head": r.resolve("main")},
+        f"initialized an empty lakegate repository at [bold]{r.uri}[/] on branch main",
+    )
 
 
 @app.command()
@@ -355,10 +356,9 @@ def branch_create(
     r = _open(repo)
     b = r.create_branch(name, from_ref)
     head = b.head
-    if json_out:
-        output.emit_json({"name": name, "commit": head})
-    else:
-        output.out.print(f"created branch [bold]{name}[/] at {output.short(head)}")
+    output.done(
+        json_out, {"name": name, "commit": head}, f"created branch [bold]{name}[/] at {output.short(head)}"
+    )
 
 
 @branch_app.command("list")
@@ -379,10 +379,7 @@ def branch_delete(
 ) -> None:
     """Delete a branch (its commits stay reachable from tags and other branches)."""
     _open(repo).delete_branch(name)
-    if json_out:
-        output.emit_json({"deleted": name})
-    else:
-        output.out.print(f"deleted branch [bold]{name}[/]")
+    output.done(json_out, {"deleted": name}, f"deleted branch [bold]{name}[/]")
 
 
 @tag_app.command("create")
@@ -394,10 +391,7 @@ def tag_create(
 ) -> None:
     """Tag a commit. Tags never move."""
     info = _open(repo).create_tag(name, ref)
-    if json_out:
-        output.emit_json(info.to_dict())
-    else:
-        output.out.print(f"tagged {output.short(info.commit)} as [bold]{name}[/]")
+    output.done(json_out, info.to_dict(), f"tagged {output.short(info.commit)} as [bold]{name}[/]")
 
 
 @tag_app.command("list")
@@ -416,10 +410,7 @@ def tag_delete(
 ) -> None:
     """Delete a tag."""
     _open(repo).delete_tag(name)
-    if json_out:
-        output.emit_json({"deleted": name})
-    else:
-        output.out.print(f"deleted tag [bold]{name}[/]")
+    output.done(json_out, {"deleted": name}, f"deleted tag [bold]{name}[/]")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,14 @@ def emit_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
+def done(as_json: bool, payload: Any, message: str) -> None:
+    """Report a finished command: ``payload`` as JSON, or ``message`` for a person."""
+    if as_json:
+        emit_json(payload)
+    else:
+        out.print(message)
+
+
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     t = Table(title=title, title_justify="left", header_style="bold")
     for c in columns:
