@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lake.commits import Snapshot
+from lake.commits import Layer, Snapshot
 from lake.layers import DataFile, Layers, removed_rows, rows_of
 from lake.views import FileRef, View
 
@@ -129,12 +129,17 @@ def file_changes(layers: Layers, dataset: str, a: Snapshot | None, b: Snapshot |
 def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileChanges | None:
     la = {lay.path: lay.version for lay in a.layers}
     lb = {lay.path: lay.version for lay in b.layers}
-    if la.keys() != lb.keys():
-        return None
     # path -> (present in a's layer, present in b's layer, file)
     states: dict[str, tuple[bool, bool, FileRef]] = {}
-    for layer_path, va in la.items():
-        vb = lb[layer_path]
+    # A layer on one side only (a branch's own layer, against main) holds that side's changes.
+    for only, in_a in ((la.keys() - lb.keys(), True), (lb.keys() - la.keys(), False)):
+        for layer_path in only:
+            version = la[layer_path] if in_a else lb[layer_path]
+            for f in layers.files(dataset, Layer(layer_path, version)).values():
+                ref = FileRef(layer_path, f)
+                states[ref.path] = (in_a, not in_a, ref)
+    for layer_path in la.keys() & lb.keys():
+        va, vb = la[layer_path], lb[layer_path]
         if va == vb:
             continue
         lo, hi = min(va, vb), max(va, vb)
@@ -177,7 +182,7 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
     for p in set(a.shadowed) ^ set(b.shadowed):
         if p not in states:
             rows = a.shadowed.get(p, b.shadowed.get(p, 0))
-            layer_path = next((lp for lp in la if lp and p.startswith(lp + "/")), "")
+            layer_path = next((lp for lp in la.keys() | lb.keys() if lp and p.startswith(lp + "/")), "")
             rel = p.removeprefix(layer_path + "/") if layer_path else p
             states[p] = (True, True, FileRef(layer_path, DataFile(rel, 0, rows, 0, "{}")))
     added: dict[str, FileRef] = {}
