@@ -22,6 +22,7 @@ import typer
 from typer.exceptions import TyperException
 
 import lake
+from lake.repository import DEFAULT_REPO
 
 from . import output
 from .inputs import read_input
@@ -75,7 +76,7 @@ class ReadFormat(StrEnum):
 
 
 def _open(repo: str | None) -> lake.Repository:
-    return lake.Repository.open(repo or lake.repository.DEFAULT_REPO)
+    return lake.Repository.open(repo or DEFAULT_REPO)
 
 
 @app.callback()
@@ -96,7 +97,7 @@ def init(
     json_out: Json = False,
 ) -> None:
     """Create a repository with a branch 'main'."""
-    target = uri or repo or lake.repository.DEFAULT_REPO
+    target = uri or repo or DEFAULT_REPO
     r = lake.Repository.init(target)
     output.done(
         json_out,

@@ -1,21 +1,20 @@
-"""lakegate: git-style branches, commits, diffs and merges for Delta tables.
+"""lakegate: git-style branches, commits, diffs and merges for Delta tables, with data contracts.
 
 >>> import lake
->>> repo = lake.Repository.init("/tmp/my-lake")            # doctest: +SKIP
->>> repo.branch("main").write("orders", table)             # doctest: +SKIP
->>> repo.create_branch("fix").delete("orders", "amount < 0")  # doctest: +SKIP
+>>> repo = lake.Repository.init("/tmp/my-lake")                # doctest: +SKIP
+>>> repo.branch("main").write("orders", table)                 # doctest: +SKIP
+>>> repo.create_branch("fix").delete("orders", "amount < 0")   # doctest: +SKIP
+
+Only the error hierarchy is imported eagerly; everything else loads on first use, so that the
+contract and validation layers (which raise these errors) can import ``lake.errors`` without
+pulling in the whole lake.
 """
 
-from lake.commits import Commit, DatasetChange, Layer, Snapshot
-from lake.diff import (
-    ColumnAdded,
-    ColumnDropped,
-    DatasetDiff,
-    Diff,
-    NullabilityChanged,
-    SchemaDelta,
-    TypeChanged,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from lake.errors import (
     ConcurrentUpdateError,
     DatasetNotFoundError,
@@ -32,19 +31,81 @@ from lake.errors import (
     StorageError,
     UsageError,
 )
-from lake.repository import Branch, Repository, Transaction
-from lake.results import BranchInfo, CommitInfo, DatasetInfo, TagInfo, WriteResult
+
+if TYPE_CHECKING:
+    from lakegate.contracts import Contract, ContractDiff, ContractError
+    from lakegate.validation.report import CheckResult, ContractViolationError, ValidationReport
+
+    from lake.commits import Commit, DatasetChange, Layer, Snapshot
+    from lake.diff import (
+        ColumnAdded,
+        ColumnDropped,
+        DatasetDiff,
+        Diff,
+        NullabilityChanged,
+        SchemaDelta,
+        TypeChanged,
+    )
+    from lake.repository import Branch, Repository, Transaction
+    from lake.results import BranchInfo, CommitInfo, DatasetInfo, TagInfo, WriteResult
+
+_LAZY = {
+    "Commit": "lake.commits",
+    "DatasetChange": "lake.commits",
+    "Layer": "lake.commits",
+    "Snapshot": "lake.commits",
+    "ColumnAdded": "lake.diff",
+    "ColumnDropped": "lake.diff",
+    "DatasetDiff": "lake.diff",
+    "Diff": "lake.diff",
+    "NullabilityChanged": "lake.diff",
+    "SchemaDelta": "lake.diff",
+    "TypeChanged": "lake.diff",
+    "Branch": "lake.repository",
+    "Repository": "lake.repository",
+    "Transaction": "lake.repository",
+    "BranchInfo": "lake.results",
+    "CommitInfo": "lake.results",
+    "DatasetInfo": "lake.results",
+    "TagInfo": "lake.results",
+    "WriteResult": "lake.results",
+    "Contract": "lakegate.contracts",
+    "ContractDiff": "lakegate.contracts",
+    "ContractError": "lakegate.contracts",
+    "CheckResult": "lakegate.validation.report",
+    "ContractViolationError": "lakegate.validation.report",
+    "ValidationReport": "lakegate.validation.report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lake' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Branch",
     "BranchInfo",
+    "CheckResult",
     "ColumnAdded",
     "ColumnDropped",
     "Commit",
     "CommitInfo",
     "ConcurrentUpdateError",
+    "Contract",
+    "ContractDiff",
+    "ContractError",
+    "ContractViolationError",
     "DatasetChange",
     "DatasetDiff",
     "DatasetInfo",
@@ -70,5 +131,6 @@ __all__ = [
     "Transaction",
     "TypeChanged",
     "UsageError",
+    "ValidationReport",
     "WriteResult",
 ]

@@ -64,7 +64,7 @@ def _touched(view: View, hits: pl.DataFrame) -> list[FileRef]:
 def plan_write(
     view: View | None, data: Any, *, mode: Literal["append", "overwrite"], schema_mode: SchemaMode
 ) -> Change:
-    table = to_arrow(data)
+    table = data if isinstance(data, pa.Table) else to_arrow(data)
     if view is None:
         table = normalize(table)
         return Change("create", table.schema, data=table, rows_added=table.num_rows)
@@ -113,7 +113,11 @@ def plan_upsert(view: View | None, data: Any, key: Sequence[str], *, schema_mode
         change = plan_write(None, data, mode="append", schema_mode=schema_mode)
         change.operation = "upsert"
         return change
-    table, schema = conform(to_arrow(data), view.schema, allow_new_columns=schema_mode == "merge")
+    table, schema = conform(
+        data if isinstance(data, pa.Table) else to_arrow(data),
+        view.schema,
+        allow_new_columns=schema_mode == "merge",
+    )
     missing = [k for k in keys if k not in schema.names]
     if missing:
         raise SchemaMismatchError(f"upsert key column(s) {', '.join(missing)} are not in the dataset")

@@ -98,9 +98,11 @@ class Commit:
     datasets: Mapping[str, Snapshot]
     changes: Mapping[str, DatasetChange] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    contracts: Mapping[str, str] = field(default_factory=dict)  # dataset -> contract hash
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "contracts": dict(sorted(self.contracts.items())),
             "parents": list(self.parents),
             "author": self.author,
             "time": self.time,
@@ -131,6 +133,7 @@ class Commit:
             metadata=raw.get("metadata", {}),
             changes={k: DatasetChange(**v) for k, v in raw.get("changes", {}).items()},
             datasets={k: Snapshot.from_json(v) for k, v in raw["datasets"].items()},
+            contracts=dict(raw.get("contracts", {})),
         )
 
 

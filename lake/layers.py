@@ -54,6 +54,12 @@ class DataFile:
     modification_time: int
     stats: str
 
+    def bounds(self, column: str) -> tuple[Any, Any] | None:
+        """The (min, max) the file's statistics record for ``column``, if they do."""
+        raw = json.loads(self.stats)
+        low, high = raw.get("minValues", {}).get(column), raw.get("maxValues", {}).get(column)
+        return None if low is None or high is None else (low, high)
+
     def add_action(self, prefix: str = "") -> AddAction:
         return AddAction(prefix + self.path, self.size, {}, self.modification_time, True, self.stats)
 
@@ -117,16 +123,24 @@ class Layers:
         if hit is not None:
             self._files.move_to_end(cache_key)
             return hit
-        actions = pa.table(self._table(uri, layer.version).get_add_actions(flatten=False))
+        actions = pa.table(self._table(uri, layer.version).get_add_actions(flatten=True))
+        bounds = [n for n in actions.column_names if n.startswith(("min.", "max."))]
         files: dict[str, DataFile] = {}
-        for row in actions.select(["path", "size_bytes", "modification_time", "num_records"]).to_pylist():
+        for row in actions.select(
+            ["path", "size_bytes", "modification_time", "num_records", *bounds]
+        ).to_pylist():
             rows = int(row["num_records"] or 0)
+            stats: dict[str, Any] = {"numRecords": rows, "minValues": {}, "maxValues": {}}
+            for name in bounds:
+                kind, col = name.split(".", 1)
+                if _jsonable(row[name]):
+                    stats["minValues" if kind == "min" else "maxValues"][col] = row[name]
             files[row["path"]] = DataFile(
                 path=row["path"],
                 size=int(row["size_bytes"]),
                 rows=rows,
                 modification_time=int(row["modification_time"]),
-                stats=json.dumps({"numRecords": rows}),
+                stats=json.dumps(stats),
             )
         self._files[cache_key] = files
         if len(self._files) > 256:

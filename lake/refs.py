@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from lake.errors import ConcurrentUpdateError, RefExistsError, RefNotFoundError
@@ -29,6 +29,7 @@ class Ref:
     etag: str
     branch_id: str | None = None
     protected: bool = False
+    require_contracts: bool = False
 
     def payload(self, commit: str) -> bytes:
         body: dict[str, Any] = {"commit": commit}
@@ -36,6 +37,8 @@ class Ref:
             body["id"] = self.branch_id
         if self.protected:
             body["protected"] = True
+        if self.require_contracts:
+            body["require_contracts"] = True
         return json.dumps(body, sort_keys=True).encode()
 
 
@@ -59,6 +62,7 @@ class RefStore:
             etag=blob.etag,
             branch_id=body.get("id"),
             protected=bool(body.get("protected", False)),
+            require_contracts=bool(body.get("require_contracts", False)),
         )
 
     def require(self, name: str, kind: Kind = "branch") -> Ref:
@@ -75,16 +79,14 @@ class RefStore:
             raise RefExistsError(f"a {kind} named {name!r} exists already") from exc
         return Ref(name, kind, commit, etag, branch_id)
 
-    def move(self, ref: Ref, commit: str, *, protected: bool | None = None) -> Ref:
-        """Point ``ref`` at ``commit`` if it still points where ``ref`` says; else raise."""
-        new = Ref(
-            ref.name,
-            ref.kind,
-            commit,
-            ref.etag,
-            ref.branch_id,
-            ref.protected if protected is None else protected,
-        )
+    def move(self, ref: Ref, commit: str, **settings: bool) -> Ref:
+        """Point ``ref`` at ``commit`` if it still points where ``ref`` says; else raise.
+        ``settings`` (protected, require_contracts) change the branch's rules in the same swap."""
+        new = replace(ref, commit=commit)
+        if "protected" in settings:
+            new = replace(new, protected=settings["protected"])
+        if "require_contracts" in settings:
+            new = replace(new, require_contracts=settings["require_contracts"])
         try:
             etag = self._store.put(self._key(ref.kind, ref.name), new.payload(commit), if_match=ref.etag)
         except PreconditionFailed as exc:
@@ -92,7 +94,7 @@ class RefStore:
                 f"branch {ref.name!r} moved while this operation ran",
                 hint="the operation changed nothing; run it again",
             ) from exc
-        return Ref(new.name, new.kind, commit, etag, new.branch_id, new.protected)
+        return replace(new, etag=etag)
 
     def delete(self, ref: Ref) -> None:
         try:

@@ -15,14 +15,20 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 import polars as pl
 import pyarrow as pa
+from lakegate.contracts import Contract
+from lakegate.contracts.infer import infer_contract
+from lakegate.validation.engine import VIOLATIONS, cast_to_contract, validate
+from lakegate.validation.report import CheckResult, ContractViolationError, ValidationReport
 
 from lake.changes import Change, SchemaMode, apply_change, plan_delete, plan_upsert, plan_write
 from lake.commits import Commit, CommitStore, DatasetChange, Snapshot, now_utc
+from lake.contractstore import ContractStore
 from lake.diff import DatasetDiff, Diff, dataset_diff, file_changes
 from lake.errors import (
     ConcurrentUpdateError,
@@ -34,19 +40,22 @@ from lake.errors import (
     RefusedError,
     RepositoryExistsError,
 )
-from lake.frames import arrow_schema
+from lake.frames import arrow_schema, to_arrow
 from lake.layers import Layers, VersionTaken
 from lake.refnames import check_ref_name
 from lake.refs import Ref, RefStore
 from lake.results import BranchInfo, CommitInfo, DatasetInfo, TagInfo, WriteResult
 from lake.storage import ObjectStore, StorageConfig, open_store
-from lake.views import View
+from lake.views import KeptRows, View
 
 CONFIG = "_lake/config.json"
 FORMAT = "lakegate/1"
 MAX_ATTEMPTS = 12
 HEAL_AFTER = 3  # attempts that see another writer's unreferenced Delta version before healing it
 DEFAULT_REPO = ".lake"
+QUARANTINE_SUFFIX = "__quarantine"
+T = TypeVar("T")
+OnViolation = Literal["reject", "quarantine"]
 
 
 def default_author() -> str:
@@ -65,8 +74,10 @@ def _check_dataset_name(name: str) -> str:
 @dataclass(frozen=True)
 class _Op:
     dataset: str
-    plan: Callable[[View | None], Change]
+    plan: Callable[[View | None, pa.Table | None], Change]
+    data: Any = None  # the rows the operation brings, if any
     needs_data: bool = True  # False: the dataset must exist already
+    quarantine: bool = False  # set rows that break the contract aside instead of refusing all
 
 
 def _merge_changes(a: DatasetChange | None, b: DatasetChange) -> DatasetChange:
@@ -91,6 +102,7 @@ class Repository:
         self._commits = CommitStore(store)
         self._refs = RefStore(store)
         self._layers = Layers(config, store)
+        self._contracts = ContractStore(store)
         self.default_branch: str = settings.get("default_branch", "main")
 
     # -- opening ---------------------------------------------------------------------------------
@@ -241,6 +253,39 @@ class Repository:
             )
         return out
 
+    def contract(self, dataset: str, ref: str | None = None) -> Contract | None:
+        """The contract in force for ``dataset`` at ``ref`` (None when it has none)."""
+        key = self._commits.get(self.resolve(ref or self.default_branch)).contracts.get(dataset)
+        return self._contracts.get(key) if key else None
+
+    def check_contract(self, dataset: str, ref: str | None = None) -> ValidationReport:
+        """Validate the data of ``dataset`` at ``ref`` against its contract there; writes nothing."""
+        contract = self.contract(dataset, ref)
+        if contract is None:
+            raise DatasetNotFoundError(
+                f"dataset {dataset!r} has no contract at {ref or self.default_branch!r}",
+                hint=f"set one: lake contract set {dataset} FILE",
+            )
+        snap = self._commits.get(self.resolve(ref or self.default_branch)).datasets.get(dataset)
+        data = View(self._layers, dataset, snap).to_arrow() if snap else contract.arrow_schema().empty_table()
+        typed = cast_to_contract(contract, data)
+        report, _ = validate(contract, typed.table, pre=typed.results)
+        return report
+
+    def infer_contract(self, dataset: str, ref: str | None = None) -> Contract:
+        """Draft a contract from the data of ``dataset`` at ``ref``."""
+        return infer_contract(dataset, self.read(dataset, ref))
+
+    def protect(self, branch: str, *, require_contracts: bool = True) -> None:
+        """Make ``branch`` require a contract for every dataset written on it."""
+        while True:
+            ref = self._refs.require(branch)
+            try:
+                self._refs.move(ref, ref.commit, require_contracts=require_contracts)
+                return
+            except ConcurrentUpdateError:
+                continue
+
     def table_uri(self, dataset: str) -> str:
         """Where main's copy of ``dataset`` lives as a plain Delta table."""
         return self._layers.uri(_check_dataset_name(dataset))
@@ -319,7 +364,7 @@ class Repository:
                     hint="overwrite the dataset with the data you want instead",
                 )
             added, removed = file_changes(self._layers, name, before, after)
-            ops.append(_Op(name, _revert_plan(added, removed), needs_data=True))
+            ops.append(_Op(name, _revert_plan(added, removed)))
         name = branch or self.default_branch
         return Branch(self, name)._run(
             ops,
@@ -340,15 +385,19 @@ class Repository:
         message: str,
         author: str | None,
         metadata: Mapping[str, Any] | None,
+        contract_updates: Mapping[str, str | None] | None = None,
     ) -> WriteResult:
         txn = uuid.uuid4().hex
         heal = False
+        updates = dict(contract_updates or {})
         for attempt in range(MAX_ATTEMPTS):
             ref = self._refs.require(branch)
             head = self._commits.get(ref.commit)
             own = self._own_layer(ref)
             datasets = dict(head.datasets)
+            contracts = {k: v for k, v in {**head.contracts, **updates}.items() if v is not None}
             changes: dict[str, DatasetChange] = {}
+            reports: dict[str, ValidationReport] = {}
             committed = False
             delta_meta = {"lake.txn": txn, "lake.branch": branch, "lake.message": message[:200]}
             try:
@@ -357,31 +406,49 @@ class Repository:
                     if snap is None and not op.needs_data:
                         raise DatasetNotFoundError(f"no dataset {op.dataset!r} on branch {branch!r}")
                     view = View(self._layers, op.dataset, snap) if snap else None
-                    change = op.plan(view)
-                    if _is_noop(change, view):
-                        changes[op.dataset] = _merge_changes(
-                            changes.get(op.dataset), DatasetChange(change.operation)
+                    contract = self._contract_in_force(ref, contracts, op.dataset)
+                    change, report, aside = self._prepare(op, view, contract)
+                    if report is not None:
+                        reports[op.dataset] = report
+                    targets = [(op.dataset, change, snap, view)]
+                    if aside is not None:
+                        qname = op.dataset + QUARANTINE_SUFFIX
+                        qsnap = datasets.get(qname)
+                        qview = View(self._layers, qname, qsnap) if qsnap else None
+                        aside = aside.append_column(
+                            "_lake_txn", pa.array([txn] * aside.num_rows, pa.string())
                         )
-                        continue
-                    new, done = apply_change(
-                        self._layers,
-                        op.dataset,
-                        snap,
-                        view,
-                        own,
-                        change,
-                        metadata=delta_meta,
-                        heal=heal or attempt >= HEAL_AFTER,
-                    )
-                    committed = True
-                    datasets[op.dataset] = new
-                    changes[op.dataset] = _merge_changes(changes.get(op.dataset), done)
+                        qchange = plan_write(qview, aside, mode="append", schema_mode="merge")
+                        targets.append((qname, qchange, qsnap, qview))
+                    for name, ch, sn, vw in targets:
+                        if _is_noop(ch, vw):
+                            changes[name] = _merge_changes(changes.get(name), DatasetChange(ch.operation))
+                            continue
+                        new, done = apply_change(
+                            self._layers,
+                            name,
+                            sn,
+                            vw,
+                            own,
+                            ch,
+                            metadata=delta_meta,
+                            heal=heal or attempt >= HEAL_AFTER,
+                        )
+                        committed = True
+                        datasets[name] = new
+                        changes[name] = _merge_changes(changes.get(name), done)
             except VersionTaken:
                 heal = heal or committed  # our own versions from this attempt need no waiting
                 _backoff(attempt)
                 continue
-            if all(datasets.get(d) == head.datasets.get(d) for d in changes):
-                return WriteResult(branch, ref.commit, ref.commit, changes, attempt + 1)
+            touched = set(changes) | set(updates)
+            if all(datasets.get(d) == head.datasets.get(d) for d in changes) and contracts == dict(
+                head.contracts
+            ):
+                return WriteResult(branch, ref.commit, ref.commit, changes, attempt + 1, reports)
+            meta: dict[str, Any] = {**(metadata or {}), "lake.txn": txn}
+            if reports:
+                meta["lake.validation"] = {d: r.summary() for d, r in sorted(reports.items())}
             commit = Commit(
                 parents=(ref.commit,),
                 author=author or default_author(),
@@ -389,17 +456,84 @@ class Repository:
                 message=message,
                 datasets=datasets,
                 changes=changes,
-                metadata={**(metadata or {}), "lake.txn": txn},
+                metadata=meta,
+                contracts=contracts,
             )
-            moved = self._move(ref, head, commit, set(changes))
+            moved = self._move(ref, head, commit, touched)
             if moved is not None:
-                return WriteResult(branch, moved, commit.parents[0], changes, attempt + 1)
+                return WriteResult(branch, moved, commit.parents[0], changes, attempt + 1, reports)
             heal = True
             _backoff(attempt)
         raise ConcurrentUpdateError(
             f"branch {branch!r} kept moving: gave up after {MAX_ATTEMPTS} attempts",
             hint="nothing was committed; run the operation again",
         )
+
+    def _contract_in_force(self, ref: Ref, contracts: Mapping[str, str], dataset: str) -> Contract | None:
+        key = contracts.get(dataset)
+        if key is not None:
+            return self._contracts.get(key)
+        if ref.require_contracts and not dataset.endswith(QUARANTINE_SUFFIX):
+            raise RefusedError(
+                f"branch {ref.name!r} requires a contract for every dataset, and {dataset!r} has none",
+                hint=f"set one first: lake contract set {dataset} FILE --branch {ref.name}",
+            )
+        return None
+
+    def _prepare(
+        self, op: _Op, view: View | None, contract: Contract | None
+    ) -> tuple[Change, ValidationReport | None, pa.Table | None]:
+        """Plan ``op``; with a contract, validate what the dataset will be. Returns the change,
+        the report, and the rows set aside for quarantine (if any)."""
+        raw = to_arrow(op.data) if op.data is not None else None
+        if contract is None:
+            return op.plan(view, raw), None, None
+        typed = cast_to_contract(contract, raw) if raw is not None else None
+        table = typed.table if typed is not None else None
+        change = op.plan(view, table)
+        report, violations = self._check(contract, change, view, typed.results if typed else ())
+        if report.ok:
+            return change, report, None
+        if not op.quarantine or raw is None or table is None:
+            raise ContractViolationError([report])
+        incoming = table.num_rows
+        offset = (change.data.num_rows if change.data is not None else 0) - incoming
+        names = pl.Series(VIOLATIONS, [[]] * incoming, dtype=pl.List(pl.String))
+        if violations is not None:
+            lists = violations[VIOLATIONS]
+            if offset > 0 and int(lists.head(offset).list.len().sum()):
+                raise ContractViolationError([report])  # rows already in the dataset break it
+            names = lists.slice(max(offset, 0), incoming)
+        if typed is not None and typed.bad_rows is not None:
+            failed_types = [r.name for r in typed.results if r.kind == "type"]
+            names = (
+                pl.DataFrame({"n": names, "b": typed.bad_rows})
+                .select(
+                    pl.when(pl.col("b"))
+                    .then(pl.col("n").list.concat(pl.lit(failed_types)))
+                    .otherwise(pl.col("n"))
+                )
+                .to_series()
+            )
+        mask = names.list.len() > 0
+        if not mask.any():
+            raise ContractViolationError([report])  # nothing row-level to set aside (schema, row counts)
+        keep = table.filter(pa.array((~mask).to_list()))
+        change = op.plan(view, keep)
+        final, _ = self._check(contract, change, view, ())
+        if not final.ok:
+            raise ContractViolationError([final])
+        frame = pl.from_arrow(raw.filter(pa.array(mask.to_list())))
+        assert isinstance(frame, pl.DataFrame)
+        aside = frame.select(pl.all().cast(pl.String, strict=False)).with_columns(names.filter(mask))
+        return change, replace(report, quarantined=int(mask.sum())), aside.to_arrow()
+
+    def _check(
+        self, contract: Contract, change: Change, view: View | None, pre: Sequence[CheckResult]
+    ) -> tuple[ValidationReport, pl.DataFrame | None]:
+        data = change.data if change.data is not None else contract.arrow_schema().empty_table()
+        others = KeptRows(view, change.remove) if view is not None else None
+        return validate(contract, data, others=others, pre=pre)
 
     def _move(self, ref: Ref, head: Commit, commit: Commit, touched: set[str]) -> str | None:
         """CAS the ref to ``commit``; on a race, rebase onto the new head when it left our
@@ -416,15 +550,29 @@ class Repository:
                         f"branch {ref.name!r} was deleted and created again during the write"
                     ) from None
                 current = self._commits.get(now.commit)
-                if any(current.datasets.get(d) != head.datasets.get(d) for d in touched):
+                if any(
+                    current.datasets.get(d) != head.datasets.get(d)
+                    or current.contracts.get(d) != head.contracts.get(d)
+                    for d in touched
+                ):
                     return None
                 datasets = dict(current.datasets)
-                datasets.update({d: commit.datasets[d] for d in touched if d in commit.datasets})
+                contracts = dict(current.contracts)
                 for d in touched:
-                    if d not in commit.datasets:
-                        datasets.pop(d, None)
-                commit = replace(commit, parents=(now.commit,), datasets=datasets, time=now_utc())
+                    _carry(d, commit.datasets, datasets)
+                    _carry(d, commit.contracts, contracts)
+                commit = replace(
+                    commit, parents=(now.commit,), datasets=datasets, contracts=contracts, time=now_utc()
+                )
                 ref, head = now, current
+
+
+def _carry(key: str, ours: Mapping[str, T], theirs: dict[str, T]) -> None:
+    """Make ``theirs[key]`` what ``ours`` says, absence included."""
+    if key in ours:
+        theirs[key] = ours[key]
+    else:
+        theirs.pop(key, None)
 
 
 def _is_noop(change: Change, view: View | None) -> bool:
@@ -441,8 +589,10 @@ def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
 
 
-def _revert_plan(added: Mapping[str, Any], removed: Mapping[str, Any]) -> Callable[[View | None], Change]:
-    def plan(view: View | None) -> Change:
+def _revert_plan(
+    added: Mapping[str, Any], removed: Mapping[str, Any]
+) -> Callable[[View | None, pa.Table | None], Change]:
+    def plan(view: View | None, _data: pa.Table | None) -> Change:
         if view is None:
             raise DatasetNotFoundError("the dataset to revert no longer exists on this branch")
         present = view.files
@@ -484,13 +634,18 @@ class Branch:
         *,
         mode: Literal["append", "overwrite"] = "append",
         schema_mode: SchemaMode = "strict",
+        on_violation: OnViolation = "reject",
         message: str | None = None,
         author: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> WriteResult:
-        """Append ``data`` to ``dataset`` (created on first write) or overwrite it: one commit."""
+        """Append ``data`` to ``dataset`` (created on first write) or overwrite it: one commit.
+
+        With a contract on the branch, the data must satisfy it: ``on_violation='reject'``
+        (the default) commits nothing and raises :class:`ContractViolationError`;
+        ``'quarantine'`` commits the valid rows and the others to ``<dataset>__quarantine``."""
         with self.transaction(message=message or f"{mode} {dataset}", author=author, metadata=metadata) as tx:
-            tx.write(dataset, data, mode=mode, schema_mode=schema_mode)
+            tx.write(dataset, data, mode=mode, schema_mode=schema_mode, on_violation=on_violation)
         return tx.result
 
     def delete(
@@ -516,14 +671,43 @@ class Branch:
         *,
         key: Sequence[str],
         schema_mode: SchemaMode = "strict",
+        on_violation: OnViolation = "reject",
         message: str | None = None,
         author: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> WriteResult:
         """Update the rows whose ``key`` matches ``data`` and insert the rest: one commit."""
         with self.transaction(message=message or f"upsert {dataset}", author=author, metadata=metadata) as tx:
-            tx.upsert(dataset, data, key=key, schema_mode=schema_mode)
+            tx.upsert(dataset, data, key=key, schema_mode=schema_mode, on_violation=on_violation)
         return tx.result
+
+    def set_contract(
+        self,
+        dataset: str,
+        contract: Contract | str | Path,
+        *,
+        message: str | None = None,
+        author: str | None = None,
+    ) -> WriteResult:
+        """Commit ``contract`` (a Contract, a YAML file path or YAML text) for ``dataset``.
+        From then on every write of the dataset on this branch is checked against it."""
+        _check_dataset_name(dataset)
+        if not isinstance(contract, Contract):
+            contract = Contract.from_yaml(contract)
+        if contract.dataset != dataset:
+            raise InvalidInputError(
+                f"the contract is for dataset {contract.dataset!r}, not {dataset!r}",
+                hint="change its 'dataset:' line, or set it on the dataset it names",
+            )
+        key = self.repo._contracts.put(contract)
+        return self.repo._run(
+            self.name,
+            [],
+            message=message or f"set contract of {dataset} ({key[:12]})",
+            author=author,
+            metadata={"lake.contract": key},
+            contract_updates={dataset: key},
+        )
 
     def transaction(
         self, *, message: str, author: str | None = None, metadata: Mapping[str, Any] | None = None
@@ -557,25 +741,46 @@ class Transaction:
         *,
         mode: Literal["append", "overwrite"] = "append",
         schema_mode: SchemaMode = "strict",
+        on_violation: OnViolation = "reject",
     ) -> None:
         _check_dataset_name(dataset)
         if mode not in ("append", "overwrite"):
             raise InvalidInputError(f"unknown write mode {mode!r}: use 'append' or 'overwrite'")
+        _check_on_violation(on_violation)
         self._ops.append(
-            _Op(dataset, lambda view: plan_write(view, data, mode=mode, schema_mode=schema_mode))
+            _Op(
+                dataset,
+                lambda view, table: plan_write(view, table, mode=mode, schema_mode=schema_mode),
+                data=data,
+                quarantine=on_violation == "quarantine",
+            )
         )
 
     def delete(self, dataset: str, where: str) -> None:
         _check_dataset_name(dataset)
         self._ops.append(
-            _Op(dataset, lambda view: plan_delete(_exists(view, dataset), where), needs_data=False)
+            _Op(dataset, lambda view, _t: plan_delete(_exists(view, dataset), where), needs_data=False)
         )
 
     def upsert(
-        self, dataset: str, data: Any, *, key: Sequence[str], schema_mode: SchemaMode = "strict"
+        self,
+        dataset: str,
+        data: Any,
+        *,
+        key: Sequence[str],
+        schema_mode: SchemaMode = "strict",
+        on_violation: OnViolation = "reject",
     ) -> None:
         _check_dataset_name(dataset)
-        self._ops.append(_Op(dataset, lambda view: plan_upsert(view, data, key, schema_mode=schema_mode)))
+        _check_on_violation(on_violation)
+        self._ops.append(
+            _Op(
+                dataset,
+                lambda view, table: plan_upsert(view, table, key, schema_mode=schema_mode),
+                data=data,
+                quarantine=on_violation == "quarantine",
+            )
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -587,6 +792,11 @@ class Transaction:
             self._result = self.branch._run(
                 self._ops, message=self.message, author=self.author, metadata=self.metadata
             )
+
+
+def _check_on_violation(mode: str) -> None:
+    if mode not in ("reject", "quarantine"):
+        raise InvalidInputError(f"unknown on_violation {mode!r}: use 'reject' or 'quarantine'")
 
 
 def _exists(view: View | None, dataset: str) -> View:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from lakegate.validation.report import ValidationReport
 
 from lake.commits import Commit, DatasetChange
 
@@ -16,6 +18,7 @@ class WriteResult:
     parent: str
     datasets: Mapping[str, DatasetChange]
     attempts: int = 1
+    validation: Mapping[str, ValidationReport] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -28,6 +31,7 @@ class WriteResult:
             "parent": self.parent,
             "changed": self.changed,
             "datasets": {k: v.to_json() for k, v in self.datasets.items()},
+            "validation": {k: v.to_dict() for k, v in self.validation.items()},
         }
 
 

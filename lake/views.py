@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -77,3 +79,35 @@ class View:
             storage_options=self.layers.config.polars_options(),
             include_file_paths=file_column,
         )
+
+
+class KeptRows:
+    """The rows a dataset keeps besides a write's new ones: what table-level contract checks
+    (uniqueness, row counts, freshness) must also hold across. Implements the validation
+    layer's ``OtherRows``."""
+
+    def __init__(self, view: View, removed: Iterable[FileRef]) -> None:
+        gone = {r.path for r in removed}
+        self.view = view
+        self.refs = [r for r in view.files.values() if r.path not in gone]
+
+    @property
+    def rows(self) -> int:
+        return sum(r.file.rows for r in self.refs)
+
+    def candidates(self, columns: Sequence[str], low: Any, high: Any) -> pl.LazyFrame:
+        def overlaps(ref: FileRef) -> bool:
+            bounds = ref.file.bounds(columns[0])
+            if bounds is None:
+                return True
+            try:
+                return bool(bounds[0] <= high and low <= bounds[1])
+            except TypeError:
+                return True
+
+        return self.view.scan([r for r in self.refs if overlaps(r)]).select(list(columns))
+
+    def column_max(self, column: str) -> Any:
+        if not self.refs:
+            return None
+        return self.view.scan(self.refs).select(pl.col(column).max()).collect().item()

@@ -1,0 +1,75 @@
+"""SQL checks are parsed with sqlglot. Only a boolean expression over the dataset's columns is
+accepted: no statement, no subquery, no unknown column, no function outside the allow-list."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+# Functions a check may call: pure, row-wise, and understood by polars' SQL.
+ALLOWED_FUNCTIONS: tuple[type[exp.Expression], ...] = (
+    exp.Abs,
+    exp.Lower,
+    exp.Upper,
+    exp.Length,
+    exp.Coalesce,
+    exp.Cast,
+    exp.TryCast,
+    exp.Trim,
+    exp.Round,
+    exp.Floor,
+    exp.Ceil,
+    exp.Substring,
+    exp.StartsWith,
+    exp.EndsWith,
+    exp.Sqrt,
+    exp.Ln,
+    exp.Log,
+    exp.Pow,
+    exp.If,
+    exp.Case,
+    exp.Nullif,
+    exp.RegexpLike,
+    exp.Greatest,
+    exp.Least,
+    exp.Sign,
+    exp.Concat,
+)
+_BOOLEAN = (
+    exp.Predicate,
+    exp.Connector,
+    exp.Not,
+    exp.Boolean,
+    exp.Paren,
+)
+
+
+def check_predicate(sql: str, columns: Collection[str]) -> exp.Expression:
+    """Parse ``sql`` and return its tree, or raise ValueError with the reason it is refused."""
+    try:
+        statements = sqlglot.parse(sql)
+    except ParseError as exc:
+        first = exc.errors[0]["description"] if exc.errors else str(exc)
+        raise ValueError(f"cannot parse SQL {sql!r}: {first}") from None
+    if len(statements) != 1 or statements[0] is None:
+        raise ValueError(f"{sql!r} must be one boolean expression")
+    tree = statements[0]
+    if isinstance(tree, exp.Query | exp.Command | exp.DDL | exp.DML) or tree.find(exp.Query):
+        raise ValueError(f"{sql!r} is a statement or holds a subquery; a check is one boolean expression")
+    inner = tree.unnest() if isinstance(tree, exp.Paren) else tree
+    if not isinstance(inner, _BOOLEAN):
+        raise ValueError(f"{sql!r} is not a boolean expression (a comparison, IN, IS NULL, AND/OR, ...)")
+    for node in tree.walk():
+        if isinstance(node, exp.Column):
+            if node.table:
+                raise ValueError(f"{sql!r} names a table ({node.table}); name columns only")
+            if node.name not in columns:
+                raise ValueError(f"{sql!r} names an unknown column {node.name!r}")
+        elif isinstance(node, exp.Func) and not isinstance(node, (*ALLOWED_FUNCTIONS, *_BOOLEAN)):
+            name = node.sql_name() if not isinstance(node, exp.Anonymous) else node.name
+            raise ValueError(f"{sql!r} calls {name}(), which is not allowed in a check")
+    assert isinstance(tree, exp.Expression)
+    return tree

@@ -1,0 +1,128 @@
+"""The result of validating a write against a contract: one model for every renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lake.errors import LakeError
+
+Status = Literal["pass", "warn", "fail"]
+MAX_SAMPLES = 10
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    kind: str
+    column: str | None
+    status: Status
+    severity: str
+    threshold: str
+    failed_rows: int = 0
+    rows: int = 0
+    mostly: float = 1.0
+    message: str = ""
+    samples: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def fraction(self) -> float:
+        return self.failed_rows / self.rows if self.rows else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "column": self.column,
+            "status": self.status,
+            "severity": self.severity,
+            "threshold": self.threshold,
+            "failed_rows": self.failed_rows,
+            "rows": self.rows,
+            "fraction": round(self.fraction, 6),
+            "mostly": self.mostly,
+            "message": self.message,
+            "samples": [dict(s) for s in self.samples],
+        }
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    dataset: str
+    contract: str  # the contract's hash
+    rows: int
+    results: tuple[CheckResult, ...] = field(default_factory=tuple)
+    quarantined: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.status == "fail" for r in self.results)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == "fail"]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == "warn"]
+
+    def summary(self) -> dict[str, Any]:
+        """What a commit records: each check with its status and counts, and the contract hash."""
+        return {
+            "contract": self.contract,
+            "rows": self.rows,
+            "quarantined": self.quarantined,
+            "checks": {r.name: {"status": r.status, "failed": r.failed_rows} for r in self.results},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "contract": self.contract,
+            "rows": self.rows,
+            "ok": self.ok,
+            "quarantined": self.quarantined,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    def to_text(self) -> str:
+        """A plain-text rendering, stable enough for golden files."""
+        lines = [
+            f"contract check of {self.dataset}: {'passed' if self.ok else 'FAILED'} "
+            f"({len(self.failures)} failed, {len(self.warnings)} warned, {self.rows} rows, "
+            f"contract {self.contract[:12]})"
+        ]
+        for r in self.results:
+            if r.status == "pass":
+                continue
+            where = f" [{r.column}]" if r.column else ""
+            lines.append(
+                f"  {r.status.upper():<4} {r.name}{where}: "
+                f"{r.failed_rows} of {r.rows} rows ({r.fraction:.2%}) "
+                f"break '{r.threshold}'" + (f"; {r.message}" if r.message else "")
+            )
+            for s in r.samples:
+                lines.append("         " + ", ".join(f"{k}={v!r}" for k, v in s.items()))
+        return "\n".join(lines) + "\n"
+
+
+class ContractViolationError(LakeError):
+    """Data broke the contract; nothing was committed. ``reports`` say which checks and rows."""
+
+    def __init__(self, reports: Sequence[ValidationReport]) -> None:
+        self.reports = list(reports)
+        parts = []
+        for rep in self.reports:
+            failed = ", ".join(
+                f"{r.name} ({r.failed_rows} rows)" if r.failed_rows else r.name for r in rep.failures
+            )
+            parts.append(f"{rep.dataset}: {failed}")
+        super().__init__(
+            "the data breaks the contract, so nothing was committed: " + "; ".join(parts),
+            hint="fix the rows shown, or write with on_violation='quarantine' (CLI: --quarantine) "
+            "to commit the valid rows and set the others aside",
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "reports": [r.to_dict() for r in self.reports]}
