@@ -34,10 +34,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-branch_app = typer.Typer(help="Create, list and delete branches.", no_args_is_help=True)
+branch_app = typer.Typer(help="Create, list, delete and protect branches.", no_args_is_help=True)
+contract_app = typer.Typer(help="Data contracts: set, show, check, infer, diff, ODCS.", no_args_is_help=True)
 tag_app = typer.Typer(help="Create, list and delete tags.", no_args_is_help=True)
 app.add_typer(branch_app, name="branch")
 app.add_typer(tag_app, name="tag")
+app.add_typer(contract_app, name="contract")
 
 _state: dict[str, Any] = {"debug": False}
 
@@ -55,6 +57,11 @@ Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 Message = Annotated[str | None, typer.Option("--message", "-m", help="Commit message.")]
 Author = Annotated[str | None, typer.Option("--author", envvar="LAKE_AUTHOR", help="Commit author.")]
 BranchOpt = Annotated[str, typer.Option("--branch", "-b", help="Branch to commit to.")]
+Quarantine = Annotated[
+    bool,
+    typer.Option("--quarantine", help="Commit the valid rows; set the others aside in DATASET__quarantine."),
+]
+RefOpt = Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit (default main).")]
 
 
 class Mode(StrEnum):
@@ -117,12 +124,13 @@ def write(
         typer.Option("--schema-mode", help="merge adds new columns; overwrite replaces the schema."),
     ] = SchemaModeOpt.strict,
     fmt: Annotated[str, typer.Option("--format", help="auto|parquet|csv|json")] = "auto",
+    quarantine: Quarantine = False,
     message: Message = None,
     author: Author = None,
     repo: Repo = None,
     json_out: Json = False,
 ) -> None:
-    """Write a file's rows to a dataset on a branch, as one commit."""
+    """Write a file's rows to a dataset on a branch, as one commit (checked against its contract)."""
     if fmt not in ("auto", "parquet", "csv", "json"):
         raise lake.UsageError(f"unknown --format {fmt!r}: use auto, parquet, csv or json")
     data = read_input(file, fmt)  # type: ignore[arg-type]
@@ -134,6 +142,7 @@ def write(
             data,
             mode=mode.value,
             schema_mode=schema_mode.value,
+            on_violation="quarantine" if quarantine else "reject",
             message=message or f"{mode.value} {file.name} to {dataset}",
             author=author,
         )
@@ -163,6 +172,7 @@ def upsert(
     key: Annotated[list[str], typer.Option("--key", "-k", help="Key column (repeat for a compound key).")],
     branch: BranchOpt = "main",
     fmt: Annotated[str, typer.Option("--format", help="auto|parquet|csv|json")] = "auto",
+    quarantine: Quarantine = False,
     message: Message = None,
     author: Author = None,
     repo: Repo = None,
@@ -170,7 +180,18 @@ def upsert(
 ) -> None:
     """Update rows whose key matches the file's rows and insert the rest, as one commit."""
     data = read_input(file, fmt)  # type: ignore[arg-type]
-    result = _open(repo).branch(branch).upsert(dataset, data, key=key, message=message, author=author)
+    result = (
+        _open(repo)
+        .branch(branch)
+        .upsert(
+            dataset,
+            data,
+            key=key,
+            message=message,
+            author=author,
+            on_violation="quarantine" if quarantine else "reject",
+        )
+    )
     output.write_result(result, json_out)
 
 
@@ -414,6 +435,162 @@ def tag_delete(
     output.done(json_out, {"deleted": name}, f"deleted tag [bold]{name}[/]")
 
 
+@branch_app.command("protect")
+def branch_protect(
+    name: Annotated[str, typer.Argument(help="Branch to protect.")],
+    require_contracts: Annotated[
+        bool, typer.Option("--require-contracts", help="Refuse writes of datasets that have no contract.")
+    ] = False,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Set a branch's rules (for now: --require-contracts)."""
+    if not require_contracts:
+        raise lake.UsageError("say what to protect: --require-contracts")
+    _open(repo).protect(name, require_contracts=True)
+    output.done(
+        json_out,
+        {"branch": name, "require_contracts": True},
+        f"branch [bold]{name}[/] now requires a contract for every dataset",
+    )
+
+
+@branch_app.command("unprotect")
+def branch_unprotect(
+    name: Annotated[str, typer.Argument(help="Branch.")], repo: Repo = None, json_out: Json = False
+) -> None:
+    """Lift a branch's rules."""
+    _open(repo).protect(name, require_contracts=False)
+    output.done(
+        json_out, {"branch": name, "require_contracts": False}, f"branch [bold]{name}[/] has no rules now"
+    )
+
+
+ContractFile = Annotated[Path, typer.Argument(help="A contract YAML file.")]
+
+
+@contract_app.command("set")
+def contract_set(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    file: ContractFile,
+    branch: BranchOpt = "main",
+    message: Message = None,
+    author: Author = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Commit a contract for a dataset; every later write on the branch is checked against it."""
+    result = _open(repo).branch(branch).set_contract(dataset, file, message=message, author=author)
+    output.done(
+        json_out,
+        result.to_dict(),
+        f"committed the contract of [bold]{dataset}[/] on [bold]{branch}[/] as {output.short(result.commit)}",
+    )
+
+
+@contract_app.command("show")
+def contract_show(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    ref: RefOpt = None,
+    odcs: Annotated[bool, typer.Option("--odcs", help="Print it as an ODCS v3 document.")] = False,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Print the contract in force for a dataset at a ref (YAML, ODCS or --json)."""
+    from lakegate.contracts.odcs import to_odcs, to_odcs_yaml
+
+    contract = _open(repo).contract(dataset, ref)
+    if contract is None:
+        raise lake.DatasetNotFoundError(f"dataset {dataset!r} has no contract at {ref or 'main'!r}")
+    if json_out:
+        output.emit_json(to_odcs(contract) if odcs else contract.to_dict())
+    else:
+        sys.stdout.write(to_odcs_yaml(contract) if odcs else contract.to_yaml())
+
+
+@contract_app.command("check")
+def contract_check(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    ref: RefOpt = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Validate a dataset's data at a ref against its contract there. Writes nothing."""
+    report = _open(repo).check_contract(dataset, ref)
+    if json_out:
+        output.emit_json(report.to_dict())
+    else:
+        output.validation_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@contract_app.command("infer")
+def contract_infer(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    ref: RefOpt = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Draft a contract from a dataset's data: lake contract infer orders > orders.yaml"""
+    contract = _open(repo).infer_contract(dataset, ref)
+    if json_out:
+        output.emit_json(contract.to_dict())
+    else:
+        sys.stdout.write(contract.to_yaml())
+
+
+@contract_app.command("diff")
+def contract_diff(
+    old: Annotated[Path, typer.Argument(help="The current contract (YAML).")],
+    new: Annotated[Path, typer.Argument(help="The proposed contract (YAML).")],
+    json_out: Json = False,
+) -> None:
+    """Classify every change between two contracts; exit 1 when one is breaking."""
+    from lakegate.contracts import Contract, diff_contracts
+
+    result = diff_contracts(Contract.from_yaml(old), Contract.from_yaml(new))
+    if json_out:
+        output.emit_json(result.to_dict())
+    else:
+        output.contract_diff(result)
+    if result.breaking:
+        raise typer.Exit(1)
+
+
+@contract_app.command("import-odcs")
+def contract_import_odcs(
+    file: Annotated[Path, typer.Argument(help="An ODCS v3 YAML document.")],
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="Which schema object to take.")
+    ] = None,
+    json_out: Json = False,
+) -> None:
+    """Convert an ODCS v3 data contract into a lakegate contract (YAML on stdout)."""
+    from lakegate.contracts.odcs import from_odcs
+
+    if not file.is_file():
+        raise lake.InvalidInputError(f"no such file: {file}")
+    contract = from_odcs(file.read_text(), dataset=dataset, label=str(file))
+    if json_out:
+        output.emit_json(contract.to_dict())
+    else:
+        sys.stdout.write(contract.to_yaml())
+
+
+@contract_app.command("export-odcs")
+def contract_export_odcs(file: ContractFile, json_out: Json = False) -> None:
+    """Convert a lakegate contract file into an ODCS v3 document (YAML on stdout)."""
+    from lakegate.contracts import Contract
+    from lakegate.contracts.odcs import to_odcs, to_odcs_yaml
+
+    contract = Contract.from_yaml(file)
+    if json_out:
+        output.emit_json(to_odcs(contract))
+    else:
+        sys.stdout.write(to_odcs_yaml(contract))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: maps every error to one sentence and an exit code."""
     debug = os.environ.get("LAKE_DEBUG", "") not in ("", "0") or "--debug" in (argv or sys.argv[1:])
@@ -436,6 +613,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         if "--json" in (argv or sys.argv[1:]):
             output.emit_json(exc.to_dict())
+        elif isinstance(exc, lake.ContractViolationError):
+            for report in exc.reports:
+                output.validation_report(report, stream=output.err)
         output.error(exc)
         return exc.exit_code
     except pa.ArrowException as exc:  # data that cannot be read or converted

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from lakegate.contracts import ContractDiff
+from lakegate.validation.report import ValidationReport
 from rich.console import Console
 from rich.table import Table
 
 import lake
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns; 120 reads better there.
+_WIDTH = int(os.environ.get("COLUMNS", "0")) or (None if sys.stdout.isatty() else 120)
+out = Console(soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 
 def emit_json(payload: Any) -> None:
@@ -63,6 +68,9 @@ def write_result(result: lake.WriteResult, as_json: bool) -> None:
         return
     out.print(f"committed [bold]{short(result.commit)}[/] on [bold]{result.branch}[/]")
     table(None, ["dataset", "operation", "rows +", "rows -", "files +", "files -"], changes_rows(result))
+    for report in result.validation.values():
+        if report.warnings or report.quarantined:
+            validation_report(report)
 
 
 def commit_detail(info: lake.CommitInfo) -> None:
@@ -92,3 +100,52 @@ def commit_detail(info: lake.CommitInfo) -> None:
                 for n, s in sorted(c.datasets.items())
             ],
         )
+
+
+_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def validation_report(report: ValidationReport, *, stream: Console = out) -> None:
+    """Per check: status, column, failing rows and fraction; then up to 10 sample rows each."""
+    verdict = "[green]passed[/]" if report.ok else "[bold red]FAILED[/]"
+    title = f"contract check of {report.dataset}: {verdict} ({report.rows} rows, contract {short(report.contract)})"
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for c in ("check", "column", "status", "failing rows", "fraction", "rule"):
+        t.add_column(c, overflow="fold")
+    shown = [r for r in report.results if r.status != "pass"]
+    if not shown:
+        stream.print(f"{title}: all {len(report.results)} checks passed")
+        return
+    for r in shown:
+        t.add_row(
+            r.name,
+            r.column or "",
+            f"[{_STYLE[r.status]}]{r.status}[/]",
+            str(r.failed_rows),
+            f"{r.fraction:.2%}",
+            r.threshold + (f" ({r.message})" if r.message else ""),
+        )
+    stream.print(t)
+    stream.print(f"{len(report.results) - len(shown)} other checks passed")
+    for r in shown:
+        if r.samples:
+            cols = list(r.samples[0])
+            s = Table(title=f"sample rows breaking {r.name}", title_justify="left")
+            for c in cols:
+                s.add_column(c, overflow="fold")
+            for row in r.samples:
+                s.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in cols))
+            stream.print(s)
+    if report.quarantined:
+        stream.print(f"{report.quarantined} rows were set aside in {report.dataset}__quarantine")
+
+
+def contract_diff(diff: ContractDiff) -> None:
+    style = {"breaking": "bold red", "warning": "yellow", "compatible": "green"}
+    t = Table(title="contract changes", title_justify="left", header_style="bold")
+    for heading in ("level", "where", "change"):
+        t.add_column(heading, overflow="fold")
+    for c in diff.changes:
+        t.add_row(f"[{style[c.level]}]{c.level}[/]", c.path, c.message)
+    out.print(t if diff.changes else "no changes")
+    out.print(", ".join(f"{diff.count(lvl)} {lvl}" for lvl in ("breaking", "warning", "compatible")))
