@@ -108,7 +108,8 @@ _STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 def validation_report(report: ValidationReport, *, stream: Console = out) -> None:
     """Per check: status, column, failing rows and fraction; then up to 10 sample rows each."""
     verdict = "[green]passed[/]" if report.ok else "[bold red]FAILED[/]"
-    title = f"contract check of {report.dataset}: {verdict} ({report.rows} rows, contract {short(report.contract)})"
+    counts = f"{report.rows} rows, contract {short(report.contract)}"
+    title = f"contract check of {report.dataset}: {verdict} ({counts})"
     t = Table(title=title, title_justify="left", header_style="bold")
     for c in ("check", "column", "status", "failing rows", "fraction", "rule"):
         t.add_column(c, overflow="fold")
