@@ -595,7 +595,9 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: maps every error to one sentence and an exit code."""
     debug = os.environ.get("LAKE_DEBUG", "") not in ("", "0") or "--debug" in (argv or sys.argv[1:])
     try:
-        app(args=argv, prog_name="lake", standalone_mode=False)
+        rc = app(args=argv, prog_name="lake", standalone_mode=False)
+        if isinstance(rc, int):  # a command's typer.Exit(code), returned in non-standalone mode
+            return rc
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
@@ -612,8 +614,9 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         if "--json" in (argv or sys.argv[1:]):
-            output.emit_json(exc.to_dict())
-        elif isinstance(exc, lake.ContractViolationError):
+            output.emit_json(exc.to_dict())  # the same facts, as data, and nothing else on stdout
+            return exc.exit_code
+        if isinstance(exc, lake.ContractViolationError):
             for report in exc.reports:
                 output.validation_report(report, stream=output.err)
         output.error(exc)

@@ -29,7 +29,7 @@ def infer_contract(dataset: str, table: pa.Table) -> Contract:
             spec["min"], spec["max"] = s.min(), s.max()
         if (rows and pa.types.is_string(t)) or pa.types.is_large_string(t):
             distinct = s.drop_nulls().unique()
-            if 0 < distinct.len() <= MAX_CATEGORIES and distinct.len() * 2 <= rows:
+            if 0 < distinct.len() <= MAX_CATEGORIES and distinct.len() < rows:  # values repeat
                 spec["in"] = sorted(distinct.to_list())
             lengths = s.str.len_chars().drop_nulls()
             if lengths.len():

@@ -297,7 +297,7 @@ class Contract(_Model):
             if k in self.to_dict():
                 ordered[k] = self.to_dict()[k]
         return yaml.safe_dump(
-            ordered, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100
+            ordered, sort_keys=False, allow_unicode=False, default_flow_style=None, width=100
         )
 
     @property

@@ -118,3 +118,19 @@ def _data_files(repo: lake.Repository, dataset: str) -> set[str]:
 def data_files() -> Callable[[lake.Repository, str], set[str]]:
     """Lists the parquet files below a dataset's root, to prove what was (not) copied."""
     return _data_files
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture
+def golden() -> Callable[[str, str], None]:
+    """Compares text with tests/golden/NAME; `UPDATE_GOLDEN=1 pytest` rewrites the files."""
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if os.environ.get("UPDATE_GOLDEN") or not path.exists():
+            path.write_text(text)
+        assert text == path.read_text(), f"{name} differs from its golden file; UPDATE_GOLDEN=1 to accept"
+
+    return check

@@ -23,11 +23,9 @@ class Lake:
 
     def __call__(self, *args: str, code: int = 0) -> str:
         self.capsys.readouterr()
-        rc = main(
-            [*args[:1], *args[1:], "--repo", self.uri]
-            if args[0] not in ("branch", "tag")
-            else [*args[:2], *args[2:], "--repo", self.uri]
-        )
+        nested = args[0] in ("branch", "tag", "contract")
+        needs_repo = not (nested and args[1] in ("diff", "import-odcs", "export-odcs"))
+        rc = main([*args, "--repo", self.uri] if needs_repo else list(args))
         captured = self.capsys.readouterr()
         assert rc == code, f"lake {' '.join(args)} -> {rc}\n{captured.out}\n{captured.err}"
         assert "Traceback" not in captured.err
@@ -174,3 +172,54 @@ def test_console_script_exit_codes_and_no_traceback(tmp_path: Path) -> None:
         [exe, "--debug", "branch", "delete", "main"], env=env, capture_output=True, text=True
     )
     assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_contract_commands(cli: Lake, tmp_path: Path) -> None:
+    orders = FIXTURES / "orders.yaml"
+    cli("contract", "set", "orders", str(orders))
+    shown = cli("contract", "show", "orders")
+    assert "primary_key: [order_id]" in shown
+    assert "kind: DataContract" in cli("contract", "show", "orders", "--odcs")
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "order_id,customer_id,amount,currency,email,created_at\n1,10,5.0,EUR,a@b.c,2026-11-22T10:00:00Z\n"
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "order_id,customer_id,amount,currency,email,created_at\n"
+        "2,11,5.0,EUR,a@b.c,2026-11-22T10:00:00Z\n3,12,-5.0,XXX,bad,2026-11-22T10:00:00Z\n"
+    )
+    cli("write", "orders", str(good))
+    refused = cli("write", "orders", str(bad), code=1)
+    assert "amount.min" in refused and "sample rows breaking amount.min" in refused
+    assert "nothing was committed" in refused
+    payload = json.loads(cli("write", "orders", str(bad), "--json", code=1))
+    assert {r["name"] for r in payload["reports"][0]["results"] if r["status"] == "fail"} >= {"amount.min"}
+    cli("write", "orders", str(bad), "--quarantine")
+    assert cli.json("read", "orders__quarantine")["order_id"] == "3"  # type: ignore[index]
+    checked = cli.json("contract", "check", "orders")
+    assert checked["ok"] is True  # type: ignore[index]
+    drafted = cli("contract", "infer", "orders")
+    assert drafted.startswith("dataset: orders")
+    odcs = tmp_path / "orders.odcs.yaml"
+    odcs.write_text(cli("contract", "export-odcs", str(orders)))
+    back = tmp_path / "back.yaml"
+    back.write_text(cli("contract", "import-odcs", str(odcs)))
+    assert "no changes" in cli("contract", "diff", str(orders), str(back))
+    cli("contract", "diff", str(orders), str(FIXTURES / "orders_v2.yaml"), code=1)
+    cli("branch", "protect", "main", "--require-contracts")
+    free = tmp_path / "free.csv"
+    free.write_text("a\n1\n")
+    assert "requires a contract" in cli("write", "free", str(free), code=1)
+    cli("branch", "unprotect", "main")
+    cli("write", "free", str(free))
+
+
+def test_a_bad_contract_file_names_the_line(cli: Lake, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("dataset: orders\ncolumns:\n  id: {type: int64, nulable: false}\n")
+    out = cli("contract", "set", "orders", str(broken), code=2)
+    assert f"{broken}:3: columns.id.nulable: unknown key 'nulable' (did you mean 'nullable'?)" in out

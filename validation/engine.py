@@ -91,18 +91,19 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
     rows = table.num_rows
     pk = list(contract.primary_key)
     extra = [c for c in table.column_names if c not in contract.columns]
-    if extra and contract.extra_columns == "forbid":
+    if contract.extra_columns == "forbid":
+        broken = bool(extra)
         results.append(
             CheckResult(
                 "schema.extra_columns",
                 "schema",
-                ",".join(extra),
-                "fail",
+                ",".join(extra) or None,
+                "fail" if broken else "pass",
                 "error",
                 "only the contract's columns",
+                rows if broken else 0,
                 rows,
-                rows,
-                message=f"columns not in the contract: {', '.join(extra)}",
+                message=f"columns not in the contract: {', '.join(extra)}" if broken else "",
             )
         )
     bad: pl.Series | None = None
@@ -111,7 +112,7 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
     for name, spec in contract.columns.items():
         target = spec.arrow_type
         if name not in table.column_names:
-            if not spec.nullable:
+            if not spec.nullable:  # a nullable column the data lacks reads as nulls
                 results.append(
                     CheckResult(
                         f"{name}.present",
@@ -125,8 +126,16 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
                         message=f"the data lacks column {name!r}",
                     )
                 )
+            else:
+                results.append(
+                    CheckResult(f"{name}.present", "schema", name, "pass", "error", "column present")
+                )
             arrays.append(pa.chunked_array([pa.nulls(rows, target)]))
         else:
+            if not spec.nullable:
+                results.append(
+                    CheckResult(f"{name}.present", "schema", name, "pass", "error", "column present")
+                )
             col = table.column(name)
             if col.type != target:
                 try:
@@ -161,6 +170,8 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
                     bad = failing if bad is None else bad | failing
                     col = cast.to_arrow()
                     col = pa.chunked_array([col]) if isinstance(col, pa.Array) else col
+            if not results or results[-1].name != f"{name}.type":
+                results.append(CheckResult(f"{name}.type", "type", name, "pass", "error", spec.type, 0, rows))
             arrays.append(col)
         fields.append(pa.field(name, target, True))
     if contract.extra_columns == "allow":
