@@ -8,6 +8,7 @@ the layers below it. Nothing below the branch's own layer is ever copied or touc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -162,8 +163,12 @@ def apply_change(
     *,
     metadata: Mapping[str, Any],
     heal: bool,
+    staged: Future[list[DataFile]] | None = None,
 ) -> tuple[Snapshot, DatasetChange]:
-    """Commit ``change`` into the layer ``own`` and return the dataset's new snapshot."""
+    """Commit ``change`` into the layer ``own`` and return the dataset's new snapshot.
+
+    ``staged`` holds ``change.data`` already being written to the layer (the write path starts
+    that while it validates, so that the two overlap)."""
     mine = snapshot.layer(own) if snapshot else None
     base = mine.version if mine else None
     schema_change = change.schema_change
@@ -201,7 +206,10 @@ def apply_change(
         assert view is not None
         copied, _ = conform(view.to_arrow(refs=copies), change.schema, allow_new_columns=False)
         data = copied if data is None else pa.concat_tables([data, copied])
-    adds = layers.write_files(dataset, own, data) if data is not None else []
+    if staged is not None and not copies:
+        adds = staged.result()
+    else:
+        adds = layers.write_files(dataset, own, data) if data is not None else []
     if schema_change == "replace":
         own_removes = []  # an overwrite commit removes every file of the layer by itself
     version = layers.commit(

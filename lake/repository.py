@@ -14,6 +14,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -41,7 +42,7 @@ from lake.errors import (
     RepositoryExistsError,
 )
 from lake.frames import arrow_schema, to_arrow
-from lake.layers import Layers, VersionTaken
+from lake.layers import DataFile, Layers, VersionTaken
 from lake.refnames import check_ref_name
 from lake.refs import Ref, RefStore
 from lake.results import BranchInfo, CommitInfo, DatasetInfo, TagInfo, WriteResult
@@ -54,6 +55,8 @@ MAX_ATTEMPTS = 12
 HEAL_AFTER = 3  # attempts that see another writer's unreferenced Delta version before healing it
 DEFAULT_REPO = ".lake"
 QUARANTINE_SUFFIX = "__quarantine"
+OVERLAP_ROWS = 100_000  # from this batch size on, data files are written while the checks run
+_STAGING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-stage")
 T = TypeVar("T")
 OnViolation = Literal["reject", "quarantine"]
 
@@ -407,10 +410,13 @@ class Repository:
                         raise DatasetNotFoundError(f"no dataset {op.dataset!r} on branch {branch!r}")
                     view = View(self._layers, op.dataset, snap) if snap else None
                     contract = self._contract_in_force(ref, contracts, op.dataset)
-                    change, report, aside = self._prepare(op, view, contract)
+                    change, report, aside, staged = self._prepare(op, view, contract, own)
                     if report is not None:
                         reports[op.dataset] = report
-                    targets = [(op.dataset, change, snap, view)]
+                    targets: list[
+                        tuple[str, Change, Snapshot | None, View | None, Future[list[DataFile]] | None]
+                    ]
+                    targets = [(op.dataset, change, snap, view, staged)]
                     if aside is not None:
                         qname = op.dataset + QUARANTINE_SUFFIX
                         qsnap = datasets.get(qname)
@@ -419,8 +425,8 @@ class Repository:
                             "_lake_txn", pa.array([txn] * aside.num_rows, pa.string())
                         )
                         qchange = plan_write(qview, aside, mode="append", schema_mode="merge")
-                        targets.append((qname, qchange, qsnap, qview))
-                    for name, ch, sn, vw in targets:
+                        targets.append((qname, qchange, qsnap, qview, None))
+                    for name, ch, sn, vw, files in targets:
                         if _is_noop(ch, vw):
                             changes[name] = _merge_changes(changes.get(name), DatasetChange(ch.operation))
                             continue
@@ -433,6 +439,7 @@ class Repository:
                             ch,
                             metadata=delta_meta,
                             heal=heal or attempt >= HEAL_AFTER,
+                            staged=files,
                         )
                         committed = True
                         datasets[name] = new
@@ -481,19 +488,31 @@ class Repository:
         return None
 
     def _prepare(
-        self, op: _Op, view: View | None, contract: Contract | None
-    ) -> tuple[Change, ValidationReport | None, pa.Table | None]:
+        self, op: _Op, view: View | None, contract: Contract | None, own: str
+    ) -> tuple[Change, ValidationReport | None, pa.Table | None, Future[list[DataFile]] | None]:
         """Plan ``op``; with a contract, validate what the dataset will be. Returns the change,
-        the report, and the rows set aside for quarantine (if any)."""
+        the report, the rows set aside for quarantine (if any), and the change's data files
+        when they are already being written (overlapped with validation)."""
         raw = to_arrow(op.data) if op.data is not None else None
         if contract is None:
-            return op.plan(view, raw), None, None
+            return op.plan(view, raw), None, None, None
         typed = cast_to_contract(contract, raw) if raw is not None else None
         table = typed.table if typed is not None else None
         change = op.plan(view, table)
-        report, violations = self._check(contract, change, view, typed.results if typed else ())
+        staged: Future[list[DataFile]] | None = None
+        if not op.quarantine and change.data is not None and change.data.num_rows >= OVERLAP_ROWS:
+            # Write the files while the checks run; if the checks fail, nothing names the files.
+            staged = _STAGING.submit(self._layers.write_files, op.dataset, own, change.data)
+        try:
+            report, violations = self._check(contract, change, view, typed.results if typed else ())
+        except BaseException:
+            if staged is not None:
+                staged.cancel()
+            raise
         if report.ok:
-            return change, report, None
+            return change, report, None, staged
+        if staged is not None:
+            staged.cancel()
         if not op.quarantine or raw is None or table is None:
             raise ContractViolationError([report])
         incoming = table.num_rows
@@ -526,7 +545,7 @@ class Repository:
         frame = pl.from_arrow(raw.filter(pa.array(mask.to_list())))
         assert isinstance(frame, pl.DataFrame)
         aside = frame.select(pl.all().cast(pl.String, strict=False)).with_columns(names.filter(mask))
-        return change, replace(report, quarantined=int(mask.sum())), aside.to_arrow()
+        return change, replace(report, quarantined=int(mask.sum())), aside.to_arrow(), None
 
     def _check(
         self, contract: Contract, change: Change, view: View | None, pre: Sequence[CheckResult]
