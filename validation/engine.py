@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -182,6 +182,9 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
     return Typed(typed, tuple(results), bad)
 
 
+CHUNK_ROWS = 1_000_000  # row rules run over slices this long, bounding conversion memory
+
+
 def validate(
     contract: Contract,
     table: pa.Table,
@@ -194,27 +197,29 @@ def validate(
 
     Returns the report and, when any row-attributable check failed, a frame with one column
     ``_lake_violations`` (the names of the checks each row breaks, empty for good rows)."""
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    rows = frame.height
-    pk = list(contract.primary_key)
+    rows = table.num_rows
+    pk = [c for c in contract.primary_key if c in table.column_names]
     checks = _compiled(contract)
     results: list[CheckResult] = list(pre)
-    blame: list[pl.Expr] = []
 
     row_checks = [c for c in checks if c.passes is not None]
+    failing_rules: list[CompiledCheck] = []
     if row_checks:
-        counts = frame.select([(~c.passes).sum().alias(str(i)) for i, c in enumerate(row_checks)]).row(0)  # type: ignore[operator]
-        for check, failed in zip(row_checks, counts, strict=True):
-            failed = int(failed or 0)
-            status = _status(failed, rows, check)
-            samples: tuple[dict[str, Any], ...] = ()
-            if failed:
-                assert check.passes is not None
-                cols = [*pk, *(check.passes.meta.root_names())]
-                samples = _samples(frame.filter(~check.passes), cols)
-                if status == "fail":
-                    blame.append(pl.when(~check.passes).then(pl.lit(check.name)))
+        exprs = [c.passes for c in row_checks if c.passes is not None]
+        needed = list(dict.fromkeys([*pk, *(n for e in exprs for n in e.meta.root_names())]))
+        counts = [0] * len(row_checks)
+        samples: list[list[dict[str, Any]]] = [[] for _ in row_checks]
+        for part in _slices(table, needed):
+            got = part.select([(~e).sum().alias(str(i)) for i, e in enumerate(exprs)]).row(0)
+            for i, n in enumerate(got):
+                if n and len(samples[i]) < MAX_SAMPLES:
+                    cols = [*pk, *exprs[i].meta.root_names()]
+                    samples[i] += _samples(part.filter(~exprs[i]), cols)[: MAX_SAMPLES - len(samples[i])]
+                counts[i] += int(n or 0)
+        for i, check in enumerate(row_checks):
+            status = _status(counts[i], rows, check)
+            if status == "fail":
+                failing_rules.append(check)
             results.append(
                 CheckResult(
                     check.name,
@@ -223,16 +228,20 @@ def validate(
                     status,
                     check.severity,
                     check.threshold,
-                    failed,
+                    counts[i],
                     rows,
                     check.mostly,
-                    samples=samples,
+                    samples=tuple(samples[i]),
                 )
             )
 
+    bad_keys: list[tuple[str, pl.Series]] = []
     for check in checks:
         if check.kind == "unique":
-            results.append(_unique(check, frame, others, pk, blame))
+            result, bad = _unique(check, table, others, pk)
+            results.append(result)
+            if result.status == "fail":
+                bad_keys.append((check.name, bad))
         elif check.kind == "row_count":
             assert check.row_count is not None
             after = rows + (others.rows if others is not None else 0)
@@ -252,23 +261,53 @@ def validate(
                 )
             )
         elif check.kind == "freshness":
-            results.append(_freshness(check, frame, others, now))
+            results.append(_freshness(check, table, others, now))
 
-    violations = None
-    if blame:
-        violations = frame.select(pl.concat_list(blame).list.drop_nulls().alias(VIOLATIONS))
+    violations = _violations(table, failing_rules, bad_keys) if failing_rules or bad_keys else None
     report = ValidationReport(
         dataset=contract.dataset, contract=contract.hash, rows=rows, results=tuple(results)
     )
     return report, violations
 
 
+def _slices(table: pa.Table, columns: Sequence[str]) -> Iterator[pl.DataFrame]:
+    narrow = table.select(list(columns))
+    for offset in range(0, max(table.num_rows, 1), CHUNK_ROWS):
+        part = pl.from_arrow(narrow.slice(offset, CHUNK_ROWS))
+        assert isinstance(part, pl.DataFrame)
+        yield part
+
+
+def _violations(
+    table: pa.Table, rules: Sequence[CompiledCheck], keys: Sequence[tuple[str, pl.Series]]
+) -> pl.DataFrame:
+    """Per row, the names of the failing checks it breaks (a second pass, only on failure)."""
+    parts: list[pl.Series] = []
+    exprs = [pl.when(~c.passes).then(pl.lit(c.name)) for c in rules if c.passes is not None]
+    needed = list(dict.fromkeys(n for c in rules if c.passes is not None for n in c.passes.meta.root_names()))
+    for part in _slices(table, needed or table.column_names[:1]):
+        if exprs:
+            parts.append(part.select(pl.concat_list(exprs).list.drop_nulls().alias(VIOLATIONS)).to_series())
+        else:
+            parts.append(pl.Series(VIOLATIONS, [[]] * part.height, dtype=pl.List(pl.String)))
+    names = pl.concat(parts).slice(0, table.num_rows)
+    frame = pl.DataFrame({VIOLATIONS: names}).with_row_index("__row")
+    for name, bad in keys:
+        hit = pl.col("__row").is_in(bad.implode())
+        frame = frame.with_columns(
+            pl.when(hit).then(pl.col(VIOLATIONS).list.concat(pl.lit([name]))).otherwise(pl.col(VIOLATIONS))
+        )
+    return frame.select(VIOLATIONS)
+
+
 def _unique(
-    check: CompiledCheck, frame: pl.DataFrame, others: OtherRows | None, pk: list[str], blame: list[pl.Expr]
-) -> CheckResult:
+    check: CompiledCheck, table: pa.Table, others: OtherRows | None, pk: list[str]
+) -> tuple[CheckResult, pl.Series]:
     cols = list(check.unique_on)
-    rows = frame.height
-    keys = frame.select(cols).with_row_index("__row").drop_nulls(cols)
+    rows = table.num_rows
+    keys = pl.from_arrow(table.select(cols))
+    assert isinstance(keys, pl.DataFrame)
+    keys = keys.with_row_index("__row").drop_nulls(cols)
     dup = pl.Series("__row", [], dtype=pl.UInt32)
     if not _distinct(keys, cols):
         dup = keys.filter(pl.struct(cols).is_duplicated())["__row"]
@@ -277,19 +316,19 @@ def _unique(
         low, high = keys[cols[0]].min(), keys[cols[0]].max()
         existing = others.candidates(cols, low, high).unique()
         clash = keys.lazy().join(existing, on=cols, how="semi").collect()["__row"]
-    bad_rows = pl.concat([dup, clash]).unique()
+    bad_rows = pl.concat([dup, clash]).unique().sort()
     failed = bad_rows.len()
     status = _status(failed, rows, check)
     samples: tuple[dict[str, Any], ...] = ()
-    if failed:
-        mask = pl.int_range(0, pl.len(), dtype=pl.UInt32).is_in(bad_rows.implode())
-        samples = _samples(frame.filter(mask), [*pk, *cols])
-        if status == "fail":
-            blame.append(pl.when(mask).then(pl.lit(check.name)))
     message = ""
     if failed:
+        sample = pl.from_arrow(
+            table.select(list(dict.fromkeys([*pk, *cols]))).take(bad_rows.head(MAX_SAMPLES).to_arrow())
+        )
+        assert isinstance(sample, pl.DataFrame)
+        samples = _samples(sample, [*pk, *cols])
         message = f"{dup.len()} repeated within the batch, {clash.len()} already in the dataset"
-    return CheckResult(
+    result = CheckResult(
         check.name,
         "unique",
         check.column,
@@ -302,6 +341,7 @@ def _unique(
         message=message,
         samples=samples,
     )
+    return result, bad_rows
 
 
 def _distinct(keys: pl.DataFrame, cols: list[str]) -> bool:
@@ -317,12 +357,12 @@ def _distinct(keys: pl.DataFrame, cols: list[str]) -> bool:
 
 
 def _freshness(
-    check: CompiledCheck, frame: pl.DataFrame, others: OtherRows | None, now: dt.datetime | None
+    check: CompiledCheck, table: pa.Table, others: OtherRows | None, now: dt.datetime | None
 ) -> CheckResult:
     assert check.freshness is not None and check.column is not None
     now = now or dt.datetime.now(dt.UTC)
     oldest_ok = now - dt.timedelta(seconds=check.freshness.seconds)
-    latest = frame[check.column].max() if frame.height else None
+    latest = pc.max(table.column(check.column)).as_py() if table.num_rows else None
     if not _fresh(latest, oldest_ok) and others is not None and others.rows:
         older = others.column_max(check.column)
         latest = older if latest is None else (max(latest, older) if older is not None else latest)
@@ -335,7 +375,7 @@ def _freshness(
         check.severity,
         check.threshold,
         0,
-        frame.height,
+        table.num_rows,
         message=f"latest {check.column} is {latest!s}",
     )
 
