@@ -11,20 +11,28 @@ import time
 import numpy as np
 import pyarrow as pa
 from _common import report, tempdir
-
-import lake
-from lake.views import KeptRows, View
 from lakegate.contracts import Contract
 from lakegate.validation.engine import validate
 
+import lake
+from lake.views import KeptRows, View
+
 CONTRACT = Contract.model_validate(
-    {"dataset": "events", "primary_key": ["id"], "columns": {"id": {"type": "int64"}, "value": {"type": "float64"}}}
+    {
+        "dataset": "events",
+        "primary_key": ["id"],
+        "columns": {"id": {"type": "int64"}, "value": {"type": "float64"}},
+    }
 )
 
 
 def batch(start: int, rows: int) -> pa.Table:
-    return pa.table({"id": pa.array(np.arange(start, start + rows, dtype=np.int64)),
-                     "value": pa.array(np.random.default_rng(start).random(rows))})
+    return pa.table(
+        {
+            "id": pa.array(np.arange(start, start + rows, dtype=np.int64)),
+            "value": pa.array(np.random.default_rng(start).random(rows)),
+        }
+    )
 
 
 def main() -> None:
@@ -55,8 +63,10 @@ def main() -> None:
     t = time.perf_counter()
     column = view.scan().select("id").collect()
     t_reread = time.perf_counter() - t
-    print(f"(built {view.snapshot.rows:,} rows in {view.snapshot.files} files in {built:.0f} s; "
-          f"re-read {column.height:,} keys)")
+    print(
+        f"(built {view.snapshot.rows:,} rows in {view.snapshot.files} files in {built:.0f} s; "
+        f"re-read {column.height:,} keys)"
+    )
     report(
         "Uniqueness across the dataset (1M-row batch against the whole dataset)",
         [

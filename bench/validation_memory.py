@@ -8,10 +8,9 @@ import argparse
 import gc
 from pathlib import Path
 
-from validated_write import CONTRACT, orders
-
 from lakegate.contracts import Contract
 from lakegate.validation.engine import cast_to_contract, validate
+from validated_write import CONTRACT, orders
 
 
 def _kib(field: str) -> int:

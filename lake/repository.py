@@ -504,7 +504,9 @@ class Repository:
             # Write the files while the checks run; if the checks fail, nothing names the files.
             staged = _STAGING.submit(self._layers.write_files, op.dataset, own, change.data)
         try:
-            report, violations = self._check(contract, change, view, typed.results if typed else ())
+            report, violations = self._check(
+                contract, change, view, typed.results if typed else (), blame=op.quarantine
+            )
         except BaseException:
             if staged is not None:
                 staged.cancel()
@@ -548,11 +550,17 @@ class Repository:
         return change, replace(report, quarantined=int(mask.sum())), aside.to_arrow(), None
 
     def _check(
-        self, contract: Contract, change: Change, view: View | None, pre: Sequence[CheckResult]
+        self,
+        contract: Contract,
+        change: Change,
+        view: View | None,
+        pre: Sequence[CheckResult],
+        *,
+        blame: bool = False,
     ) -> tuple[ValidationReport, pl.DataFrame | None]:
         data = change.data if change.data is not None else contract.arrow_schema().empty_table()
         others = KeptRows(view, change.remove) if view is not None else None
-        return validate(contract, data, others=others, pre=pre)
+        return validate(contract, data, others=others, pre=pre, blame=blame)
 
     def _move(self, ref: Ref, head: Commit, commit: Commit, touched: set[str]) -> str | None:
         """CAS the ref to ``commit``; on a race, rebase onto the new head when it left our

@@ -192,11 +192,12 @@ def validate(
     others: OtherRows | None = None,
     pre: Sequence[CheckResult] = (),
     now: dt.datetime | None = None,
+    blame: bool = False,
 ) -> tuple[ValidationReport, pl.DataFrame | None]:
     """Check ``table`` (already cast by :func:`cast_to_contract`) and the dataset it will join.
 
-    Returns the report and, when any row-attributable check failed, a frame with one column
-    ``_lake_violations`` (the names of the checks each row breaks, empty for good rows)."""
+    Returns the report and, with ``blame`` and when any row-attributable check failed, a frame
+    with one column ``_lake_violations`` (the names of the checks each row breaks)."""
     rows = table.num_rows
     pk = [c for c in contract.primary_key if c in table.column_names]
     checks = _compiled(contract)
@@ -263,7 +264,9 @@ def validate(
         elif check.kind == "freshness":
             results.append(_freshness(check, table, others, now))
 
-    violations = _violations(table, failing_rules, bad_keys) if failing_rules or bad_keys else None
+    violations = (
+        _violations(table, failing_rules, bad_keys) if blame and (failing_rules or bad_keys) else None
+    )
     report = ValidationReport(
         dataset=contract.dataset, contract=contract.hash, rows=rows, results=tuple(results)
     )
@@ -289,7 +292,9 @@ def _violations(
         if exprs:
             parts.append(part.select(pl.concat_list(exprs).list.drop_nulls().alias(VIOLATIONS)).to_series())
         else:
-            parts.append(pl.Series(VIOLATIONS, [[]] * part.height, dtype=pl.List(pl.String)))
+            parts.append(
+                pl.repeat(pl.lit([], dtype=pl.List(pl.String)), part.height, eager=True).alias(VIOLATIONS)
+            )
     names = pl.concat(parts).slice(0, table.num_rows)
     frame = pl.DataFrame({VIOLATIONS: names}).with_row_index("__row")
     for name, bad in keys:
