@@ -24,7 +24,13 @@ def _frame_check(expr: pl.Expr, name: str) -> pap.Check:
     return pap.Check(lambda data: data.lazyframe.select(expr), name=name)
 
 
-def to_pandera(contract: Contract) -> pap.DataFrameSchema:
+# pandera's own names for the rules it runs itself, mapped to the contract's check names
+PANDERA_NAMES = {"not_nullable": "{column}.not_null", "field_uniqueness": "{column}.unique"}
+
+
+def to_pandera(contract: Contract, *, row_rules_only: bool = False) -> pap.DataFrameSchema:
+    """The contract as a pandera polars schema. ``row_rules_only`` leaves out uniqueness, which
+    the lake checks across the whole dataset rather than within one frame."""
     checks = compile_checks(contract)
     columns: dict[str, pap.Column] = {}
     for name, spec in contract.columns.items():
@@ -34,14 +40,19 @@ def to_pandera(contract: Contract) -> pap.DataFrameSchema:
             if c.column == name and c.passes is not None and c.kind != "not_null"
         ]
         columns[name] = pap.Column(
-            _polars_dtype(spec), checks=own, nullable=spec.nullable, unique=spec.unique
+            _polars_dtype(spec), checks=own, nullable=spec.nullable, unique=spec.unique and not row_rules_only
         )
-    frame = [_frame_check(c.passes, c.name) for c in checks if c.column is None and c.passes is not None]
+    frame = [
+        _frame_check(c.passes, c.name)
+        for c in checks
+        if c.passes is not None
+        and (c.column is None or (c.kind == "not_null" and c.name != f"{c.column}.not_null"))
+    ]
     unique = [list(c.unique_on) for c in checks if c.kind == "unique" and len(c.unique_on) > 1]
     return pap.DataFrameSchema(
         columns,
         checks=frame,
-        unique=unique[0] if len(unique) == 1 else None,
+        unique=unique[0] if len(unique) == 1 and not row_rules_only else None,
         strict=contract.extra_columns == "forbid",
         name=contract.dataset,
         description=contract.description,

@@ -425,3 +425,37 @@ def test_one_injected_violation_is_rejected_and_nothing_is_committed(
     with pytest.raises(lake.ContractViolationError):
         main.write("t", pa.Table.from_pylist(table, schema=_frame(values).schema))
     assert main.head == head and repo.datasets() == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    amounts=st.lists(st.one_of(st.none(), st.floats(-10, 1010, allow_nan=False)), min_size=1, max_size=30),
+    currencies=st.lists(st.sampled_from(["EUR", "USD", "GBP", None]), min_size=30, max_size=30),
+)
+def test_pandera_and_the_lake_agree_on_every_row_rule(
+    amounts: list[float | None], currencies: list[str | None]
+) -> None:
+    """The write path counts failures in one polars pass and has pandera report them; the
+    schema users get from to_pandera() must reach the same verdict on the same rows."""
+    import pandera.errors
+    from lakegate.validation.engine import cast_to_contract, validate
+
+    spec = contract(
+        {
+            "id": {"type": "int64", "nullable": False},
+            "amount": {"type": "float64", "nullable": False, "min": 0, "max": 1000},
+            "cur": {"type": "string", "in": ["EUR", "USD"]},
+        },
+        [{"name": "cheap_in_eur", "sql": "cur <> 'EUR' OR amount < 500"}],
+    )
+    n = len(amounts)
+    table = pa.table({"id": list(range(n)), "amount": pa.array(amounts, pa.float64()), "cur": currencies[:n]})
+    typed = cast_to_contract(spec, table)
+    report, _ = validate(spec, typed.table)
+    frame = pl.from_arrow(typed.table)
+    try:
+        spec.to_pandera().validate(frame, lazy=True)
+        pandera_ok = True
+    except pandera.errors.SchemaErrors:
+        pandera_ok = False
+    assert report.ok == pandera_ok, report.to_text()

@@ -217,6 +217,10 @@ def validate(
                     cols = [*pk, *exprs[i].meta.root_names()]
                     samples[i] += _samples(part.filter(~exprs[i]), cols)[: MAX_SAMPLES - len(samples[i])]
                 counts[i] += int(n or 0)
+        if any(counts):
+            # pandera is the engine of record for every failure: it re-runs the same rules
+            # (lazily, collecting all failures) and its failure cases give the counts and rows.
+            counts, samples = _pandera_failures(contract, table, row_checks, pk)
         for i, check in enumerate(row_checks):
             status = _status(counts[i], rows, check)
             if status == "fail":
@@ -271,6 +275,51 @@ def validate(
         dataset=contract.dataset, contract=contract.hash, rows=rows, results=tuple(results)
     )
     return report, violations
+
+
+_PANDERA: dict[str, Any] = {}
+
+
+def _pandera_failures(
+    contract: Contract, table: pa.Table, row_checks: Sequence[CompiledCheck], pk: list[str]
+) -> tuple[list[int], list[list[dict[str, Any]]]]:
+    """Run the contract's pandera schema (row rules) lazily and read its failure cases."""
+    import pandera.errors
+    from lakegate.contracts.pandera_schema import PANDERA_NAMES, to_pandera
+
+    schema = _PANDERA.get(contract.hash)
+    if schema is None:
+        schema = _PANDERA[contract.hash] = to_pandera(contract, row_rules_only=True)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    counts = [0] * len(row_checks)
+    samples: list[list[dict[str, Any]]] = [[] for _ in row_checks]
+    try:
+        schema.validate(frame, lazy=True)
+        return counts, samples
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    named = cases
+    for pandera_name, pattern in PANDERA_NAMES.items():
+        before, after = pattern.split("{column}")
+        named = named.with_columns(
+            pl.when(pl.col("check") == pandera_name)
+            .then(pl.lit(before) + pl.col("column") + pl.lit(after))
+            .otherwise(pl.col("check"))
+            .alias("check")
+        )
+    rows_by_check = named.drop_nulls("index").group_by("check").agg(pl.col("index").unique().sort())
+    lookup = dict(zip(rows_by_check["check"].to_list(), rows_by_check["index"].to_list(), strict=True))
+    for i, check in enumerate(row_checks):
+        hit = lookup.get(check.name, [])
+        counts[i] = len(hit)
+        if hit:
+            assert check.passes is not None
+            cols = list(dict.fromkeys([*pk, *check.passes.meta.root_names()]))
+            taken = pl.from_arrow(table.select(cols).take(pa.array(hit[:MAX_SAMPLES], pa.int64())))
+            assert isinstance(taken, pl.DataFrame)
+            samples[i] = list(_samples(taken, cols))
+    return counts, samples
 
 
 def _slices(table: pa.Table, columns: Sequence[str]) -> Iterator[pl.DataFrame]:
