@@ -34,3 +34,29 @@ say lake datasets
 echo
 echo "main's copy of 'orders' is a plain Delta table at $(pwd)/.lake/orders; any Delta reader opens it:"
 say python -c "import polars as pl; print(pl.read_delta('.lake/orders').sort('order_id'))"
+
+echo
+echo "Contracts: every write is checked. A contract for 'orders' on the cleanup branch:"
+cat > orders.contract.yaml <<'YAML'
+dataset: orders
+primary_key: [order_id]
+columns:
+  order_id:    {type: int64, nullable: false}
+  customer_id: {type: int64, nullable: false}
+  amount:      {type: float64, nullable: false, min: 0}
+  currency:    {type: string, in: [EUR, USD, GBP]}
+checks:
+  - {name: some_rows, row_count: {min: 1}}
+YAML
+cat > orders-day3.csv <<'CSV'
+order_id,customer_id,amount,currency
+8,105,30.00,EUR
+9,106,-1.00,JPY
+5,107,10.00,USD
+CSV
+say lake contract set orders orders.contract.yaml --branch cleanup
+echo
+echo "Day 3 has a negative amount, an unknown currency and a repeated order id; it is refused:"
+say lake write orders orders-day3.csv --branch cleanup || echo "(refused as expected: nothing was committed)"
+say lake write orders orders-day3.csv --branch cleanup --quarantine
+say lake read orders__quarantine --ref cleanup

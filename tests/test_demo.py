@@ -32,6 +32,7 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     ):
         assert step in out
     assert "Drop refunds" in out
+    assert "refused as expected" in out and "rows were set aside in orders__quarantine" in out
     assert (tmp_path / "demo" / ".lake" / "orders" / "_delta_log").is_dir()
 
 
