@@ -46,8 +46,9 @@ if TYPE_CHECKING:
         SchemaDelta,
         TypeChanged,
     )
+    from lake.merge import MergeConflictError
     from lake.repository import Branch, Repository, Transaction
-    from lake.results import BranchInfo, CommitInfo, DatasetInfo, TagInfo, WriteResult
+    from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
 
 _LAZY = {
     "Commit": "lake.commits",
@@ -69,6 +70,8 @@ _LAZY = {
     "DatasetInfo": "lake.results",
     "TagInfo": "lake.results",
     "WriteResult": "lake.results",
+    "MergeResult": "lake.results",
+    "MergeConflictError": "lake.merge",
     "Contract": "lakegate.contracts",
     "ContractDiff": "lakegate.contracts",
     "ContractError": "lakegate.contracts",
@@ -116,6 +119,8 @@ __all__ = [
     "InvalidStorageOptionError",
     "LakeError",
     "Layer",
+    "MergeConflictError",
+    "MergeResult",
     "NotARepositoryError",
     "NullabilityChanged",
     "RefExistsError",

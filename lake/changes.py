@@ -189,6 +189,8 @@ def apply_change(
             shadowed[ref.path] = ref.file.rows
     readds: list[DataFile] = []
     copies: list[FileRef] = []
+    borrowed: dict[tuple[str, int], set[str]] = {}  # layers of another line of history, by reference
+    present = view.files if view is not None else {}
     for ref in change.restore:
         if ref.path in shadowed:
             del shadowed[ref.path]
@@ -199,8 +201,17 @@ def apply_change(
             readds.append(
                 DataFile(rel, ref.file.size, ref.file.rows, ref.file.modification_time, ref.file.stats)
             )
+        elif ref.version >= 0:
+            borrowed.setdefault((ref.layer, ref.version), set()).add(ref.path)
         else:
             copies.append(ref)
+    for (layer_path, version), wanted in borrowed.items():
+        # Stack the other branch's layer under ours and hide what of it we do not take.
+        prefix = f"{layer_path}/" if layer_path else ""
+        for name, f in layers.files(dataset, Layer(layer_path, version)).items():
+            full = prefix + name
+            if full not in wanted and full not in present:
+                shadowed[full] = f.rows
     data = change.data
     if copies:
         assert view is not None
@@ -224,6 +235,7 @@ def apply_change(
     )
 
     kept = [lay for lay in (snapshot.layers if snapshot else ()) if lay.path != own]
+    kept += [Layer(p, v) for p, v in borrowed if Layer(p, v) not in kept]
     if kept and view is not None:
         # A lower layer whose every file is now shadowed is dropped, shadow entries and all.
         for lay in list(kept):

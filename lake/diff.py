@@ -129,6 +129,8 @@ def file_changes(layers: Layers, dataset: str, a: Snapshot | None, b: Snapshot |
 def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileChanges | None:
     la = {lay.path: lay.version for lay in a.layers}
     lb = {lay.path: lay.version for lay in b.layers}
+    if len(la) != len(a.layers) or len(lb) != len(b.layers):
+        return None  # a layer stacked at two versions (after a merge): compare file lists
     # path -> (present in a's layer, present in b's layer, file)
     states: dict[str, tuple[bool, bool, FileRef]] = {}
     # A layer on one side only (a branch's own layer, against main) holds that side's changes.
@@ -136,7 +138,7 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
         for layer_path in only:
             version = la[layer_path] if in_a else lb[layer_path]
             for f in layers.files(dataset, Layer(layer_path, version)).values():
-                ref = FileRef(layer_path, f)
+                ref = FileRef(layer_path, f, version)
                 states[ref.path] = (in_a, not in_a, ref)
     for layer_path in la.keys() & lb.keys():
         va, vb = la[layer_path], lb[layer_path]
@@ -176,7 +178,7 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
                     last[p] = (False, f)
         for p, before in first.items():
             after, f = last[p]
-            ref = FileRef(layer_path, f)
+            ref = FileRef(layer_path, f, hi if after else lo)
             at_a, at_b = (before, after) if va < vb else (after, before)
             states[ref.path] = (at_a, at_b, ref)
     for p in set(a.shadowed) ^ set(b.shadowed):

@@ -43,9 +43,10 @@ from lake.errors import (
 )
 from lake.frames import arrow_schema, to_arrow
 from lake.layers import DataFile, Layers, VersionTaken
+from lake.merge import DatasetPlan, MergeConflictError, Strategy, merge_base, merged_contracts, plan_dataset
 from lake.refnames import check_ref_name
 from lake.refs import Ref, RefStore
-from lake.results import BranchInfo, CommitInfo, DatasetInfo, TagInfo, WriteResult
+from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
 from lake.storage import ObjectStore, StorageConfig, open_store
 from lake.views import KeptRows, View
 
@@ -81,6 +82,7 @@ class _Op:
     data: Any = None  # the rows the operation brings, if any
     needs_data: bool = True  # False: the dataset must exist already
     quarantine: bool = False  # set rows that break the contract aside instead of refusing all
+    merge: bool = False  # part of a merge: checked by the merge gate, not per write
 
 
 def _merge_changes(a: DatasetChange | None, b: DatasetChange) -> DatasetChange:
@@ -185,7 +187,12 @@ class Repository:
     def delete_branch(self, name: str) -> None:
         if name == self.default_branch:
             raise RefusedError(f"the default branch {name!r} cannot be deleted")
-        self._refs.delete(self._refs.require(name))
+        ref = self._refs.require(name)
+        if ref.protected:
+            raise RefusedError(
+                f"branch {name!r} is protected and cannot be deleted", hint=f"lake branch unprotect {name}"
+            )
+        self._refs.delete(ref)
 
     def branches(self) -> list[BranchInfo]:
         out = []
@@ -279,15 +286,137 @@ class Repository:
         """Draft a contract from the data of ``dataset`` at ``ref``."""
         return infer_contract(dataset, self.read(dataset, ref))
 
-    def protect(self, branch: str, *, require_contracts: bool = True) -> None:
-        """Make ``branch`` require a contract for every dataset written on it."""
+    def protect(
+        self, branch: str, *, protected: bool | None = None, require_contracts: bool | None = None
+    ) -> None:
+        """Set ``branch``'s rules: ``protected`` (it changes only by merges and cannot be deleted)
+        and ``require_contracts`` (every dataset written on it needs a contract)."""
+        settings = {
+            k: v
+            for k, v in (("protected", protected), ("require_contracts", require_contracts))
+            if v is not None
+        }
         while True:
             ref = self._refs.require(branch)
             try:
-                self._refs.move(ref, ref.commit, require_contracts=require_contracts)
+                self._refs.move(ref, ref.commit, **settings)
                 return
             except ConcurrentUpdateError:
                 continue
+
+    def merge(
+        self,
+        source: str,
+        *,
+        into: str | None = None,
+        strategy: Strategy = "fail",
+        dry_run: bool = False,
+        message: str | None = None,
+        author: str | None = None,
+    ) -> MergeResult:
+        """Merge ``source`` (a branch, tag or commit) into the branch ``into`` (default main)."""
+        target = into or self.default_branch
+        if strategy not in ("fail", "source-wins", "target-wins"):
+            raise InvalidInputError(f"unknown strategy {strategy!r}: use fail, source-wins or target-wins")
+        ref = self._refs.require(target)
+        s_id = self.resolve(source)
+        t_id = ref.commit
+        base_id = merge_base(self._commits, s_id, t_id)
+        if base_id == s_id:
+            return MergeResult(source, target, base_id, t_id, "up-to-date", {}, (), dry_run)
+        s_commit, t_commit = self._commits.get(s_id), self._commits.get(t_id)
+        base = self._commits.get(base_id) if base_id else None
+        if base_id == t_id and target != self.default_branch:
+            if not dry_run:
+                self._refs.move(ref, s_id)  # fast-forward: the target simply points at the source
+            plans = {
+                n: self._merge_plan(n, base, s_commit, t_commit, strategy) for n in _names(s_commit, t_commit)
+            }
+            return MergeResult(
+                source,
+                target,
+                base_id,
+                s_id if not dry_run else None,
+                "fast-forward",
+                _summaries(plans),
+                (),
+                dry_run,
+            )
+        contracts, conflicts = merged_contracts(base, s_commit, t_commit)
+        plans = {
+            n: self._merge_plan(n, base, s_commit, t_commit, strategy) for n in _names(s_commit, t_commit)
+        }
+        conflicts += [c for p in plans.values() for c in p.conflicts]
+        kind = "fast-forward" if base_id == t_id else "merge"
+        if dry_run or (conflicts and strategy == "fail"):
+            if conflicts and not dry_run:
+                raise MergeConflictError(conflicts)
+            return MergeResult(
+                source, target, base_id, None, kind, _summaries(plans), tuple(conflicts), dry_run
+            )
+        ops = [
+            _Op(name, self._merge_op(name, base, s_commit, strategy), merge=True)
+            for name, plan in sorted(plans.items())
+            if plan.action != "keep"
+        ]
+        updates: dict[str, str | None] = {
+            k: v for k, v in contracts.items() if t_commit.contracts.get(k) != v
+        }
+        updates.update({k: None for k in t_commit.contracts if k not in contracts})
+        result = self._run(
+            target,
+            ops,
+            message=message or f"Merge {source} into {target}",
+            author=author,
+            metadata={
+                "lake.merge": {"source": source, "source_commit": s_id, "base": base_id, "strategy": strategy}
+            },
+            contract_updates=updates,
+            merged=s_id,
+        )
+        return MergeResult(
+            source, target, base_id, result.commit, kind, dict(result.datasets), tuple(conflicts), False
+        )
+
+    def _merge_plan(
+        self, name: str, base: Commit | None, source: Commit, target: Commit, strategy: Strategy
+    ) -> DatasetPlan:
+        key_contract = target.contracts.get(name) or source.contracts.get(name)
+        pk = list(self._contracts.get(key_contract).primary_key) if key_contract else []
+        return plan_dataset(
+            self._layers,
+            name,
+            base.datasets.get(name) if base else None,
+            source.datasets.get(name),
+            target.datasets.get(name),
+            primary_key=pk,
+            strategy=strategy,
+        )
+
+    def _merge_op(
+        self, name: str, base: Commit | None, source: Commit, strategy: Strategy
+    ) -> Callable[[View | None, pa.Table | None], Change]:
+        def plan(view: View | None, _data: pa.Table | None) -> Change:
+            current = view.snapshot if view is not None else None
+            key_contract = source.contracts.get(name)
+            pk = list(self._contracts.get(key_contract).primary_key) if key_contract else []
+            p = plan_dataset(
+                self._layers,
+                name,
+                base.datasets.get(name) if base else None,
+                source.datasets.get(name),
+                current,
+                primary_key=pk,
+                strategy=strategy,
+            )
+            if p.conflicts and strategy == "fail":
+                raise MergeConflictError(p.conflicts)
+            if p.change is None:
+                assert view is not None
+                return Change("merge", view.schema)
+            return p.change
+
+        return plan
 
     def table_uri(self, dataset: str) -> str:
         """Where main's copy of ``dataset`` lives as a plain Delta table."""
@@ -389,6 +518,7 @@ class Repository:
         author: str | None,
         metadata: Mapping[str, Any] | None,
         contract_updates: Mapping[str, str | None] | None = None,
+        merged: str | None = None,
     ) -> WriteResult:
         txn = uuid.uuid4().hex
         heal = False
@@ -409,8 +539,16 @@ class Repository:
                     if snap is None and not op.needs_data:
                         raise DatasetNotFoundError(f"no dataset {op.dataset!r} on branch {branch!r}")
                     view = View(self._layers, op.dataset, snap) if snap else None
-                    contract = self._contract_in_force(ref, contracts, op.dataset)
-                    change, report, aside, staged = self._prepare(op, view, contract, own)
+                    if op.merge:
+                        change, report, aside, staged = op.plan(view, None), None, None, None
+                    else:
+                        if ref.protected:
+                            raise RefusedError(
+                                f"branch {branch!r} is protected: it changes only by merges",
+                                hint=f"write on a branch and merge it: lake merge BRANCH --into {branch}",
+                            )
+                        contract = self._contract_in_force(ref, contracts, op.dataset)
+                        change, report, aside, staged = self._prepare(op, view, contract, own)
                     if report is not None:
                         reports[op.dataset] = report
                     targets: list[
@@ -457,7 +595,7 @@ class Repository:
             if reports:
                 meta["lake.validation"] = {d: r.summary() for d, r in sorted(reports.items())}
             commit = Commit(
-                parents=(ref.commit,),
+                parents=(ref.commit,) if merged is None else (ref.commit, merged),
                 author=author or default_author(),
                 time=now_utc(),
                 message=message,
@@ -592,6 +730,26 @@ class Repository:
                     commit, parents=(now.commit,), datasets=datasets, contracts=contracts, time=now_utc()
                 )
                 ref, head = now, current
+
+
+def _names(*commits: Commit) -> list[str]:
+    return sorted({n for c in commits for n in c.datasets})
+
+
+def _summaries(plans: Mapping[str, DatasetPlan]) -> dict[str, DatasetChange]:
+    out: dict[str, DatasetChange] = {}
+    for name, p in plans.items():
+        if p.change is None:
+            continue
+        ch = p.change
+        out[name] = DatasetChange(
+            operation=f"merge ({p.action})",
+            rows_added=ch.rows_added,
+            rows_removed=ch.rows_removed,
+            files_added=len(ch.restore) + (1 if ch.data is not None and ch.data.num_rows else 0),
+            files_removed=len(ch.remove),
+        )
+    return out
 
 
 def _carry(key: str, ours: Mapping[str, T], theirs: dict[str, T]) -> None:

@@ -79,3 +79,27 @@ class DatasetInfo:
             "columns": [{"name": n, "type": t} for n, t in self.columns],
             "location": self.location,
         }
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    source: str
+    target: str
+    base: str | None
+    commit: str | None  # the target's new head; None for a dry run or a refused merge
+    kind: str  # "up-to-date" | "fast-forward" | "merge"
+    datasets: Mapping[str, DatasetChange]
+    conflicts: tuple[Any, ...] = ()
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "base": self.base,
+            "commit": self.commit,
+            "kind": self.kind,
+            "dry_run": self.dry_run,
+            "datasets": {k: v.to_json() for k, v in self.datasets.items()},
+            "conflicts": [c.to_dict() for c in self.conflicts],
+        }

@@ -22,6 +22,7 @@ class FileRef:
 
     layer: str
     file: DataFile
+    version: int = -1  # the layer version the file was seen at (-1: not known)
 
     @property
     def path(self) -> str:
@@ -44,7 +45,7 @@ class View:
         out: dict[str, FileRef] = {}
         for layer in self.snapshot.layers:
             for f in self.layers.files(self.dataset, layer).values():
-                ref = FileRef(layer.path, f)
+                ref = FileRef(layer.path, f, layer.version)
                 if ref.path not in self.snapshot.shadowed:
                     out[ref.path] = ref
         return out
