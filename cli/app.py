@@ -365,6 +365,39 @@ def revert(
     output.write_result(result, json_out)
 
 
+class StrategyOpt(StrEnum):
+    fail = "fail"
+    source_wins = "source-wins"
+    target_wins = "target-wins"
+
+
+@app.command()
+def merge(
+    source: Annotated[str, typer.Argument(help="Branch, tag or commit to merge.")],
+    into: Annotated[str, typer.Option("--into", help="Branch to merge into.")] = "main",
+    strategy: Annotated[
+        StrategyOpt, typer.Option("--strategy", help="What to do on a conflict.")
+    ] = StrategyOpt.fail,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would happen; change nothing.")
+    ] = False,
+    message: Message = None,
+    author: Author = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Merge a branch into another (three-way, per dataset, copying no data)."""
+    result = _open(repo).merge(
+        source, into=into, strategy=strategy.value, dry_run=dry_run, message=message, author=author
+    )
+    if json_out:
+        output.emit_json(result.to_dict())
+    else:
+        output.merge_result(result)
+    if result.conflicts and strategy is StrategyOpt.fail:
+        raise typer.Exit(1)
+
+
 @branch_app.command("create")
 def branch_create(
     name: Annotated[str, typer.Argument(help="New branch name (git ref-name rules).")],
@@ -439,19 +472,27 @@ def tag_delete(
 def branch_protect(
     name: Annotated[str, typer.Argument(help="Branch to protect.")],
     require_contracts: Annotated[
-        bool, typer.Option("--require-contracts", help="Refuse writes of datasets that have no contract.")
+        bool,
+        typer.Option(
+            "--require-contracts", help="Only require a contract for every dataset (writes stay allowed)."
+        ),
     ] = False,
     repo: Repo = None,
     json_out: Json = False,
 ) -> None:
-    """Set a branch's rules (for now: --require-contracts)."""
-    if not require_contracts:
-        raise lake.UsageError("say what to protect: --require-contracts")
-    _open(repo).protect(name, require_contracts=True)
+    """Protect a branch: it changes only by merges and cannot be deleted.
+    With --require-contracts, only require a contract for every dataset written on it."""
+    r = _open(repo)
+    if require_contracts:
+        r.protect(name, require_contracts=True)
+        text = f"branch [bold]{name}[/] now requires a contract for every dataset"
+    else:
+        r.protect(name, protected=True)
+        text = f"branch [bold]{name}[/] is protected: it changes only by merges"
     output.done(
         json_out,
-        {"branch": name, "require_contracts": True},
-        f"branch [bold]{name}[/] now requires a contract for every dataset",
+        {"branch": name, "protected": not require_contracts, "require_contracts": require_contracts},
+        text,
     )
 
 
@@ -460,7 +501,7 @@ def branch_unprotect(
     name: Annotated[str, typer.Argument(help="Branch.")], repo: Repo = None, json_out: Json = False
 ) -> None:
     """Lift a branch's rules."""
-    _open(repo).protect(name, require_contracts=False)
+    _open(repo).protect(name, protected=False, require_contracts=False)
     output.done(
         json_out, {"branch": name, "require_contracts": False}, f"branch [bold]{name}[/] has no rules now"
     )

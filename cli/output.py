@@ -150,3 +150,23 @@ def contract_diff(diff: ContractDiff) -> None:
         t.add_row(f"[{style[c.level]}]{c.level}[/]", c.path, c.message)
     out.print(t if diff.changes else "no changes")
     out.print(", ".join(f"{diff.count(lvl)} {lvl}" for lvl in ("breaking", "warning", "compatible")))
+
+
+def merge_result(result: lake.MergeResult) -> None:
+    verb = "would merge" if result.dry_run else "merged"
+    if result.kind == "up-to-date":
+        out.print(f"{result.target} already contains {result.source}: nothing to merge")
+        return
+    head = f" as {short(result.commit)}" if result.commit else ""
+    out.print(f"{verb} [bold]{result.source}[/] into [bold]{result.target}[/] ({result.kind}){head}")
+    if result.datasets:
+        table(
+            None,
+            ["dataset", "operation", "rows +", "rows -", "files +", "files -"],
+            [
+                [n, ch.operation, ch.rows_added, ch.rows_removed, ch.files_added, ch.files_removed]
+                for n, ch in sorted(result.datasets.items())
+            ],
+        )
+    for c in result.conflicts:
+        err.print(f"[bold red]conflict[/] {c.describe()}", highlight=False)

@@ -90,6 +90,12 @@ def normalize(table: pa.Table) -> pa.Table:
     names = table.column_names
     if len(set(names)) != len(names):
         raise InvalidInputError(f"duplicate column names in the data: {names}")
+    untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
+    if untyped:
+        raise InvalidInputError(
+            f"column(s) {', '.join(untyped)} have no type (every value is null, or there are no rows)",
+            hint="give the column a type, e.g. pa.array(values, pa.string())",
+        )
     columns = [_cast(table.column(i), _delta_type(f.type), f.name) for i, f in enumerate(table.schema)]
     fields = [pa.field(f.name, c.type, f.nullable) for f, c in zip(table.schema, columns, strict=True)]
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))

@@ -138,6 +138,8 @@ def plan_dataset(
     if source == base or source == target:
         return DatasetPlan(name, "keep")
     tview = View(layers, name, target) if target is not None else None
+    if source is not None and target is None and base is None:
+        return DatasetPlan(name, "take", _take(layers, name, None, None, source))  # new on the source
     if source is None or target is None:
         return DatasetPlan(
             name, "keep", conflicts=[Conflict(name, "one side dropped the dataset, the other changed it")]

@@ -144,6 +144,7 @@ COMMANDS = [
     ["datasets"],
     ["diff"],
     ["revert"],
+    ["merge"],
     ["branch", "create"],
     ["branch", "list"],
     ["branch", "delete"],
@@ -223,3 +224,17 @@ def test_a_bad_contract_file_names_the_line(cli: Lake, tmp_path: Path) -> None:
     broken.write_text("dataset: orders\ncolumns:\n  id: {type: int64, nulable: false}\n")
     out = cli("contract", "set", "orders", str(broken), code=2)
     assert f"{broken}:3: columns.id.nulable: unknown key 'nulable' (did you mean 'nullable'?)" in out
+
+
+def test_merge_command(cli: Lake, files: dict[str, Path]) -> None:
+    cli("write", "orders", str(files["parquet"]))
+    cli("branch", "create", "a")
+    cli("write", "orders", str(files["csv"]), "--branch", "a")
+    dry = cli.json("merge", "a", "--dry-run")
+    assert dry["dry_run"] and dry["commit"] is None  # type: ignore[index]
+    merged = cli.json("merge", "a", "--into", "main")
+    assert merged["kind"] == "fast-forward" and merged["datasets"]["orders"]["rows_added"] == 2  # type: ignore[index]
+    assert "nothing to merge" in cli("merge", "a")
+    cli("branch", "protect", "main")
+    assert "protected" in cli("write", "orders", str(files["csv"]), code=1)
+    assert "cannot be deleted" in cli("branch", "delete", "main", code=1)

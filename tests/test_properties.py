@@ -63,7 +63,11 @@ def test_upsert_equals_delete_matching_keys_then_append(
     main = repo.branch("main")
     main.write("t", table(first))
     main.write("t", table([x for x in second if x not in first]))
-    main.upsert("t", pa.table({"k": pa.array(upsert, pa.int64()), "v": ["new"] * len(upsert)}), key=["k"])
+    main.upsert(
+        "t",
+        pa.table({"k": pa.array(upsert, pa.int64()), "v": pa.array(["new"] * len(upsert), pa.string())}),
+        key=["k"],
+    )
     rows = dict(zip(*repo.read("t").to_pydict().values(), strict=True))
     before = set(first) | {x for x in second if x not in first}
     assert set(rows) == before | set(upsert)

@@ -176,3 +176,8 @@ def test_unknown_dataset_is_named(repo: lake.Repository) -> None:
         repo.read("nope")
     with pytest.raises(lake.DatasetNotFoundError, match="nope"):
         repo.branch("main").delete("nope", "x = 1")
+
+
+def test_a_column_with_no_type_is_refused_with_a_hint(repo: lake.Repository) -> None:
+    with pytest.raises(lake.InvalidInputError, match="have no type"):
+        repo.branch("main").write("t", pa.table({"a": [1], "b": [None]}))
