@@ -177,6 +177,8 @@ def diff_contracts(old: Contract, new: Contract) -> ContractDiff:
             out.append(ContractChange("compatible", f"checks.{name}", "check removed"))
     if old.drift != new.drift:
         out.append(ContractChange("warning", "drift", "drift settings changed"))
+    if old.volume != new.volume:
+        out.append(ContractChange("warning", "volume", "volume bounds changed"))
     for key in ("description", "owner", "dataset"):
         if getattr(old, key) != getattr(new, key):
             out.append(ContractChange("compatible", key, f"{getattr(old, key)!r} -> {getattr(new, key)!r}"))

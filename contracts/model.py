@@ -155,6 +155,14 @@ class DriftSpec(_Model):
     columns: dict[str, DriftMethod] = Field(default_factory=dict)
 
 
+class VolumeSpec(_Model):
+    """Bounds on what one merge may change, checked by the merge gate."""
+
+    max_rows_added: int | None = Field(default=None, ge=0)
+    max_rows_removed: int | None = Field(default=None, ge=0)
+    max_growth: float | None = Field(default=None, gt=0)  # rows added / target rows
+
+
 class Contract(_Model):
     dataset: str
     description: str | None = None
@@ -165,6 +173,7 @@ class Contract(_Model):
     columns: dict[str, ColumnSpec]
     checks: list[CheckSpec] = Field(default_factory=list)
     drift: DriftSpec | None = None
+    volume: VolumeSpec | None = None
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -293,7 +302,7 @@ class Contract(_Model):
             k: v for k, v in self.to_dict().items() if k != "columns" and k != "checks" and k != "drift"
         }
         ordered["columns"] = self.to_dict()["columns"]
-        for k in ("checks", "drift"):
+        for k in ("checks", "drift", "volume"):
             if k in self.to_dict():
                 ordered[k] = self.to_dict()[k]
         return yaml.safe_dump(
@@ -379,6 +388,8 @@ def _known_keys(parent: tuple[str | int, ...]) -> list[str]:
         model = nested.get(str(parent[2]), CheckSpec)
     elif parent[:1] == ("drift",):
         model = DriftSpec if len(parent) == 1 else DriftMethod
+    elif parent[:1] == ("volume",):
+        model = VolumeSpec
     return [f.alias or n for n, f in model.model_fields.items()]
 
 

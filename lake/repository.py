@@ -25,6 +25,7 @@ import pyarrow as pa
 from lakegate.contracts import Contract
 from lakegate.contracts.infer import infer_contract
 from lakegate.validation.engine import VIOLATIONS, cast_to_contract, validate
+from lakegate.validation.gate_report import GateFailedError, GateReport
 from lakegate.validation.report import CheckResult, ContractViolationError, ValidationReport
 
 from lake.changes import Change, SchemaMode, apply_change, plan_delete, plan_upsert, plan_write
@@ -304,6 +305,12 @@ class Repository:
             except ConcurrentUpdateError:
                 continue
 
+    def gate(self, source: str, *, into: str | None = None) -> GateReport:
+        """Judge merging ``source`` into ``into`` with the target's contract; changes nothing."""
+        from lake.gate import evaluate
+
+        return evaluate(self, source, into or self.default_branch)
+
     def merge(
         self,
         source: str,
@@ -311,11 +318,18 @@ class Repository:
         into: str | None = None,
         strategy: Strategy = "fail",
         dry_run: bool = False,
+        force: bool = False,
+        reason: str | None = None,
         message: str | None = None,
         author: str | None = None,
     ) -> MergeResult:
-        """Merge ``source`` (a branch, tag or commit) into the branch ``into`` (default main)."""
+        """Merge ``source`` (a branch, tag or commit) into the branch ``into`` (default main).
+
+        The merge gate runs first and the merge happens only if it passes; ``force`` with a
+        ``reason`` overrides a failed gate, and the override is recorded in the merge commit."""
         target = into or self.default_branch
+        if force and not (reason or "").strip():
+            raise InvalidInputError("--force needs --reason: say why the gate is overridden")
         if strategy not in ("fail", "source-wins", "target-wins"):
             raise InvalidInputError(f"unknown strategy {strategy!r}: use fail, source-wins or target-wins")
         ref = self._refs.require(target)
@@ -326,7 +340,21 @@ class Repository:
             return MergeResult(source, target, base_id, t_id, "up-to-date", {}, (), dry_run)
         s_commit, t_commit = self._commits.get(s_id), self._commits.get(t_id)
         base = self._commits.get(base_id) if base_id else None
-        if base_id == t_id and target != self.default_branch:
+        gate_meta: dict[str, Any] = {}
+        if not dry_run:
+            report = self.gate(source, into=target)
+            # conflicts are the merge's own business (MergeConflictError, or a strategy resolves them)
+            blocking = [c for c in report.checks if c.status == "fail" and c.category != "merge"]
+            if blocking and not force:
+                raise GateFailedError(report)
+            gate_meta["lake.gate"] = report.summary()
+            if force and not report.passed:
+                gate_meta["lake.override"] = {
+                    "reason": reason,
+                    "by": author or default_author(),
+                    "report": report.summary(),
+                }
+        if base_id == t_id and target != self.default_branch and not gate_meta.get("lake.override"):
             if not dry_run:
                 self._refs.move(ref, s_id)  # fast-forward: the target simply points at the source
             plans = {

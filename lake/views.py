@@ -56,16 +56,7 @@ class View:
     def to_arrow(self, columns: list[str] | None = None, refs: list[FileRef] | None = None) -> pa.Table:
         chosen = list(self.files.values()) if refs is None else refs
         schema = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
-        if not chosen:
-            return schema.empty_table()
-        config = self.layers.config
-        data = pads.dataset(
-            [config.arrow_path(self.uri(r)) for r in chosen],
-            schema=schema,
-            format="parquet",
-            filesystem=config.arrow_filesystem(),
-        )
-        return data.to_table(columns=columns)
+        return read_files(self.layers, self.dataset, chosen, schema)
 
     def scan(self, refs: list[FileRef] | None = None, *, file_column: str | None = None) -> pl.LazyFrame:
         chosen = list(self.files.values()) if refs is None else refs
@@ -80,6 +71,20 @@ class View:
             storage_options=self.layers.config.polars_options(),
             include_file_paths=file_column,
         )
+
+
+def read_files(layers: Layers, dataset: str, refs: Sequence[FileRef], schema: pa.Schema) -> pa.Table:
+    """The rows of ``refs`` (files of ``dataset``), read with ``schema`` (absent columns: nulls)."""
+    if not refs:
+        return schema.empty_table()
+    config = layers.config
+    data = pads.dataset(
+        [config.arrow_path(layers.uri(dataset, r.path)) for r in refs],
+        schema=schema,
+        format="parquet",
+        filesystem=config.arrow_filesystem(),
+    )
+    return data.to_table(columns=schema.names)
 
 
 class KeptRows:

@@ -1,0 +1,251 @@
+"""The merge gate: judges the would-be result of merging a branch, with checks that come from
+the target's contract (never from the branch under test), on the rows the merge brings.
+
+Per dataset the merge changes: the proposed contract change (a breaking change blocks unless
+the target's ``schema_evolution`` is ``any``), the schema against ``schema_evolution``, every
+contract check on the merged data (table-wide rules hold across both sides' rows), drift of the
+rows the branch adds against the target's rows, and volume against the contract's bounds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+import polars as pl
+import pyarrow as pa
+from lakegate.contracts import Contract, DriftSpec, diff_contracts
+from lakegate.validation.drift import column_drift, identifier_reason
+from lakegate.validation.engine import cast_to_contract, validate
+from lakegate.validation.gate_report import GateCheck, GateReport, Status
+
+from lake.diff import ColumnAdded, schema_diff
+from lake.frames import conform, delta_schema_json
+from lake.merge import DatasetPlan
+from lake.views import FileRef, KeptRows, View, read_files
+
+if TYPE_CHECKING:
+    from lake.commits import Commit
+    from lake.repository import Repository
+
+
+def evaluate(repo: Repository, source: str, target: str) -> GateReport:
+    ref = repo._refs.require(target)
+    s_id, t_id = repo.resolve(source), ref.commit
+    from lake.merge import merge_base, merged_contracts
+
+    base_id = merge_base(repo._commits, s_id, t_id)
+    checks: list[GateCheck] = []
+    if base_id == s_id:
+        checks.append(
+            GateCheck("*", "merge", "up-to-date", "pass", message=f"{target} already contains {source}")
+        )
+        return GateReport(source, target, s_id, t_id, tuple(checks))
+    s_commit, t_commit = repo._commits.get(s_id), repo._commits.get(t_id)
+    base = repo._commits.get(base_id) if base_id else None
+    _, contract_conflicts = merged_contracts(base, s_commit, t_commit)
+    for c in contract_conflicts:
+        checks.append(GateCheck(c.dataset, "merge", "conflict", "fail", message=c.reason))
+    names = sorted({n for c in (s_commit, t_commit) for n in c.datasets})
+    for name in names:
+        plan = repo._merge_plan(name, base, s_commit, t_commit, "fail")
+        for c in plan.conflicts:
+            checks.append(GateCheck(name, "merge", "conflict", "fail", message=c.describe()))
+        if plan.action == "keep" or plan.change is None:
+            continue
+        checks += _dataset_checks(repo, name, plan, s_commit, t_commit)
+    if not checks:
+        checks.append(GateCheck("*", "merge", "changes", "pass", message="the merge changes no dataset"))
+    return GateReport(source, target, s_id, t_id, tuple(checks))
+
+
+def _rows(
+    repo: Repository, name: str, refs: list[FileRef], schema: pa.Schema, extra: pa.Table | None
+) -> pa.Table:
+    """The rows the merge brings into the target: the files it adds and the rows it writes."""
+    parts = [read_files(repo._layers, name, refs, schema)] if refs else []
+    if extra is not None and extra.num_rows:
+        parts.append(conform(extra, schema, allow_new_columns=False)[0])
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def _dataset_checks(
+    repo: Repository, name: str, plan: DatasetPlan, source: Commit, target: Commit
+) -> list[GateCheck]:
+    checks: list[GateCheck] = []
+    change = plan.change
+    assert change is not None
+    t_key, s_key = target.contracts.get(name), source.contracts.get(name)
+    contract = repo._contracts.get(t_key) if t_key else None
+    if s_key != t_key and s_key is not None:
+        proposed = repo._contracts.get(s_key)
+        if contract is None:
+            checks.append(
+                GateCheck(
+                    name,
+                    "contract",
+                    "proposed",
+                    "warn",
+                    message="the branch brings the first contract for this dataset; "
+                    "it takes effect after the merge",
+                )
+            )
+        else:
+            d = diff_contracts(contract, proposed)
+            allowed = contract.schema_evolution == "any"
+            for c in d.changes:
+                status = (
+                    "fail"
+                    if c.level == "breaking" and not allowed
+                    else "warn"
+                    if c.level != "compatible"
+                    else "pass"
+                )
+                checks.append(
+                    GateCheck(
+                        name, "contract", c.path, cast(Status, status), value=c.level, message=c.message
+                    )
+                )
+    if contract is None:
+        checks.append(
+            GateCheck(
+                name,
+                "quality",
+                "contract",
+                "warn",
+                message="the target has no contract for this dataset, so nothing judges its data",
+            )
+        )
+        return checks
+    snap = target.datasets.get(name)
+    tview = View(repo._layers, name, snap) if snap is not None else None
+    new_rows = _rows(repo, name, list(change.restore), change.schema, change.data)
+    removed_rows = sum(r.file.rows for r in change.remove)
+
+    # 1. schema against the target's rule
+    deltas = schema_diff(snap.schema if snap else None, delta_schema_json(change.schema)) if snap else ()
+    rule = contract.schema_evolution
+    bad = [
+        d
+        for d in deltas
+        if rule == "strict" or (rule == "additive" and not (isinstance(d, ColumnAdded) and d.nullable))
+    ]
+    checks.append(
+        GateCheck(
+            name,
+            "schema",
+            f"schema_evolution={rule}",
+            "fail" if bad else "pass",
+            value="; ".join(d.describe() for d in deltas) or "unchanged",
+            threshold=rule,
+            message=("not allowed: " + "; ".join(d.describe() for d in bad)) if bad else "",
+        )
+    )
+
+    # 2. quality: every contract check, table-wide rules across both sides' rows
+    typed = cast_to_contract(contract, new_rows)
+    others = KeptRows(tview, change.remove) if tview is not None else None
+    report, _ = validate(contract, typed.table, others=others, pre=typed.results)
+    for r in report.results:
+        checks.append(
+            GateCheck(
+                name,
+                "quality",
+                r.name,
+                r.status,
+                value=f"{r.failed_rows} of {r.rows} rows",
+                threshold=r.threshold,
+                message=r.message,
+                samples=tuple(r.samples),
+            )
+        )
+
+    # 3. drift of the rows the branch adds or changes, against the target's rows
+    checks += _drift(name, contract, typed.table, tview)
+
+    # 4. volume
+    target_rows = snap.rows if snap else 0
+    vol = contract.volume
+    problems = []
+    if vol is not None:
+        if vol.max_rows_added is not None and new_rows.num_rows > vol.max_rows_added:
+            problems.append(f"adds {new_rows.num_rows} rows, more than {vol.max_rows_added}")
+        if vol.max_rows_removed is not None and removed_rows > vol.max_rows_removed:
+            problems.append(f"removes {removed_rows} rows, more than {vol.max_rows_removed}")
+        if vol.max_growth is not None and target_rows and new_rows.num_rows / target_rows > vol.max_growth:
+            problems.append(
+                f"grows the dataset by {new_rows.num_rows / target_rows:.1%}, more than {vol.max_growth:.1%}"
+            )
+    checks.append(
+        GateCheck(
+            name,
+            "volume",
+            "rows",
+            "fail" if problems else "pass",
+            value=f"+{new_rows.num_rows} / -{removed_rows} (target {target_rows})",
+            threshold=", ".join(
+                f"{k}={v}" for k, v in (vol.model_dump(exclude_none=True).items() if vol else [])
+            ),
+            message="; ".join(problems),
+        )
+    )
+    return checks
+
+
+def _drift(name: str, contract: Contract, current: pa.Table, tview: View | None) -> list[GateCheck]:
+    out: list[GateCheck] = []
+    if tview is None:
+        return out
+    spec = contract.drift or DriftSpec()
+    keys = [*contract.primary_key, *(c for c, s in contract.columns.items() if s.unique)]
+    cur = pl.from_arrow(current)
+    assert isinstance(cur, pl.DataFrame)
+    columns = [c for c in contract.columns if c in cur.columns and c in tview.schema.names]
+    if not columns:
+        return out
+    reference = tview.scan().select(columns).collect()
+    for col in columns:
+        cfg = spec.columns.get(col, spec.default)
+        if cfg.method == "none":
+            continue
+        ref_s, cur_s = reference[col], cur[col]
+        if cfg.method == "auto":
+            why = identifier_reason(col, ref_s, keys)
+            if why:
+                out.append(GateCheck(name, "drift", col, "skip", message=why))
+                continue
+        if ref_s.dtype in (pl.Datetime, pl.Date) or isinstance(ref_s.dtype, pl.Datetime):
+            ref_s, cur_s = ref_s.dt.epoch("s"), cur_s.dt.epoch("s")
+        result = column_drift(col, ref_s, cur_s, cfg.method, cfg.threshold)
+        details: dict[str, Any] = {
+            "method": result.method,
+            "reference": result.reference_summary,
+            "current": result.current_summary,
+        }
+        if result.histogram is not None:
+            details["histogram"] = result.histogram.to_dict()
+        out.append(
+            GateCheck(
+                name,
+                "drift",
+                col,
+                cast(Status, result.status),
+                value="" if result.value is None else f"{result.value:.4f}",
+                threshold="" if result.threshold is None else f"{result.method} {result.threshold}",
+                message=result.reason,
+                drift=details,
+            )
+        )
+        ref_null = result.reference_summary.get("null_rate", 0.0)
+        cur_null = result.current_summary.get("null_rate", 0.0)
+        if abs(cur_null - ref_null) > 0.1:
+            out.append(
+                GateCheck(
+                    name,
+                    "drift",
+                    f"{col}.null_rate",
+                    "warn",
+                    value=f"{cur_null:.1%}",
+                    threshold=f"reference {ref_null:.1%} ± 10 points",
+                )
+            )
+    return out
