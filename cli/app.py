@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import typer
+from lakegate.validation.gate_report import GateFailedError
 from typer.exceptions import TyperException
 
 import lake
@@ -237,6 +238,11 @@ def read(
         sys.stdout.write(text)
 
 
+def _override_note(metadata: Any) -> str:
+    over = metadata.get("lake.override")
+    return f" [gate overridden by {over['by']}: {over['reason']}]" if over else ""
+
+
 def _render(data: pl.DataFrame, fmt: ReadFormat) -> str:
     if fmt is ReadFormat.json:
         return data.write_ndjson()
@@ -395,6 +401,66 @@ def merge(
     else:
         output.merge_result(result)
     if result.conflicts and strategy is StrategyOpt.fail:
+        raise typer.Exit(1)
+
+
+class GateFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    junit = "junit"
+    github = "github"
+    html = "html"
+
+
+class FailOn(StrEnum):
+    fail = "fail"
+    warn = "warn"
+
+
+@app.command()
+def gate(
+    source: Annotated[str, typer.Argument(help="Branch (or tag, commit) under test.")],
+    into: Annotated[str, typer.Option("--into", help="Branch it would merge into.")] = "main",
+    fmt: Annotated[GateFormat, typer.Option("--format", "-f", help="Report format.")] = GateFormat.text,
+    output_file: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Also append the Markdown report to $GITHUB_STEP_SUMMARY.")
+    ] = False,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 on fail (default) or also on warn.")
+    ] = FailOn.fail,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Run the merge gate (schema, quality, drift, volume) from the target's contract; exit 1 if blocked."""
+    report = _open(repo).gate(source, into=into)
+    if json_out:
+        fmt = GateFormat.json
+    text = {
+        GateFormat.text: report.to_text,
+        GateFormat.json: report.to_json,
+        GateFormat.markdown: report.to_markdown,
+        GateFormat.junit: report.to_junit,
+        GateFormat.github: report.to_github,
+        GateFormat.html: report.to_html,
+    }[fmt]()
+    if output_file is not None:
+        output_file.write_text(text)
+        output.err.print(f"{report.headline()}\nreport written to {output_file.resolve()}", highlight=False)
+    elif fmt is GateFormat.text:
+        output.gate_report(report)
+    else:
+        sys.stdout.write(text)
+    if summary:
+        target = os.environ.get("GITHUB_STEP_SUMMARY")
+        if not target:
+            raise lake.UsageError("--summary needs $GITHUB_STEP_SUMMARY (set by GitHub Actions)")
+        with open(target, "a") as fh:
+            fh.write(report.to_markdown())
+    if report.verdict == "fail" or (report.verdict == "warn" and fail_on is FailOn.warn):
         raise typer.Exit(1)
 
 
@@ -654,6 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     except lake.LakeError as exc:
         if debug:
             traceback.print_exc()
+        if isinstance(exc, GateFailedError) and "--json" not in (argv or sys.argv[1:]):
+            output.gate_report(exc.report, stream=output.err)
         if "--json" in (argv or sys.argv[1:]):
             output.emit_json(exc.to_dict())  # the same facts, as data, and nothing else on stdout
             return exc.exit_code

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lakegate.contracts import ContractDiff
+from lakegate.validation.gate_report import GateReport
 from lakegate.validation.report import ValidationReport
 from rich.console import Console
 from rich.table import Table
@@ -170,3 +171,22 @@ def merge_result(result: lake.MergeResult) -> None:
         )
     for c in result.conflicts:
         err.print(f"[bold red]conflict[/] {c.describe()}", highlight=False)
+
+
+def gate_report(report: GateReport, *, stream: Console = out) -> None:
+    style = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+    t = Table(title=report.headline(), title_justify="left", header_style="bold")
+    for heading in ("dataset", "check", "status", "value", "threshold", "note"):
+        t.add_column(heading, overflow="fold")
+    for c in report.checks:
+        if c.status == "pass" and c.category == "quality":
+            continue  # passing contract checks are counted in the headline, not listed
+        t.add_row(
+            c.dataset,
+            f"{c.category}/{c.name}",
+            f"[{style[c.status]}]{c.status}[/]",
+            c.value,
+            c.threshold,
+            c.message,
+        )
+    stream.print(t)

@@ -45,14 +45,15 @@ def evaluate(repo: Repository, source: str, target: str) -> GateReport:
     _, contract_conflicts = merged_contracts(base, s_commit, t_commit)
     for c in contract_conflicts:
         checks.append(GateCheck(c.dataset, "merge", "conflict", "fail", message=c.reason))
-    names = sorted({n for c in (s_commit, t_commit) for n in c.datasets})
+    names = sorted({n for c in (s_commit, t_commit) for n in (*c.datasets, *c.contracts)})
     for name in names:
         plan = repo._merge_plan(name, base, s_commit, t_commit, "fail")
         for c in plan.conflicts:
             checks.append(GateCheck(name, "merge", "conflict", "fail", message=c.describe()))
         if plan.action == "keep" or plan.change is None:
+            checks += _contract_checks(repo, name, s_commit, t_commit, base)
             continue
-        checks += _dataset_checks(repo, name, plan, s_commit, t_commit)
+        checks += _dataset_checks(repo, name, plan, s_commit, t_commit, base)
     if not checks:
         checks.append(GateCheck("*", "merge", "changes", "pass", message="the merge changes no dataset"))
     return GateReport(source, target, s_id, t_id, tuple(checks))
@@ -68,14 +69,16 @@ def _rows(
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
-def _dataset_checks(
-    repo: Repository, name: str, plan: DatasetPlan, source: Commit, target: Commit
+def _contract_checks(
+    repo: Repository, name: str, source: Commit, target: Commit, base: Commit | None
 ) -> list[GateCheck]:
+    """A contract the branch proposes is judged against the target's: a breaking change blocks
+    unless the target's schema_evolution is ``any``."""
     checks: list[GateCheck] = []
-    change = plan.change
-    assert change is not None
     t_key, s_key = target.contracts.get(name), source.contracts.get(name)
     contract = repo._contracts.get(t_key) if t_key else None
+    if base is not None and s_key == base.contracts.get(name):
+        return checks  # the branch did not touch the contract
     if s_key != t_key and s_key is not None:
         proposed = repo._contracts.get(s_key)
         if contract is None:
@@ -105,6 +108,18 @@ def _dataset_checks(
                         name, "contract", c.path, cast(Status, status), value=c.level, message=c.message
                     )
                 )
+    return checks
+
+
+def _dataset_checks(
+    repo: Repository, name: str, plan: DatasetPlan, source: Commit, target: Commit, base: Commit | None
+) -> list[GateCheck]:
+    checks: list[GateCheck] = []
+    change = plan.change
+    assert change is not None
+    checks += _contract_checks(repo, name, source, target, base)
+    t_key = target.contracts.get(name)
+    contract = repo._contracts.get(t_key) if t_key else None
     if contract is None:
         checks.append(
             GateCheck(
@@ -218,6 +233,7 @@ def _drift(name: str, contract: Contract, current: pa.Table, tview: View | None)
         result = column_drift(col, ref_s, cur_s, cfg.method, cfg.threshold)
         details: dict[str, Any] = {
             "method": result.method,
+            "value": result.value,
             "reference": result.reference_summary,
             "current": result.current_summary,
         }

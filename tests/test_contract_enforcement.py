@@ -378,7 +378,11 @@ SETTINGS = settings(
 
 def _frame(values: list[tuple[float, str | None]]) -> pa.Table:
     return pa.table(
-        {"id": list(range(len(values))), "amount": [v[0] for v in values], "cur": [v[1] for v in values]}
+        {
+            "id": pa.array(range(len(values)), pa.int64()),
+            "amount": pa.array([v[0] for v in values], pa.float64()),
+            "cur": pa.array([v[1] for v in values], pa.string()),
+        }
     )
 
 
