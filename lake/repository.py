@@ -397,7 +397,12 @@ class Repository:
             message=message or f"Merge {source} into {target}",
             author=author,
             metadata={
-                "lake.merge": {"source": source, "source_commit": s_id, "base": base_id, "strategy": strategy},
+                "lake.merge": {
+                    "source": source,
+                    "source_commit": s_id,
+                    "base": base_id,
+                    "strategy": strategy,
+                },
                 **gate_meta,
             },
             contract_updates=updates,
