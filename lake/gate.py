@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, cast
 import polars as pl
 import pyarrow as pa
 from lakegate.contracts import Contract, DriftSpec, diff_contracts
-from lakegate.validation.drift import column_drift, identifier_reason
+from lakegate.validation.drift import MIN_ROWS, column_drift, identifier_reason
 from lakegate.validation.engine import cast_to_contract, validate
 from lakegate.validation.gate_report import GateCheck, GateReport, Status
+from lakegate.validation.profile import Profile
 
 from lake.diff import ColumnAdded, schema_diff
 from lake.frames import conform, delta_schema_json
@@ -175,7 +176,8 @@ def _dataset_checks(
         )
 
     # 3. drift of the rows the branch adds or changes, against the target's rows
-    checks += _drift(name, contract, typed.table, tview)
+    profile = repo._profiles.get(name, snap) if snap is not None else None
+    checks += _drift(name, contract, typed.table, tview, profile)
 
     # 4. volume
     target_rows = snap.rows if snap else 0
@@ -206,7 +208,11 @@ def _dataset_checks(
     return checks
 
 
-def _drift(name: str, contract: Contract, current: pa.Table, tview: View | None) -> list[GateCheck]:
+def _drift(
+    name: str, contract: Contract, current: pa.Table, tview: View | None, profile: Profile | None
+) -> list[GateCheck]:
+    """Drift of ``current`` against the target: from its profile when the target keeps one (a
+    protected branch), else from a scan of the target's columns."""
     out: list[GateCheck] = []
     if tview is None:
         return out
@@ -217,20 +223,41 @@ def _drift(name: str, contract: Contract, current: pa.Table, tview: View | None)
     columns = [c for c in contract.columns if c in cur.columns and c in tview.schema.names]
     if not columns:
         return out
-    reference = tview.scan().select(columns).collect()
+    reference = None if profile is not None else tview.scan().select(columns).collect()
     for col in columns:
         cfg = spec.columns.get(col, spec.default)
         if cfg.method == "none":
             continue
-        ref_s, cur_s = reference[col], cur[col]
+        cur_s = cur[col]
+        null_rate = None
+        if profile is not None:
+            prof = profile.columns.get(col)
+            if prof is None or prof.kind == "other" or (prof.kind == "categorical" and prof.counts is None):
+                out.append(
+                    GateCheck(name, "drift", col, "skip", message="no distribution kept for this column")
+                )
+                continue
+            ref_s = prof.reference(col)
+            null_rate = prof.nulls / prof.rows if prof.rows else 0.0
+            if prof.rows - prof.nulls < MIN_ROWS:
+                ref_s = ref_s.head(0)  # too few values: column_drift says so
+        else:
+            assert reference is not None
+            ref_s = reference[col]
         if cfg.method == "auto":
-            why = identifier_reason(col, ref_s, keys)
+            why = identifier_reason(col, ref_s if profile is None else cur_s, keys)
             if why:
                 out.append(GateCheck(name, "drift", col, "skip", message=why))
                 continue
-        if ref_s.dtype in (pl.Datetime, pl.Date) or isinstance(ref_s.dtype, pl.Datetime):
-            ref_s, cur_s = ref_s.dt.epoch("s"), cur_s.dt.epoch("s")
+        if isinstance(cur_s.dtype, pl.Datetime) or cur_s.dtype == pl.Date:
+            cur_s = cur_s.dt.epoch("s")
+            if profile is None:
+                ref_s = ref_s.dt.epoch("s")
         result = column_drift(col, ref_s, cur_s, cfg.method, cfg.threshold)
+        if null_rate is not None:
+            result.reference_summary["null_rate"] = round(null_rate, 6)
+            result.reference_summary["rows"] = profile.columns[col].rows if profile else 0
+            result.reference_summary["from"] = "profile"
         details: dict[str, Any] = {
             "method": result.method,
             "value": result.value,

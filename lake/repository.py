@@ -7,6 +7,7 @@ through refs, so they see a write whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -36,6 +37,7 @@ from lake.errors import (
     ConcurrentUpdateError,
     DatasetNotFoundError,
     InvalidInputError,
+    LakeError,
     NotARepositoryError,
     RefExistsError,
     RefNotFoundError,
@@ -45,6 +47,7 @@ from lake.errors import (
 from lake.frames import arrow_schema, to_arrow
 from lake.layers import DataFile, Layers, VersionTaken
 from lake.merge import DatasetPlan, MergeConflictError, Strategy, merge_base, merged_contracts, plan_dataset
+from lake.profiles import ProfileStore
 from lake.refnames import check_ref_name
 from lake.refs import Ref, RefStore
 from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
@@ -109,6 +112,7 @@ class Repository:
         self._refs = RefStore(store)
         self._layers = Layers(config, store)
         self._contracts = ContractStore(store)
+        self._profiles = ProfileStore(store, self._layers)
         self.default_branch: str = settings.get("default_branch", "main")
 
     # -- opening ---------------------------------------------------------------------------------
@@ -297,13 +301,29 @@ class Repository:
             for k, v in (("protected", protected), ("require_contracts", require_contracts))
             if v is not None
         }
+        words = ", ".join(f"{k}={'on' if v else 'off'}" for k, v in settings.items())
         while True:
             ref = self._refs.require(branch)
+            head = self._commits.get(ref.commit)
+            # The change of rules is itself a commit, so that log shows who changed them and when.
+            record = Commit(
+                parents=(ref.commit,),
+                author=default_author(),
+                time=now_utc(),
+                message=f"Set the rules of {branch}: {words}",
+                datasets=head.datasets,
+                contracts=head.contracts,
+                metadata={"lake.protection": settings},
+            )
             try:
-                self._refs.move(ref, ref.commit, **settings)
-                return
+                self._refs.move(ref, self._commits.put(record), **settings)
+                break
             except ConcurrentUpdateError:
                 continue
+        if protected:
+            for name, snap in head.datasets.items():
+                if self._profiles.get(name, snap) is None:
+                    self._profiles.build(name, snap)
 
     def gate(self, source: str, *, into: str | None = None) -> GateReport:
         """Judge merging ``source`` into ``into`` with the target's contract; changes nothing."""
@@ -640,6 +660,8 @@ class Repository:
             )
             moved = self._move(ref, head, commit, touched)
             if moved is not None:
+                if ref.protected:
+                    self._profile(head, datasets, changes)
                 return WriteResult(branch, moved, commit.parents[0], changes, attempt + 1, reports)
             heal = True
             _backoff(attempt)
@@ -647,6 +669,15 @@ class Repository:
             f"branch {branch!r} kept moving: gave up after {MAX_ATTEMPTS} attempts",
             hint="nothing was committed; run the operation again",
         )
+
+    def _profile(self, head: Commit, datasets: Mapping[str, Snapshot], changed: Mapping[str, Any]) -> None:
+        """Keep the profiles of a protected branch current (what the gate compares against).
+        Best effort: the commit stands whatever happens here; a missing profile only makes the
+        next gate scan the target instead."""
+        for name in changed:
+            if name in datasets:
+                with contextlib.suppress(LakeError, OSError, ValueError):
+                    self._profiles.advance(name, head.datasets.get(name), datasets[name])
 
     def _contract_in_force(self, ref: Ref, contracts: Mapping[str, str], dataset: str) -> Contract | None:
         key = contracts.get(dataset)

@@ -242,3 +242,20 @@ def test_the_html_report_renders_its_charts_in_a_real_browser(
     assert dom.stdout.count('class="histogram"') >= 4  # amount and currency, reference and branch
     assert dom.stdout.count('class="bar"') > 20
     assert os.path.getsize(shot) > 10_000
+
+
+def test_a_protected_target_is_judged_from_its_profile(lake_with_contract: lake.Repository) -> None:
+    repo = lake_with_contract
+    repo.protect("main", protected=True)
+    repo.create_branch("daily").write("orders", orders(N, seed=2))
+    report = repo.gate("daily")
+    [amount] = [c for c in report.checks if c.category == "drift" and c.name == "amount"]
+    assert amount.drift["reference"]["from"] == "profile" and amount.status == "pass"
+    repo.merge("daily")  # the profile of main's new head is extended with the merged rows
+    repo.create_branch("drift").write("orders", orders(2 * N, scale=3.0, seed=3))
+    report = repo.gate("drift")
+    [amount] = [c for c in report.checks if c.category == "drift" and c.name == "amount"]
+    assert amount.drift["reference"]["from"] == "profile"
+    assert amount.drift["reference"]["rows"] == 2 * N and amount.status == "fail"
+    rules = repo.log(limit=3)
+    assert any(c.commit.metadata.get("lake.protection") == {"protected": True} for c in rules)
