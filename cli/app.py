@@ -274,7 +274,7 @@ def log(
                 output.short(c.id),
                 c.commit.time[:19].replace("T", " "),
                 c.commit.author,
-                c.commit.message,
+                c.commit.message + _override_note(c.commit.metadata),
                 ", ".join(sorted(c.commit.changes)),
             ]
             for c in commits
@@ -387,14 +387,27 @@ def merge(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would happen; change nothing.")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Merge although the gate fails (needs --reason).")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why the gate is overridden; recorded.")
+    ] = None,
     message: Message = None,
     author: Author = None,
     repo: Repo = None,
     json_out: Json = False,
 ) -> None:
-    """Merge a branch into another (three-way, per dataset, copying no data)."""
+    """Merge a branch into another (three-way, per dataset, copying no data) if the gate passes."""
     result = _open(repo).merge(
-        source, into=into, strategy=strategy.value, dry_run=dry_run, message=message, author=author
+        source,
+        into=into,
+        strategy=strategy.value,
+        dry_run=dry_run,
+        force=force,
+        reason=reason,
+        message=message,
+        author=author,
     )
     if json_out:
         output.emit_json(result.to_dict())

@@ -145,6 +145,7 @@ COMMANDS = [
     ["diff"],
     ["revert"],
     ["merge"],
+    ["gate"],
     ["branch", "create"],
     ["branch", "list"],
     ["branch", "delete"],
@@ -238,3 +239,42 @@ def test_merge_command(cli: Lake, files: dict[str, Path]) -> None:
     cli("branch", "protect", "main")
     assert "protected" in cli("write", "orders", str(files["csv"]), code=1)
     assert "cannot be deleted" in cli("branch", "delete", "main", code=1)
+
+
+def test_gate_command_formats_and_exit_codes(
+    cli: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    spec = tmp_path / "c.yaml"
+    spec.write_text("dataset: m\nprimary_key: [id]\ncolumns:\n  id: {type: int64}\n  x: {type: float64}\n")
+    cli("contract", "set", "m", str(spec))
+    rng = np.random.default_rng(0)
+    base = tmp_path / "base.parquet"
+    pq.write_table(pa.table({"id": np.arange(5000), "x": rng.normal(0, 1, 5000)}), base)
+    cli("write", "m", str(base))
+    good, bad = tmp_path / "good.parquet", tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"id": np.arange(5000, 10000), "x": rng.normal(0, 1, 5000)}), good)
+    pq.write_table(pa.table({"id": np.arange(10000, 15000), "x": rng.normal(5, 1, 5000)}), bad)
+    cli("branch", "create", "ok")
+    cli("write", "m", str(good), "--branch", "ok")
+    cli("branch", "create", "drifted")
+    cli("write", "m", str(bad), "--branch", "drifted")
+    assert "passed" in cli("gate", "ok")
+    assert "BLOCKED" in cli("gate", "drifted", code=1)
+    junit = tmp_path / "gate.xml"
+    cli("gate", "drifted", "--format", "junit", "--output", str(junit), code=1)
+    assert junit.read_text().startswith("<?xml")
+    assert "::error title=lake gate m::drift/x" in cli("gate", "drifted", "--format", "github", code=1)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    cli("gate", "ok", "--format", "github", "--summary")
+    assert summary.read_text().startswith("### ✅ lake gate ok -> main")
+    payload = cli.json("gate", "drifted", code=1)
+    assert payload["verdict"] == "fail"  # type: ignore[index]
+    refused = cli("merge", "drifted", code=1)
+    assert "the gate blocked merging drifted into main" in refused
+    cli("merge", "drifted", "--force", "--reason", "new sensor calibration")
+    assert "gate overridden" in cli("log", "--limit", "1") and "new sensor calibration" in cli(
+        "log", "--limit", "1"
+    )
