@@ -5,58 +5,81 @@ set -euo pipefail
 work=${1:-lakegate-demo}
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+step() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 
-cat > orders-day1.csv <<'CSV'
-order_id,customer_id,amount,currency
-1,100,25.50,EUR
-2,101,310.00,USD
-3,100,12.00,EUR
-4,102,-5.00,GBP
-CSV
-cat > orders-day2.csv <<'CSV'
-order_id,customer_id,amount,currency
-5,103,99.90,EUR
-6,101,-20.00,USD
-7,104,45.00,GBP
-CSV
-
-say lake init
-say lake write orders orders-day1.csv -m "Load day 1"
-say lake tag create day1
-say lake branch create cleanup
-say lake write orders orders-day2.csv --branch cleanup -m "Load day 2"
-say lake delete orders --where "amount < 0" --branch cleanup -m "Drop refunds"
-say lake diff main cleanup
-say lake log --ref cleanup
-say lake read orders --ref cleanup
-say lake read orders --ref day1 --format csv
-say lake datasets
-echo
-echo "main's copy of 'orders' is a plain Delta table at $(pwd)/.lake/orders; any Delta reader opens it:"
-say python -c "import polars as pl; print(pl.read_delta('.lake/orders').sort('order_id'))"
-
-echo
-echo "Contracts: every write is checked. A contract for 'orders' on the cleanup branch:"
+# Daily order files: day 1 (history), day 2 (a good load), day 3 (broken rows), day 4 (drifted
+# prices), and two small appends from two teams. Deterministic, so the story is the same each run.
+python - <<'PY'
+import numpy as np, pyarrow as pa, pyarrow.csv as csv
+def day(start, n, seed, scale=1.0, cur=("EUR", "USD", "GBP"), p=(0.4, 0.4, 0.2)):
+    rng = np.random.default_rng(seed)
+    return pa.table({
+        "order_id": np.arange(start, start + n),
+        "customer_id": rng.integers(100, 5000, n),
+        "amount": np.round(rng.gamma(2.0, 40.0, n) * scale, 2),
+        "currency": rng.choice(np.array(cur), n, p=list(p)),
+    })
+csv.write_csv(day(1, 2000, 1), "orders-day1.csv")
+csv.write_csv(day(2001, 2000, 2), "orders-day2.csv")
+bad = day(4001, 5, 3).to_pylist()
+bad[1]["amount"], bad[2]["currency"], bad[3]["order_id"] = -12.5, "JPY", 42
+csv.write_csv(pa.Table.from_pylist(bad), "orders-day3.csv")
+csv.write_csv(day(6001, 2000, 4, scale=3.0), "orders-day4.csv")
+csv.write_csv(day(9001, 500, 5), "orders-team-a.csv")
+csv.write_csv(day(9501, 500, 6), "orders-team-b.csv")
+PY
 cat > orders.contract.yaml <<'YAML'
 dataset: orders
+description: One row per customer order
 primary_key: [order_id]
+schema_evolution: additive
 columns:
   order_id:    {type: int64, nullable: false}
   customer_id: {type: int64, nullable: false}
-  amount:      {type: float64, nullable: false, min: 0}
+  amount:      {type: float64, nullable: false, min: 0, max: 100000}
   currency:    {type: string, in: [EUR, USD, GBP]}
 checks:
   - {name: some_rows, row_count: {min: 1}}
 YAML
-cat > orders-day3.csv <<'CSV'
-order_id,customer_id,amount,currency
-8,105,30.00,EUR
-9,106,-1.00,JPY
-5,107,10.00,USD
-CSV
-say lake contract set orders orders.contract.yaml --branch cleanup
+
+step "1. A repository, history, and a contract on main"
+say lake init
+say lake write orders orders-day1.csv -m "Load day 1"
+say lake tag create day1
+say lake contract set orders orders.contract.yaml
+say lake branch protect main
+echo "main is protected now: it changes only through merges that pass the gate."
+
+step "2. A good daily load on a branch: the gate passes and the merge lands"
+say lake branch create load-day2
+say lake write orders orders-day2.csv --branch load-day2 -m "Load day 2"
+say lake diff main load-day2
+say lake gate load-day2 --into main
+say lake merge load-day2 --into main
+
+step "3. A load that breaks the contract: the write is refused and nothing is committed"
+say lake branch create load-day3
+say lake write orders orders-day3.csv --branch load-day3 || echo "(refused, as it should be: nothing was committed)"
+say lake write orders orders-day3.csv --branch load-day3 --quarantine
+say lake read orders__quarantine --ref load-day3
+
+step "4. A load with drifted prices: the gate blocks the merge"
+say lake branch create load-day4
+say lake write orders orders-day4.csv --branch load-day4 -m "Load day 4"
+say lake gate load-day4 --into main --format html --output gate-day4.html || true
+echo "The HTML report, with side-by-side histograms: $(pwd)/gate-day4.html"
+say lake merge load-day4 --into main || echo "(blocked, as it should be: main did not move)"
+
+step "5. Two teams append to the same table on two branches; both merge cleanly"
+say lake branch create team-a
+say lake branch create team-b
+say lake write orders orders-team-a.csv --branch team-a -m "Team A orders"
+say lake write orders orders-team-b.csv --branch team-b -m "Team B orders"
+say lake merge team-a --into main
+say lake merge team-b --into main
+say lake log --limit 6
+say lake datasets
+say lake read orders --ref day1 --limit 3 --format csv
 echo
-echo "Day 3 has a negative amount, an unknown currency and a repeated order id; it is refused:"
-say lake write orders orders-day3.csv --branch cleanup || echo "(refused as expected: nothing was committed)"
-say lake write orders orders-day3.csv --branch cleanup --quarantine
-say lake read orders__quarantine --ref cleanup
+echo "main's copy of 'orders' is a plain Delta table at $(pwd)/.lake/orders; any Delta reader opens it:"
+say python -c "import polars as pl; print(pl.read_delta('.lake/orders').select(pl.len(), pl.col('amount').mean()))"

@@ -26,13 +26,17 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     out = run.stdout
     for step in (
         "lake init",
-        "lake branch create cleanup",
-        "lake diff main cleanup",
+        "lake contract set orders",
+        "lake diff main load-day2",
+        "lake merge load-day2",
         "lake read orders --ref day1",
+        "lake merge team-b",
     ):
         assert step in out
-    assert "Drop refunds" in out
-    assert "refused as expected" in out and "rows were set aside in orders__quarantine" in out
+    assert "lake gate load-day2 -> main: passed" in out
+    assert "refused, as it should be" in out and "rows were set aside in orders__quarantine" in out
+    assert "lake gate load-day4 -> main: BLOCKED" in out and "blocked, as it should be" in out
+    assert (tmp_path / "demo" / "gate-day4.html").is_file()
     assert (tmp_path / "demo" / ".lake" / "orders" / "_delta_log").is_dir()
 
 

@@ -157,13 +157,15 @@ class GateReport:
         return "\n".join(lines) + "\n"
 
     def to_html(self) -> str:
+        order = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
+        ranked = sorted(self.checks, key=lambda c: order[c.status])
         rows = "".join(
-            f"<tr class='{c.status}'><td>{_ICON[c.status]}</td><td>{html.escape(c.dataset)}</td>"
+            f"<tr class='{c.status}'><td><span class='badge {c.status}'>{c.status.upper()}</span></td><td>{html.escape(c.dataset)}</td>"
             f"<td>{html.escape(c.category)}/{html.escape(c.name)}</td><td>{html.escape(c.value)}</td>"
             f"<td>{html.escape(c.threshold)}</td><td>{html.escape(c.message)}</td></tr>"
-            for c in self.checks
+            for c in ranked
         )
-        charts = "".join(_chart(c) for c in self.checks if c.category == "drift" and c.drift.get("histogram"))
+        charts = "".join(_chart(c) for c in ranked if c.category == "drift" and c.drift.get("histogram"))
         return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lake gate {html.escape(self.source)} → {html.escape(self.target)}</title>
 <style>
@@ -171,8 +173,10 @@ body{{font-family:system-ui,sans-serif;margin:2rem;color:#222}} table{{border-co
 td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;font-size:.9rem}} tr.fail{{background:#fde8e8}}
 tr.warn{{background:#fff6dd}} .chart{{display:inline-block;margin:1rem 2rem 1rem 0;vertical-align:top}}
 .legend span{{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem}} h1{{font-size:1.3rem}}
+.badge{{font-weight:600;font-size:.75rem;padding:.1rem .4rem;border-radius:.3rem;color:#fff}} .badge.pass{{background:#2e7d32}}
+.badge.fail{{background:#c62828}} .badge.warn{{background:#ef6c00}} .badge.skip{{background:#888}}
 </style></head><body>
-<h1 id="verdict" data-verdict="{self.verdict}">{_ICON[self.verdict]} {html.escape(self.headline())}</h1>
+<h1 id="verdict" data-verdict="{self.verdict}"><span class="badge {self.verdict}">{self.verdict.upper()}</span> {html.escape(self.headline())}</h1>
 <p>source {html.escape(self.source_commit[:12])} · target {html.escape(self.target_commit[:12])}</p>
 <table><tr><th></th><th>dataset</th><th>check</th><th>value</th><th>threshold</th><th>note</th></tr>{rows}</table>
 <h2>Distributions</h2>
