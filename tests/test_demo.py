@@ -23,7 +23,7 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "Traceback" not in run.stderr
-    out = run.stdout
+    out = run.stdout + run.stderr
     for step in (
         "lake init",
         "lake contract set orders",
