@@ -7,5 +7,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-for name in ("branch_create", "write_overhead", "diff_cost"):
-    subprocess.run([sys.executable, str(HERE / f"{name}.py"), *sys.argv[1:]], check=True)
+for name in (
+    "branch_create",
+    "write_overhead",
+    "diff_cost",
+    "validated_write",
+    "validation_memory",
+    "uniqueness_scale",
+    "merge_cost",
+    "gate_scale",
+    "drift_speed",
+):
+    subprocess.run([sys.executable, str(HERE / f"{name}.py")], check=True)

@@ -190,7 +190,6 @@ def apply_change(
     readds: list[DataFile] = []
     copies: list[FileRef] = []
     borrowed: dict[tuple[str, int], set[str]] = {}  # layers of another line of history, by reference
-    present = view.files if view is not None else {}
     for ref in change.restore:
         if ref.path in shadowed:
             del shadowed[ref.path]
@@ -205,6 +204,7 @@ def apply_change(
             borrowed.setdefault((ref.layer, ref.version), set()).add(ref.path)
         else:
             copies.append(ref)
+    present = view.files if view is not None and borrowed else {}
     for (layer_path, version), wanted in borrowed.items():
         # Stack the other branch's layer under ours and hide what of it we do not take.
         prefix = f"{layer_path}/" if layer_path else ""

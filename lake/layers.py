@@ -92,6 +92,7 @@ class Layers:
         self.config = config
         self.store = store
         self._files: OrderedDict[tuple[str, int], dict[str, DataFile]] = OrderedDict()
+        self._latest: dict[str, DeltaTable] = {}
 
     # -- locations -------------------------------------------------------------------------------
     def uri(self, dataset: str, layer_path: str = "") -> str:
@@ -110,10 +111,15 @@ class Layers:
 
     # -- reading ---------------------------------------------------------------------------------
     def latest_version(self, dataset: str, layer_path: str) -> int | None:
+        """The layer's newest Delta version. The loaded table is kept for :meth:`commit`, which
+        usually commits right on top of it, so that a write loads the log once, not twice."""
+        uri = self.uri(dataset, layer_path)
         try:
-            return self._table(self.uri(dataset, layer_path)).version()
+            dt = self._table(uri)
         except TableNotFoundError:
             return None
+        self._latest[uri] = dt
+        return dt.version()
 
     def files(self, dataset: str, layer: Layer) -> dict[str, DataFile]:
         """The files of ``layer`` at its version, keyed by path relative to the layer root."""
@@ -246,7 +252,8 @@ class Layers:
                     post_commithook_properties=_HOOKS,
                 )
                 return 0
-            dt = self._table(uri, base)
+            loaded = self._latest.pop(uri, None)
+            dt = loaded if loaded is not None and loaded.version() == base else self._table(uri, base)
             if schema_change == "replace":
                 dt.create_write_transaction(
                     add_actions,

@@ -16,6 +16,7 @@ take one side's version of each conflicting key (without a primary key: of the d
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -101,28 +102,65 @@ class DatasetPlan:
 
 
 def merge_base(commits: CommitStore, a: str, b: str) -> str | None:
-    """The most recent common ancestor of commits ``a`` and ``b``. With several (criss-cross
-    histories) the newest wins, ties broken by id, so the choice is deterministic."""
+    """The most recent common ancestor of commits ``a`` and ``b``.
 
-    def ancestors(start: str) -> set[str]:
-        seen: set[str] = set()
-        todo = [start]
-        while todo:
-            c = todo.pop()
-            if c not in seen:
-                seen.add(c)
-                todo.extend(commits.get(c).parents)
-        return seen
+    Walks back from both heads newest-first, painting each commit with the side(s) that reach
+    it (git's paint-down-to-common), and stops once every commit left to visit is reached from
+    both sides: the cost follows the history since the fork, not the repository's age. With
+    several best candidates (criss-cross histories) the newest wins, ties broken by id, so the
+    choice is deterministic."""
+    if a == b:
+        return a
+    paint: dict[str, int] = {a: 1, b: 2}
+    queue: list[tuple[str, str]] = []  # (negated-sortable time, id), newest first via heap
 
-    common = ancestors(a) & ancestors(b)
-    if not common:
+    def push(cid: str) -> None:
+        heapq.heappush(queue, (_newest_first(commits.get(cid).time), cid))
+
+    push(a)
+    push(b)
+    candidates: list[str] = []
+    while queue and any(paint[c] != 3 for _, c in queue):
+        _, cid = heapq.heappop(queue)
+        flags = paint[cid]
+        if flags == 3:
+            if cid not in candidates:
+                candidates.append(cid)
+        for parent in commits.get(cid).parents:
+            before = paint.get(parent, 0)
+            after = before | flags
+            if after != before:
+                paint[parent] = after
+                push(parent)
+    while queue:  # commits reached from both sides but not yet visited are candidates too
+        _, cid = heapq.heappop(queue)
+        if cid not in candidates and paint[cid] == 3:
+            candidates.append(cid)
+    if not candidates:
         return None
-    # drop the common ancestors that are ancestors of another common ancestor
-    redundant: set[str] = set()
-    for c in common:
-        redundant |= ancestors(c) - {c}
-    best = [c for c in common if c not in redundant] or list(common)
-    return max(best, key=lambda c: (commits.get(c).time, c))
+    best = [c for c in candidates if not any(c != o and _reaches(commits, o, c) for o in candidates)]
+    return max(best or candidates, key=lambda c: (commits.get(c).time, c))
+
+
+def _newest_first(time: str) -> str:
+    """A sort key that orders ISO timestamps newest first."""
+    return "".join(chr(0x10FFFF - ord(ch)) for ch in time)
+
+
+def _reaches(commits: CommitStore, start: str, target: str) -> bool:
+    """Whether ``target`` is an ancestor of ``start`` (walks no further back than ``target``'s time)."""
+    limit = commits.get(target).time
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        c = todo.pop()
+        if c == target:
+            return True
+        if c in seen or commits.get(c).time < limit:
+            continue
+        seen.add(c)
+        todo.extend(commits.get(c).parents)
+    return False
 
 
 def plan_dataset(
@@ -154,14 +192,16 @@ def plan_dataset(
     t_add, t_rem = file_changes(layers, name, base, target)
     both = sorted(set(s_rem) & set(t_rem))
     assert tview is not None
-    present = tview.files
     if not both:
+        # What the source removed from the base is still in the target unless the target removed
+        # it too; what the source added is new to the target unless the target already has it.
+        # Both follow from the two diffs, so the target's whole file list is never read.
         change = Change(
             "merge",
             schema,
             "add" if schema != tview.schema else None,
-            remove=[present[p] for p in s_rem if p in present],
-            restore=[r for p, r in s_add.items() if p not in present],
+            remove=[r for p, r in s_rem.items() if p not in t_rem],
+            restore=[r for p, r in s_add.items() if p not in t_add],
             rows_added=sum(r.file.rows for r in s_add.values()),
             rows_removed=sum(r.file.rows for r in s_rem.values()),
         )
