@@ -577,6 +577,11 @@ class Repository:
         txn = uuid.uuid4().hex
         heal = False
         updates = dict(contract_updates or {})
+        if updates and merged is None and self._refs.require(branch).protected:
+            raise RefusedError(
+                f"branch {branch!r} is protected: its contracts change only by merges",
+                hint="set the contract on a branch and merge it: the gate reviews the change",
+            )
         for attempt in range(MAX_ATTEMPTS):
             ref = self._refs.require(branch)
             head = self._commits.get(ref.commit)

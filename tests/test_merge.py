@@ -196,6 +196,12 @@ def test_a_protected_branch_changes_only_by_merges(repo: lake.Repository) -> Non
     repo.create_branch("work").write("orders", rows([2]))
     repo.merge("work")
     assert ids(repo) == [1, 2]
+    with pytest.raises(lake.RefusedError, match="contracts change only by merges"):
+        repo.branch("main").set_contract("orders", PK)
+    proposal = repo.create_branch("proposal")
+    proposal.set_contract("orders", PK)
+    repo.merge("proposal")
+    assert repo.contract("orders") == PK
     repo.create_branch("doomed")
     repo.protect("doomed", protected=True)
     with pytest.raises(lake.RefusedError, match="cannot be deleted"):
