@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -335,7 +335,3 @@ def rows_of(add: Mapping[str, Any]) -> int:
     if not stats:
         return 0
     return int(json.loads(stats).get("numRecords", 0))
-
-
-def paths(files: Iterable[DataFile]) -> set[str]:
-    return {f.path for f in files}

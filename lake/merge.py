@@ -28,7 +28,7 @@ from lake.changes import Change
 from lake.commits import Commit, CommitStore, Snapshot
 from lake.diff import file_changes, schema_diff
 from lake.errors import LakeError
-from lake.frames import arrow_schema, conform, delta_schema_json
+from lake.frames import arrow_schema, conform
 from lake.layers import Layers
 from lake.views import FileRef, View
 
@@ -407,7 +407,3 @@ def merged_contracts(
         else:
             conflicts.append(Conflict(name, "both sides changed the dataset's contract differently"))
     return out, conflicts
-
-
-def schema_json(schema: pa.Schema) -> dict[str, Any]:
-    return delta_schema_json(schema)

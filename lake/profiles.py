@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import pyarrow as pa
 from lakegate.validation.profile import Profile
 
 from lake.commits import Snapshot
@@ -60,7 +59,3 @@ class ProfileStore:
             old.update(read_files(self._layers, dataset, [ref], schema))
         self.put(dataset, after, old)
         return old
-
-
-def reference_rows(profile: Profile, columns: list[str]) -> dict[str, pa.Array]:
-    return {c: profile.columns[c].reference(c).to_arrow() for c in columns if c in profile.columns}
