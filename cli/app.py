@@ -499,10 +499,13 @@ def branch_create(
 def branch_list(repo: Repo = None, json_out: Json = False) -> None:
     """List branches and their heads."""
     infos = _open(repo).branches()
-    if json_out:
-        output.emit_json([b.to_dict() for b in infos])
-    else:
-        output.table("branches", ["branch", "head"], [[b.name, output.short(b.commit)] for b in infos])
+    output.listing(
+        json_out,
+        infos,
+        "branches",
+        ["branch", "head", "protected"],
+        lambda b: [b.name, output.short(b.commit), "yes" if b.protected else ""],
+    )
 
 
 @branch_app.command("delete")
@@ -532,10 +535,7 @@ def tag_create(
 def tag_list(repo: Repo = None, json_out: Json = False) -> None:
     """List tags."""
     infos = _open(repo).tags()
-    if json_out:
-        output.emit_json([t.to_dict() for t in infos])
-    else:
-        output.table("tags", ["tag", "commit"], [[t.name, output.short(t.commit)] for t in infos])
+    output.listing(json_out, infos, "tags", ["tag", "commit"], lambda t: [t.name, output.short(t.commit)])
 
 
 @tag_app.command("delete")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from lakegate.contracts import ContractDiff
@@ -32,6 +32,20 @@ def done(as_json: bool, payload: Any, message: str) -> None:
         emit_json(payload)
     else:
         out.print(message)
+
+
+def listing(
+    as_json: bool,
+    items: Sequence[Any],
+    title: str,
+    columns: Sequence[str],
+    row: Callable[[Any], Sequence[Any]],
+) -> None:
+    """A list of results: their dicts as JSON, or one table row each."""
+    if as_json:
+        emit_json([i.to_dict() for i in items])
+    else:
+        table(title, columns, [row(i) for i in items])
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
