@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from lakegate.contracts import Contract, ContractDiff, ContractError
     from lakegate.validation.report import CheckResult, ContractViolationError, ValidationReport
 
+    from lake.branch import Branch, Transaction
     from lake.commits import Commit, DatasetChange, Layer, Snapshot
     from lake.diff import (
         ColumnAdded,
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
         TypeChanged,
     )
     from lake.merge import MergeConflictError
-    from lake.repository import Branch, Repository, Transaction
+    from lake.repository import Repository
     from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
 
 _LAZY = {
@@ -62,9 +63,9 @@ _LAZY = {
     "NullabilityChanged": "lake.diff",
     "SchemaDelta": "lake.diff",
     "TypeChanged": "lake.diff",
-    "Branch": "lake.repository",
+    "Branch": "lake.branch",
     "Repository": "lake.repository",
-    "Transaction": "lake.repository",
+    "Transaction": "lake.branch",
     "BranchInfo": "lake.results",
     "CommitInfo": "lake.results",
     "DatasetInfo": "lake.results",

@@ -16,10 +16,8 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -29,7 +27,8 @@ from lakegate.validation.engine import VIOLATIONS, cast_to_contract, validate
 from lakegate.validation.gate_report import GateFailedError, GateReport
 from lakegate.validation.report import CheckResult, ContractViolationError, ValidationReport
 
-from lake.changes import Change, SchemaMode, apply_change, plan_delete, plan_upsert, plan_write
+from lake.branch import Branch
+from lake.changes import Change, apply_change, plan_write
 from lake.commits import Commit, CommitStore, DatasetChange, Snapshot, now_utc
 from lake.contractstore import ContractStore
 from lake.diff import DatasetDiff, Diff, dataset_diff, file_changes
@@ -47,6 +46,7 @@ from lake.errors import (
 from lake.frames import arrow_schema, to_arrow
 from lake.layers import DataFile, Layers, VersionTaken
 from lake.merge import DatasetPlan, MergeConflictError, Strategy, merge_base, merged_contracts, plan_dataset
+from lake.ops import Op, check_dataset_name
 from lake.profiles import ProfileStore
 from lake.refnames import check_ref_name
 from lake.refs import Ref, RefStore
@@ -63,30 +63,10 @@ QUARANTINE_SUFFIX = "__quarantine"
 OVERLAP_ROWS = 100_000  # from this batch size on, data files are written while the checks run
 _STAGING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-stage")
 T = TypeVar("T")
-OnViolation = Literal["reject", "quarantine"]
 
 
 def default_author() -> str:
     return os.environ.get("LAKE_AUTHOR") or getpass.getuser()
-
-
-def _check_dataset_name(name: str) -> str:
-    if not name or name.startswith(("_", ".")) or "/" in name or name != name.strip():
-        raise InvalidInputError(
-            f"invalid dataset name {name!r}: use letters, digits, '-' and '_', not starting with '_' or '.'"
-        )
-    check_ref_name(name, kind="dataset")
-    return name
-
-
-@dataclass(frozen=True)
-class _Op:
-    dataset: str
-    plan: Callable[[View | None, pa.Table | None], Change]
-    data: Any = None  # the rows the operation brings, if any
-    needs_data: bool = True  # False: the dataset must exist already
-    quarantine: bool = False  # set rows that break the contract aside instead of refusing all
-    merge: bool = False  # part of a merge: checked by the merge gate, not per write
 
 
 def _merge_changes(a: DatasetChange | None, b: DatasetChange) -> DatasetChange:
@@ -403,7 +383,7 @@ class Repository:
                 source, target, base_id, None, kind, _summaries(plans), tuple(conflicts), dry_run
             )
         ops = [
-            _Op(name, self._merge_op(name, base, s_commit, strategy), merge=True)
+            Op(name, self._merge_op(name, base, s_commit, strategy), merge=True)
             for name, plan in sorted(plans.items())
             if plan.action != "keep"
         ]
@@ -474,7 +454,7 @@ class Repository:
 
     def table_uri(self, dataset: str) -> str:
         """Where main's copy of ``dataset`` lives as a plain Delta table."""
-        return self._layers.uri(_check_dataset_name(dataset))
+        return self._layers.uri(check_dataset_name(dataset))
 
     def snapshot(self, dataset: str, ref: str | None = None) -> Snapshot:
         ref = ref or self.default_branch
@@ -538,7 +518,7 @@ class Repository:
                 f"commit {cid[:12]} is the repository's first commit; there is nothing to revert"
             )
         parent = self._commits.get(target.parents[0])
-        ops: list[_Op] = []
+        ops: list[Op] = []
         for name in sorted(set(target.datasets) | set(parent.datasets)):
             before, after = parent.datasets.get(name), target.datasets.get(name)
             if before == after:
@@ -550,7 +530,7 @@ class Repository:
                     hint="overwrite the dataset with the data you want instead",
                 )
             added, removed = file_changes(self._layers, name, before, after)
-            ops.append(_Op(name, _revert_plan(added, removed)))
+            ops.append(Op(name, _revert_plan(added, removed)))
         name = branch or self.default_branch
         return Branch(self, name)._run(
             ops,
@@ -566,7 +546,7 @@ class Repository:
     def _run(
         self,
         branch: str,
-        ops: Sequence[_Op],
+        ops: Sequence[Op],
         *,
         message: str,
         author: str | None,
@@ -696,7 +676,7 @@ class Repository:
         return None
 
     def _prepare(
-        self, op: _Op, view: View | None, contract: Contract | None, own: str
+        self, op: Op, view: View | None, contract: Contract | None, own: str
     ) -> tuple[Change, ValidationReport | None, pa.Table | None, Future[list[DataFile]] | None]:
         """Plan ``op``; with a contract, validate what the dataset will be. Returns the change,
         the report, the rows set aside for quarantine (if any), and the change's data files
@@ -861,200 +841,3 @@ def _revert_plan(
         )
 
     return plan
-
-
-class Branch:
-    """A branch of a repository: the handle ETL jobs write through."""
-
-    def __init__(self, repo: Repository, name: str) -> None:
-        self.repo = repo
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"Branch({self.name!r} of {self.repo.uri})"
-
-    @property
-    def head(self) -> str:
-        return self.repo.resolve(self.name)
-
-    def _run(
-        self, ops: Sequence[_Op], *, message: str, author: str | None, metadata: Mapping[str, Any] | None
-    ) -> WriteResult:
-        return self.repo._run(self.name, ops, message=message, author=author, metadata=metadata)
-
-    def write(
-        self,
-        dataset: str,
-        data: Any,
-        *,
-        mode: Literal["append", "overwrite"] = "append",
-        schema_mode: SchemaMode = "strict",
-        on_violation: OnViolation = "reject",
-        message: str | None = None,
-        author: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> WriteResult:
-        """Append ``data`` to ``dataset`` (created on first write) or overwrite it: one commit.
-
-        With a contract on the branch, the data must satisfy it: ``on_violation='reject'``
-        (the default) commits nothing and raises :class:`ContractViolationError`;
-        ``'quarantine'`` commits the valid rows and the others to ``<dataset>__quarantine``."""
-        with self.transaction(message=message or f"{mode} {dataset}", author=author, metadata=metadata) as tx:
-            tx.write(dataset, data, mode=mode, schema_mode=schema_mode, on_violation=on_violation)
-        return tx.result
-
-    def delete(
-        self,
-        dataset: str,
-        where: str,
-        *,
-        message: str | None = None,
-        author: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> WriteResult:
-        """Delete the rows for which the SQL predicate ``where`` is true: one commit."""
-        with self.transaction(
-            message=message or f"delete from {dataset} where {where}", author=author, metadata=metadata
-        ) as tx:
-            tx.delete(dataset, where)
-        return tx.result
-
-    def upsert(
-        self,
-        dataset: str,
-        data: Any,
-        *,
-        key: Sequence[str],
-        schema_mode: SchemaMode = "strict",
-        on_violation: OnViolation = "reject",
-        message: str | None = None,
-        author: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> WriteResult:
-        """Update the rows whose ``key`` matches ``data`` and insert the rest: one commit."""
-        with self.transaction(message=message or f"upsert {dataset}", author=author, metadata=metadata) as tx:
-            tx.upsert(dataset, data, key=key, schema_mode=schema_mode, on_violation=on_violation)
-        return tx.result
-
-    def set_contract(
-        self,
-        dataset: str,
-        contract: Contract | str | Path,
-        *,
-        message: str | None = None,
-        author: str | None = None,
-    ) -> WriteResult:
-        """Commit ``contract`` (a Contract, a YAML file path or YAML text) for ``dataset``.
-        From then on every write of the dataset on this branch is checked against it."""
-        _check_dataset_name(dataset)
-        if not isinstance(contract, Contract):
-            contract = Contract.from_yaml(contract)
-        if contract.dataset != dataset:
-            raise InvalidInputError(
-                f"the contract is for dataset {contract.dataset!r}, not {dataset!r}",
-                hint="change its 'dataset:' line, or set it on the dataset it names",
-            )
-        key = self.repo._contracts.put(contract)
-        return self.repo._run(
-            self.name,
-            [],
-            message=message or f"set contract of {dataset} ({key[:12]})",
-            author=author,
-            metadata={"lake.contract": key},
-            contract_updates={dataset: key},
-        )
-
-    def transaction(
-        self, *, message: str, author: str | None = None, metadata: Mapping[str, Any] | None = None
-    ) -> Transaction:
-        return Transaction(self, message=message, author=author, metadata=metadata)
-
-
-class Transaction:
-    """Groups writes to several datasets into one commit, made only when the block exits cleanly."""
-
-    def __init__(
-        self, branch: Branch, *, message: str, author: str | None, metadata: Mapping[str, Any] | None
-    ) -> None:
-        self.branch = branch
-        self.message = message
-        self.author = author
-        self.metadata = metadata
-        self._ops: list[_Op] = []
-        self._result: WriteResult | None = None
-
-    @property
-    def result(self) -> WriteResult:
-        if self._result is None:
-            raise RefusedError("the transaction has not committed")
-        return self._result
-
-    def write(
-        self,
-        dataset: str,
-        data: Any,
-        *,
-        mode: Literal["append", "overwrite"] = "append",
-        schema_mode: SchemaMode = "strict",
-        on_violation: OnViolation = "reject",
-    ) -> None:
-        _check_dataset_name(dataset)
-        if mode not in ("append", "overwrite"):
-            raise InvalidInputError(f"unknown write mode {mode!r}: use 'append' or 'overwrite'")
-        _check_on_violation(on_violation)
-        self._ops.append(
-            _Op(
-                dataset,
-                lambda view, table: plan_write(view, table, mode=mode, schema_mode=schema_mode),
-                data=data,
-                quarantine=on_violation == "quarantine",
-            )
-        )
-
-    def delete(self, dataset: str, where: str) -> None:
-        _check_dataset_name(dataset)
-        self._ops.append(
-            _Op(dataset, lambda view, _t: plan_delete(_exists(view, dataset), where), needs_data=False)
-        )
-
-    def upsert(
-        self,
-        dataset: str,
-        data: Any,
-        *,
-        key: Sequence[str],
-        schema_mode: SchemaMode = "strict",
-        on_violation: OnViolation = "reject",
-    ) -> None:
-        _check_dataset_name(dataset)
-        _check_on_violation(on_violation)
-        self._ops.append(
-            _Op(
-                dataset,
-                lambda view, table: plan_upsert(view, table, key, schema_mode=schema_mode),
-                data=data,
-                quarantine=on_violation == "quarantine",
-            )
-        )
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None and self._ops:
-            self._result = self.branch._run(
-                self._ops, message=self.message, author=self.author, metadata=self.metadata
-            )
-
-
-def _check_on_violation(mode: str) -> None:
-    if mode not in ("reject", "quarantine"):
-        raise InvalidInputError(f"unknown on_violation {mode!r}: use 'reject' or 'quarantine'")
-
-
-def _exists(view: View | None, dataset: str) -> View:
-    if view is None:
-        raise DatasetNotFoundError(f"no dataset {dataset!r} on this branch")
-    return view
