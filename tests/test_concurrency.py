@@ -126,3 +126,53 @@ def test_crash_between_the_delta_commit_and_the_ref_leaves_the_branch_consistent
 
         plain = pl.read_delta(repo.table_uri("orders"), storage_options=repo.config.polars_options())
         assert sorted(plain["id"].to_list()) == [1, 3]
+
+
+def _merger(uri: str, env: dict[str, str], branches: list[str], out: mp.Queue) -> None:  # type: ignore[type-arg]
+    os.environ.update(env)
+    repo = lake.Repository.open(uri)
+    merged = 0
+    for name in branches:
+        for _ in range(20):
+            try:
+                repo.merge(name)
+                merged += 1
+                break
+            except lake.ConcurrentUpdateError:
+                continue
+    out.put(merged)
+
+
+@pytest.mark.slow
+def test_concurrent_merges_and_writes_into_main_lose_nothing(
+    repo_uri: str, request: pytest.FixtureRequest
+) -> None:
+    env = request.getfixturevalue("s3_env") if repo_uri.startswith("s3://") else {}
+    repo = lake.Repository.init(repo_uri)
+    repo.branch("main").write("events", pa.table({"writer": [-1], "seq": [-1]}))
+    names = []
+    for i in range(4):
+        b = repo.create_branch(f"b{i}")
+        b.write("events", pa.table({"writer": [100 + i], "seq": [0]}))
+        names.append(b.name)
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    procs = [
+        ctx.Process(target=_merger, args=(repo_uri, dict(env), names[:2], out)),
+        ctx.Process(target=_merger, args=(repo_uri, dict(env), names[2:], out)),
+        ctx.Process(target=_writer, args=(repo_uri, dict(env), 0, out)),
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    table = repo.read("events")
+    got = sorted(zip(table.column("writer").to_pylist(), table.column("seq").to_pylist(), strict=True))
+    want = sorted([(-1, -1), *((100 + i, 0) for i in range(4)), *((0, s) for s in range(WRITES_EACH))])
+    assert got == want, results
+    import polars as pl
+
+    plain = pl.read_delta(repo.table_uri("events"), storage_options=repo.config.polars_options())
+    assert plain.height == len(want)
