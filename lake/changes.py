@@ -131,7 +131,11 @@ def plan_upsert(view: View | None, data: Any, key: Sequence[str], *, schema_mode
             f"the upsert data repeats {dupes.height} key(s), for example {sample}",
             hint="each key may appear once in an upsert",
         )
-    probe = view.scan(file_column=_FILE).select([*keys, _FILE])
+    # Only files whose min/max statistics for the first key overlap the incoming keys can hold
+    # a match: appending new ids by upsert reads no old file.
+    low, high = incoming[keys[0]].min(), incoming[keys[0]].max()
+    candidates = [r for r in view.files.values() if r.may_hold(keys[0], low, high)]
+    probe = view.scan(candidates, file_column=_FILE).select([*keys, _FILE])
     hits = _collect(probe.join(incoming.lazy(), on=keys, how="semi").group_by(_FILE).len(), "the upsert key")
     touched = _touched(view, hits)
     updated = int(hits["len"].sum()) if hits.height else 0

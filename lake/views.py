@@ -29,6 +29,16 @@ class FileRef:
         """Relative to the dataset root."""
         return f"{self.layer}/{self.file.path}" if self.layer else self.file.path
 
+    def may_hold(self, column: str, low: Any, high: Any) -> bool:
+        """False only when the file's statistics prove no value of ``column`` is in [low, high]."""
+        bounds = self.file.bounds(column)
+        if bounds is None or low is None or high is None:
+            return True
+        try:
+            return bool(bounds[0] <= high and low <= bounds[1])
+        except TypeError:  # statistics of another type than the probe (e.g. after a retype)
+            return True
+
 
 class View:
     def __init__(self, layers: Layers, dataset: str, snapshot: Snapshot) -> None:
@@ -102,16 +112,9 @@ class KeptRows:
         return sum(r.file.rows for r in self.refs)
 
     def candidates(self, columns: Sequence[str], low: Any, high: Any) -> pl.LazyFrame:
-        def overlaps(ref: FileRef) -> bool:
-            bounds = ref.file.bounds(columns[0])
-            if bounds is None:
-                return True
-            try:
-                return bool(bounds[0] <= high and low <= bounds[1])
-            except TypeError:
-                return True
-
-        return self.view.scan([r for r in self.refs if overlaps(r)]).select(list(columns))
+        return self.view.scan([r for r in self.refs if r.may_hold(columns[0], low, high)]).select(
+            list(columns)
+        )
 
     def column_max(self, column: str) -> Any:
         if not self.refs:
