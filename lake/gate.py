@@ -21,7 +21,7 @@ from lakegate.validation.profile import Profile
 
 from lake.diff import ColumnAdded, schema_diff
 from lake.frames import conform, delta_schema_json
-from lake.merge import DatasetPlan
+from lake.merge import DatasetPlan, PreparedMerge
 from lake.views import FileRef, KeptRows, View, read_files
 
 if TYPE_CHECKING:
@@ -29,26 +29,22 @@ if TYPE_CHECKING:
     from lake.repository import Repository
 
 
-def evaluate(repo: Repository, source: str, target: str) -> GateReport:
-    ref = repo._refs.require(target)
-    s_id, t_id = repo.resolve(source), ref.commit
-    from lake.merge import merge_base, merged_contracts
-
-    base_id = merge_base(repo._commits, s_id, t_id)
+def evaluate(repo: Repository, prep: PreparedMerge) -> GateReport:
+    """Judge a prepared merge (its plans are the merge's own, so gate and merge agree)."""
+    source, target = prep.source, prep.target
+    s_id, t_id = prep.source_id, prep.target_id
     checks: list[GateCheck] = []
-    if base_id == s_id:
+    if prep.up_to_date:
         checks.append(
             GateCheck("*", "merge", "up-to-date", "pass", message=f"{target} already contains {source}")
         )
         return GateReport(source, target, s_id, t_id, tuple(checks))
-    s_commit, t_commit = repo._commits.get(s_id), repo._commits.get(t_id)
-    base = repo._commits.get(base_id) if base_id else None
-    _, contract_conflicts = merged_contracts(base, s_commit, t_commit)
-    for c in contract_conflicts:
-        checks.append(GateCheck(c.dataset, "merge", "conflict", "fail", message=c.reason))
-    names = sorted({n for c in (s_commit, t_commit) for n in (*c.datasets, *c.contracts)})
-    for name in names:
-        plan = repo._merge_plan(name, base, s_commit, t_commit, "fail")
+    s_commit, t_commit, base = prep.source_commit, prep.target_commit, prep.base
+    planned = {id(c) for p in prep.plans.values() for c in p.conflicts}
+    for c in prep.conflicts:
+        if id(c) not in planned:  # contract conflicts; dataset conflicts are reported with their plan
+            checks.append(GateCheck(c.dataset, "merge", "conflict", "fail", message=c.reason))
+    for name, plan in sorted(prep.plans.items()):
         for c in plan.conflicts:
             checks.append(GateCheck(name, "merge", "conflict", "fail", message=c.describe()))
         if plan.action == "keep" or plan.change is None:

@@ -101,6 +101,28 @@ class DatasetPlan:
     contract_changed: bool = False
 
 
+@dataclass(frozen=True)
+class PreparedMerge:
+    """Everything a merge decides before it commits, computed once and shared by the gate (which
+    judges it) and the merge (which carries it out)."""
+
+    source: str
+    target: str
+    source_id: str
+    target_id: str
+    base_id: str | None
+    source_commit: Commit
+    target_commit: Commit
+    base: Commit | None
+    plans: Mapping[str, DatasetPlan]
+    contracts: Mapping[str, str]  # the target's contracts after the merge
+    conflicts: tuple[Conflict, ...]  # contract conflicts and dataset conflicts
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.base_id == self.source_id
+
+
 def merge_base(commits: CommitStore, a: str, b: str) -> str | None:
     """The most recent common ancestor of commits ``a`` and ``b``.
 

@@ -44,8 +44,18 @@ from lake.errors import (
     RepositoryExistsError,
 )
 from lake.frames import arrow_schema, to_arrow
+from lake.gate import evaluate
 from lake.layers import DataFile, Layers, VersionTaken
-from lake.merge import DatasetPlan, MergeConflictError, Strategy, merge_base, merged_contracts, plan_dataset
+from lake.merge import (
+    Conflict,
+    DatasetPlan,
+    MergeConflictError,
+    PreparedMerge,
+    Strategy,
+    merge_base,
+    merged_contracts,
+    plan_dataset,
+)
 from lake.ops import Op, check_dataset_name
 from lake.profiles import ProfileStore
 from lake.refnames import check_ref_name
@@ -307,9 +317,35 @@ class Repository:
 
     def gate(self, source: str, *, into: str | None = None) -> GateReport:
         """Judge merging ``source`` into ``into`` with the target's contract; changes nothing."""
-        from lake.gate import evaluate
+        target = into or self.default_branch
+        return evaluate(self, self._prepare_merge(source, target, self._refs.require(target).commit, "fail"))
 
-        return evaluate(self, source, into or self.default_branch)
+    def _prepare_merge(self, source: str, target: str, target_id: str, strategy: Strategy) -> PreparedMerge:
+        s_id = self.resolve(source)
+        base_id = merge_base(self._commits, s_id, target_id)
+        s_commit, t_commit = self._commits.get(s_id), self._commits.get(target_id)
+        base = self._commits.get(base_id) if base_id else None
+        plans: dict[str, DatasetPlan] = {}
+        contracts: dict[str, str] = dict(t_commit.contracts)
+        conflicts: list[Conflict] = []
+        if base_id != s_id:
+            contracts, conflicts = merged_contracts(base, s_commit, t_commit)
+            names = sorted({n for c in (s_commit, t_commit) for n in (*c.datasets, *c.contracts)})
+            plans = {n: self._merge_plan(n, base, s_commit, t_commit, strategy) for n in names}
+            conflicts += [c for p in plans.values() for c in p.conflicts]
+        return PreparedMerge(
+            source,
+            target,
+            s_id,
+            target_id,
+            base_id,
+            s_commit,
+            t_commit,
+            base,
+            plans,
+            contracts,
+            tuple(conflicts),
+        )
 
     def merge(
         self,
@@ -333,16 +369,13 @@ class Repository:
         if strategy not in ("fail", "source-wins", "target-wins"):
             raise InvalidInputError(f"unknown strategy {strategy!r}: use fail, source-wins or target-wins")
         ref = self._refs.require(target)
-        s_id = self.resolve(source)
-        t_id = ref.commit
-        base_id = merge_base(self._commits, s_id, t_id)
-        if base_id == s_id:
+        prep = self._prepare_merge(source, target, ref.commit, strategy)
+        s_id, t_id, base_id = prep.source_id, prep.target_id, prep.base_id
+        if prep.up_to_date:
             return MergeResult(source, target, base_id, t_id, "up-to-date", {}, (), dry_run)
-        s_commit, t_commit = self._commits.get(s_id), self._commits.get(t_id)
-        base = self._commits.get(base_id) if base_id else None
         gate_meta: dict[str, Any] = {}
         if not dry_run:
-            report = self.gate(source, into=target)
+            report = evaluate(self, prep)
             # conflicts are the merge's own business (MergeConflictError, or a strategy resolves them)
             blocking = [c for c in report.checks if c.status == "fail" and c.category != "merge"]
             if blocking and not force:
@@ -354,37 +387,24 @@ class Repository:
                     "by": author or default_author(),
                     "report": report.summary(),
                 }
+        summaries = _summaries(prep.plans)
         if base_id == t_id and target != self.default_branch and not gate_meta.get("lake.override"):
             if not dry_run:
                 self._refs.move(ref, s_id)  # fast-forward: the target simply points at the source
-            plans = {
-                n: self._merge_plan(n, base, s_commit, t_commit, strategy) for n in _names(s_commit, t_commit)
-            }
             return MergeResult(
-                source,
-                target,
-                base_id,
-                s_id if not dry_run else None,
-                "fast-forward",
-                _summaries(plans),
-                (),
-                dry_run,
+                source, target, base_id, s_id if not dry_run else None, "fast-forward", summaries, (), dry_run
             )
-        contracts, conflicts = merged_contracts(base, s_commit, t_commit)
-        plans = {
-            n: self._merge_plan(n, base, s_commit, t_commit, strategy) for n in _names(s_commit, t_commit)
-        }
-        conflicts += [c for p in plans.values() for c in p.conflicts]
+        conflicts = list(prep.conflicts)
         kind = "fast-forward" if base_id == t_id else "merge"
         if dry_run or (conflicts and strategy == "fail"):
             if conflicts and not dry_run:
                 raise MergeConflictError(conflicts)
-            return MergeResult(
-                source, target, base_id, None, kind, _summaries(plans), tuple(conflicts), dry_run
-            )
+            return MergeResult(source, target, base_id, None, kind, summaries, tuple(conflicts), dry_run)
+        t_commit = prep.target_commit
+        contracts = prep.contracts
         ops = [
-            Op(name, self._merge_op(name, base, s_commit, strategy), merge=True)
-            for name, plan in sorted(plans.items())
+            Op(name, self._merge_op(name, prep, plan, strategy), merge=True)
+            for name, plan in sorted(prep.plans.items())
             if plan.action != "keep"
         ]
         updates: dict[str, str | None] = {
@@ -428,10 +448,15 @@ class Repository:
         )
 
     def _merge_op(
-        self, name: str, base: Commit | None, source: Commit, strategy: Strategy
+        self, name: str, prep: PreparedMerge, prepared: DatasetPlan, strategy: Strategy
     ) -> Callable[[View | None, pa.Table | None], Change]:
+        base, source = prep.base, prep.source_commit
+        planned_on = prep.target_commit.datasets.get(name)
+
         def plan(view: View | None, _data: pa.Table | None) -> Change:
             current = view.snapshot if view is not None else None
+            if current == planned_on and prepared.change is not None:
+                return prepared.change  # the target has not moved since the merge was planned
             key_contract = source.contracts.get(name)
             pk = list(self._contracts.get(key_contract).primary_key) if key_contract else []
             p = plan_dataset(
@@ -780,10 +805,6 @@ class Repository:
                     commit, parents=(now.commit,), datasets=datasets, contracts=contracts, time=now_utc()
                 )
                 ref, head = now, current
-
-
-def _names(*commits: Commit) -> list[str]:
-    return sorted({n for c in commits for n in c.datasets})
 
 
 def _summaries(plans: Mapping[str, DatasetPlan]) -> dict[str, DatasetChange]:
