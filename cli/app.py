@@ -617,15 +617,11 @@ def contract_show(
     json_out: Json = False,
 ) -> None:
     """Print the contract in force for a dataset at a ref (YAML, ODCS or --json)."""
-    from lakegate.contracts.odcs import to_odcs, to_odcs_yaml
 
     contract = _open(repo).contract(dataset, ref)
     if contract is None:
         raise lake.DatasetNotFoundError(f"dataset {dataset!r} has no contract at {ref or 'main'!r}")
-    if json_out:
-        output.emit_json(to_odcs(contract) if odcs else contract.to_dict())
-    else:
-        sys.stdout.write(to_odcs_yaml(contract) if odcs else contract.to_yaml())
+    output.contract(contract, as_json=json_out, odcs=odcs)
 
 
 @contract_app.command("check")
@@ -654,10 +650,7 @@ def contract_infer(
 ) -> None:
     """Draft a contract from a dataset's data: lake contract infer orders > orders.yaml"""
     contract = _open(repo).infer_contract(dataset, ref)
-    if json_out:
-        output.emit_json(contract.to_dict())
-    else:
-        sys.stdout.write(contract.to_yaml())
+    output.contract(contract, as_json=json_out)
 
 
 @contract_app.command("diff")
@@ -692,23 +685,16 @@ def contract_import_odcs(
     if not file.is_file():
         raise lake.InvalidInputError(f"no such file: {file}")
     contract = from_odcs(file.read_text(), dataset=dataset, label=str(file))
-    if json_out:
-        output.emit_json(contract.to_dict())
-    else:
-        sys.stdout.write(contract.to_yaml())
+    output.contract(contract, as_json=json_out)
 
 
 @contract_app.command("export-odcs")
 def contract_export_odcs(file: ContractFile, json_out: Json = False) -> None:
     """Convert a lakegate contract file into an ODCS v3 document (YAML on stdout)."""
     from lakegate.contracts import Contract
-    from lakegate.contracts.odcs import to_odcs, to_odcs_yaml
 
     contract = Contract.from_yaml(file)
-    if json_out:
-        output.emit_json(to_odcs(contract))
-    else:
-        sys.stdout.write(to_odcs_yaml(contract))
+    output.contract(contract, as_json=json_out, odcs=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from lakegate.contracts import ContractDiff
+from lakegate.contracts import Contract, ContractDiff
 from lakegate.validation.gate_report import GateReport
 from lakegate.validation.report import ValidationReport
 from rich.console import Console
@@ -204,3 +204,13 @@ def gate_report(report: GateReport, *, stream: Console = out) -> None:
             c.message,
         )
     stream.print(t)
+
+
+def contract(item: Contract, *, as_json: bool, odcs: bool = False) -> None:
+    """A contract on stdout: our YAML (what `lake contract set` takes) or ODCS v3; or as JSON."""
+    from lakegate.contracts.odcs import to_odcs, to_odcs_yaml
+
+    if as_json:
+        emit_json(to_odcs(item) if odcs else item.to_dict())
+    else:
+        sys.stdout.write(to_odcs_yaml(item) if odcs else item.to_yaml())
