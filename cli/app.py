@@ -239,8 +239,23 @@ def read(
 
 
 def _override_note(metadata: Any) -> str:
+    """What a log line must say plainly: overridden gates, approved contract changes, and
+    changes of a branch's protection rules."""
+    notes = []
     over = metadata.get("lake.override")
-    return f" [gate overridden by {over['by']}: {over['reason']}]" if over else ""
+    if over:
+        notes.append(f"[gate overridden by {over['by']}: {over['reason']}]")
+    approval = metadata.get("lake.contract_approval")
+    if approval:
+        notes.append(
+            f"[contract change of {', '.join(approval['datasets'])} approved by {approval['by']}: "
+            f"{approval['reason']}]"
+        )
+    rules = metadata.get("lake.protection")
+    if rules:
+        words = ", ".join(f"{k}={'on' if v else 'off'}" for k, v in rules.items())
+        notes.append(f"[RULES CHANGED: {words}]")
+    return "".join(" " + n for n in notes)
 
 
 def _render(data: pl.DataFrame, fmt: ReadFormat) -> str:
@@ -371,6 +386,15 @@ def revert(
     output.write_result(result, json_out)
 
 
+ApproveContractChange = Annotated[
+    str | None,
+    typer.Option(
+        "--approve-contract-change",
+        help="Approve the change of a protected target's contract, with the reason (recorded).",
+    ),
+]
+
+
 class StrategyOpt(StrEnum):
     fail = "fail"
     source_wins = "source-wins"
@@ -393,6 +417,7 @@ def merge(
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why the gate is overridden; recorded.")
     ] = None,
+    approve_contract_change: ApproveContractChange = None,
     message: Message = None,
     author: Author = None,
     repo: Repo = None,
@@ -406,6 +431,7 @@ def merge(
         dry_run=dry_run,
         force=force,
         reason=reason,
+        approve_contract_change=approve_contract_change,
         message=message,
         author=author,
     )
@@ -445,11 +471,12 @@ def gate(
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 on fail (default) or also on warn.")
     ] = FailOn.fail,
+    approve_contract_change: ApproveContractChange = None,
     repo: Repo = None,
     json_out: Json = False,
 ) -> None:
     """Run the merge gate (schema, quality, drift, volume) from the target's contract; exit 1 if blocked."""
-    report = _open(repo).gate(source, into=into)
+    report = _open(repo).gate(source, into=into, approve_contract_change=approve_contract_change)
     if json_out:
         fmt = GateFormat.json
     text = {

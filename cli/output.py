@@ -12,7 +12,9 @@ from lakegate.contracts import Contract, ContractDiff
 from lakegate.validation.gate_report import GateReport
 from lakegate.validation.report import ValidationReport
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 import lake
 
@@ -53,7 +55,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     for c in columns:
         t.add_column(c, overflow="fold")
     for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
+        t.add_row(*(Text("" if v is None else str(v)) for v in row))  # data, never markup
     out.print(t)
 
 
@@ -62,9 +64,9 @@ def short(cid: str) -> str:
 
 
 def error(exc: lake.LakeError) -> None:
-    err.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+    err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, markup=True)
     if exc.hint:
-        err.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+        err.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False)
 
 
 def changes_rows(result: lake.WriteResult) -> list[list[Any]]:

@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from lake.errors import (
+    AmbiguousRefError,
     ConcurrentUpdateError,
     DatasetNotFoundError,
     InvalidInputError,
@@ -34,6 +35,7 @@ from lake.errors import (
 
 if TYPE_CHECKING:
     from lakegate.contracts import Contract, ContractDiff, ContractError
+    from lakegate.validation.gate_report import GateFailedError, GateReport
     from lakegate.validation.report import CheckResult, ContractViolationError, ValidationReport
 
     from lake.branch import Branch, Transaction
@@ -79,6 +81,8 @@ _LAZY = {
     "CheckResult": "lakegate.validation.report",
     "ContractViolationError": "lakegate.validation.report",
     "ValidationReport": "lakegate.validation.report",
+    "GateFailedError": "lakegate.validation.gate_report",
+    "GateReport": "lakegate.validation.gate_report",
 }
 
 
@@ -98,6 +102,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmbiguousRefError",
     "Branch",
     "BranchInfo",
     "CheckResult",
@@ -115,6 +120,8 @@ __all__ = [
     "DatasetInfo",
     "DatasetNotFoundError",
     "Diff",
+    "GateFailedError",
+    "GateReport",
     "InvalidInputError",
     "InvalidRefNameError",
     "InvalidStorageOptionError",

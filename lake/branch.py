@@ -8,10 +8,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from lakegate.contracts import Contract
+from lakegate.validation.report import ContractViolationError
 
 from lake.changes import SchemaMode, plan_delete, plan_upsert, plan_write
 from lake.errors import InvalidInputError, RefusedError
-from lake.ops import OnViolation, Op, check_dataset_name, check_on_violation, exists
+from lake.ops import OnViolation, Op, check_on_violation, exists
+from lake.refnames import check_dataset_name
 from lake.results import WriteResult
 
 if TYPE_CHECKING:
@@ -30,11 +32,12 @@ class Branch:
 
     @property
     def head(self) -> str:
-        return self.repo.resolve(self.name)
+        return self.repo.resolve(f"refs/heads/{self.name}")
 
     def _run(
         self, ops: Sequence[Op], *, message: str, author: str | None, metadata: Mapping[str, Any] | None
     ) -> WriteResult:
+        self.repo._refuse_case_clash(self.name, [op.dataset for op in ops])
         return self.repo._run(self.name, ops, message=message, author=author, metadata=metadata)
 
     def write(
@@ -109,6 +112,11 @@ class Branch:
                 f"the contract is for dataset {contract.dataset!r}, not {dataset!r}",
                 hint="change its 'dataset:' line, or set it on the dataset it names",
             )
+        if dataset in self.repo._commits.get(self.head).datasets:
+            # the rows the branch holds must keep the contract they are put under
+            report = self.repo._validate_dataset(dataset, self.name, contract)
+            if not report.ok:
+                raise ContractViolationError([report])
         key = self.repo._contracts.put(contract)
         return self.repo._run(
             self.name,

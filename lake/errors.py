@@ -55,8 +55,12 @@ class RefNotFoundError(LakeError):
     """No branch, tag or commit answers to that name."""
 
 
-class RefExistsError(LakeError):
-    """A branch or tag of that name exists already."""
+class AmbiguousRefError(UsageError):
+    """A name answers as more than one of branch, tag and commit, and they differ."""
+
+
+class RefExistsError(UsageError):
+    """A branch or tag of that name exists already (or one whose path would hold it)."""
 
 
 class DatasetNotFoundError(LakeError):

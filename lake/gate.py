@@ -22,15 +22,18 @@ from lakegate.validation.profile import Profile
 from lake.diff import ColumnAdded, schema_diff
 from lake.frames import conform, delta_schema_json
 from lake.merge import DatasetPlan, PreparedMerge
+from lake.refnames import is_quarantine
 from lake.views import FileRef, KeptRows, View, read_files
 
 if TYPE_CHECKING:
-    from lake.commits import Commit
     from lake.repository import Repository
 
 
-def evaluate(repo: Repository, prep: PreparedMerge) -> GateReport:
-    """Judge a prepared merge (its plans are the merge's own, so gate and merge agree)."""
+def evaluate(repo: Repository, prep: PreparedMerge, *, approval: str | None = None) -> GateReport:
+    """Judge a prepared merge (its plans are the merge's own, so gate and merge agree).
+
+    ``approval`` is a person's reason for changing the target's contract; without it, any
+    change to the contract of a protected target fails the gate."""
     source, target = prep.source, prep.target
     s_id, t_id = prep.source_id, prep.target_id
     checks: list[GateCheck] = []
@@ -39,7 +42,7 @@ def evaluate(repo: Repository, prep: PreparedMerge) -> GateReport:
             GateCheck("*", "merge", "up-to-date", "pass", message=f"{target} already contains {source}")
         )
         return GateReport(source, target, s_id, t_id, tuple(checks))
-    s_commit, t_commit, base = prep.source_commit, prep.target_commit, prep.base
+    checks += _rule_changes(prep)
     planned = {id(c) for p in prep.plans.values() for c in p.conflicts}
     for c in prep.conflicts:
         if id(c) not in planned:  # contract conflicts; dataset conflicts are reported with their plan
@@ -48,12 +51,33 @@ def evaluate(repo: Repository, prep: PreparedMerge) -> GateReport:
         for c in plan.conflicts:
             checks.append(GateCheck(name, "merge", "conflict", "fail", message=c.describe()))
         if plan.action == "keep" or plan.change is None:
-            checks += _contract_checks(repo, name, s_commit, t_commit, base)
+            checks += _contract_checks(repo, name, prep, approval)
             continue
-        checks += _dataset_checks(repo, name, plan, s_commit, t_commit, base)
-    if not checks:
+        checks += _dataset_checks(repo, name, plan, prep, approval)
+    if not any(c.category != "protection" for c in checks):
         checks.append(GateCheck("*", "merge", "changes", "pass", message="the merge changes no dataset"))
     return GateReport(source, target, s_id, t_id, tuple(checks))
+
+
+def _rule_changes(prep: PreparedMerge) -> list[GateCheck]:
+    """A warning for every change of the target's protection rules since the branch forked:
+    a reviewer must see that the rules the gate applies are not the ones the branch began under."""
+    out = []
+    for cid, commit in prep.rules.changes:
+        settings = commit.metadata.get("lake.protection", {})
+        words = ", ".join(f"{k}={'on' if v else 'off'}" for k, v in settings.items()) or "changed"
+        out.append(
+            GateCheck(
+                "*",
+                "protection",
+                "rules-changed",
+                "warn",
+                value=words,
+                message=f"the rules of {prep.target} changed since {prep.source} forked: {words}, "
+                f"by {commit.author} at {commit.time[:19].replace('T', ' ')} UTC (commit {cid[:12]})",
+            )
+        )
+    return out
 
 
 def _rows(
@@ -67,57 +91,94 @@ def _rows(
 
 
 def _contract_checks(
-    repo: Repository, name: str, source: Commit, target: Commit, base: Commit | None
+    repo: Repository, name: str, prep: PreparedMerge, approval: str | None
 ) -> list[GateCheck]:
-    """A contract the branch proposes is judged against the target's: a breaking change blocks
-    unless the target's schema_evolution is ``any``."""
-    checks: list[GateCheck] = []
+    """The contract change the branch brings, judged against the target's contract: a breaking
+    change blocks unless the target's schema_evolution is ``any``. On a protected target every
+    change (looser or not, a first contract, a removal) blocks unless it is approved; an approval
+    turns the change's failures into warnings, and the merge commit records it."""
+    source, target, base = prep.source_commit, prep.target_commit, prep.base
     t_key, s_key = target.contracts.get(name), source.contracts.get(name)
-    contract = repo._contracts.get(t_key) if t_key else None
-    if base is not None and s_key == base.contracts.get(name):
-        return checks  # the branch did not touch the contract
-    if s_key != t_key and s_key is not None:
-        proposed = repo._contracts.get(s_key)
-        if contract is None:
+    if (base is not None and s_key == base.contracts.get(name)) or s_key == t_key:
+        return []  # the branch did not touch the contract, or brings the one the target has
+    checks: list[GateCheck] = []
+    if prep.rules.protected:
+        if approval:
+            checks.append(GateCheck(name, "contract", "approval", "warn", value="approved", message=approval))
+        else:
             checks.append(
                 GateCheck(
                     name,
                     "contract",
-                    "proposed",
-                    "warn",
-                    message="the branch brings the first contract for this dataset; "
-                    "it takes effect after the merge",
+                    "approval",
+                    "fail",
+                    value="not approved",
+                    message=f"{prep.target} is protected: any change to its contract needs an explicit "
+                    f"approval (lake merge {prep.source} --into {prep.target} "
+                    '--approve-contract-change "why")',
                 )
             )
-        else:
-            d = diff_contracts(contract, proposed)
-            allowed = contract.schema_evolution == "any"
-            for c in d.changes:
-                status = (
-                    "fail"
-                    if c.level == "breaking" and not allowed
-                    else "warn"
-                    if c.level != "compatible"
-                    else "pass"
-                )
-                checks.append(
-                    GateCheck(
-                        name, "contract", c.path, cast(Status, status), value=c.level, message=c.message
-                    )
-                )
+    current = repo._contracts.get(t_key) if t_key else None
+    demote = "warn" if approval else "fail"
+    if s_key is None:
+        checks.append(
+            GateCheck(
+                name,
+                "contract",
+                "removed",
+                "warn",
+                message="the branch removes the dataset's contract: its writes would go unchecked",
+            )
+        )
+    elif current is None:
+        checks.append(
+            GateCheck(
+                name,
+                "contract",
+                "proposed",
+                "warn",
+                message="the branch brings the first contract for this dataset; "
+                "it takes effect after the merge",
+            )
+        )
+    else:
+        d = diff_contracts(current, repo._contracts.get(s_key))
+        allowed = current.schema_evolution == "any"
+        for c in d.changes:
+            status = (
+                demote
+                if c.level == "breaking" and not allowed
+                else "warn"
+                if c.level != "compatible"
+                else "pass"
+            )
+            checks.append(
+                GateCheck(name, "contract", c.path, cast(Status, status), value=c.level, message=c.message)
+            )
     return checks
 
 
 def _dataset_checks(
-    repo: Repository, name: str, plan: DatasetPlan, source: Commit, target: Commit, base: Commit | None
+    repo: Repository, name: str, plan: DatasetPlan, prep: PreparedMerge, approval: str | None
 ) -> list[GateCheck]:
     checks: list[GateCheck] = []
     change = plan.change
     assert change is not None
-    checks += _contract_checks(repo, name, source, target, base)
+    target = prep.target_commit
+    checks += _contract_checks(repo, name, prep, approval)
     t_key = target.contracts.get(name)
     contract = repo._contracts.get(t_key) if t_key else None
     if contract is None:
+        if prep.rules.require_contracts and not is_quarantine(name) and name not in prep.contracts:
+            checks.append(
+                GateCheck(
+                    name,
+                    "contract",
+                    "required",
+                    "fail",
+                    message=f"{prep.target} requires a contract for every dataset, and {name!r} has none",
+                )
+            )
         checks.append(
             GateCheck(
                 name,

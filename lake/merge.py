@@ -102,6 +102,38 @@ class DatasetPlan:
 
 
 @dataclass(frozen=True)
+class TargetRules:
+    """The rules of the branch merged into, and the commits that changed them since the fork."""
+
+    protected: bool = False
+    require_contracts: bool = False
+    changes: tuple[tuple[str, Commit], ...] = ()  # (commit id, commit) with lake.protection
+
+
+def rule_changes(commits: CommitStore, head: str, base: str | None) -> tuple[tuple[str, Commit], ...]:
+    """The commits reachable from ``head`` but newer than the fork point ``base`` that changed
+    the branch's protection rules, newest first."""
+    if base is None or base == head:
+        return ()
+    since = commits.get(base).time
+    out: list[tuple[str, Commit]] = []
+    seen = {base}
+    frontier = [head]
+    while frontier:
+        cid = frontier.pop()
+        if cid in seen:
+            continue
+        seen.add(cid)
+        commit = commits.get(cid)
+        if commit.time < since:
+            continue
+        if "lake.protection" in commit.metadata:
+            out.append((cid, commit))
+        frontier.extend(commit.parents)
+    return tuple(sorted(out, key=lambda c: c[1].time, reverse=True))
+
+
+@dataclass(frozen=True)
 class PreparedMerge:
     """Everything a merge decides before it commits, computed once and shared by the gate (which
     judges it) and the merge (which carries it out)."""
@@ -117,6 +149,7 @@ class PreparedMerge:
     plans: Mapping[str, DatasetPlan]
     contracts: Mapping[str, str]  # the target's contracts after the merge
     conflicts: tuple[Conflict, ...]  # contract conflicts and dataset conflicts
+    rules: TargetRules = field(default_factory=TargetRules)
 
     @property
     def up_to_date(self) -> bool:

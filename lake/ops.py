@@ -10,19 +10,9 @@ import pyarrow as pa
 
 from lake.changes import Change
 from lake.errors import DatasetNotFoundError, InvalidInputError
-from lake.refnames import check_ref_name
 from lake.views import View
 
 OnViolation = Literal["reject", "quarantine"]
-
-
-def check_dataset_name(name: str) -> str:
-    if not name or name.startswith(("_", ".")) or "/" in name or name != name.strip():
-        raise InvalidInputError(
-            f"invalid dataset name {name!r}: use letters, digits, '-' and '_', not starting with '_' or '.'"
-        )
-    check_ref_name(name, kind="dataset")
-    return name
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from lake.commits import Commit, CommitStore, DatasetChange, Snapshot, now_utc
 from lake.contractstore import ContractStore
 from lake.diff import DatasetDiff, Diff, dataset_diff, file_changes
 from lake.errors import (
+    AmbiguousRefError,
     ConcurrentUpdateError,
     DatasetNotFoundError,
     InvalidInputError,
@@ -52,14 +53,22 @@ from lake.merge import (
     MergeConflictError,
     PreparedMerge,
     Strategy,
+    TargetRules,
     merge_base,
     merged_contracts,
     plan_dataset,
+    rule_changes,
 )
-from lake.ops import Op, check_dataset_name
+from lake.ops import Op
 from lake.profiles import ProfileStore
-from lake.refnames import check_ref_name
-from lake.refs import Ref, RefStore
+from lake.refnames import (
+    QUARANTINE_SUFFIX,
+    case_clash,
+    check_readable_dataset_name,
+    check_ref_name,
+    is_quarantine,
+)
+from lake.refs import Kind, Ref, RefStore
 from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
 from lake.storage import ObjectStore, StorageConfig, open_store
 from lake.views import KeptRows, View
@@ -69,7 +78,7 @@ FORMAT = "lakegate/1"
 MAX_ATTEMPTS = 12
 HEAL_AFTER = 3  # attempts that see another writer's unreferenced Delta version before healing it
 DEFAULT_REPO = ".lake"
-QUARANTINE_SUFFIX = "__quarantine"
+TXN_COLUMN = "_lake_txn"  # quarantined rows name the transaction that set them aside
 OVERLAP_ROWS = 100_000  # from this batch size on, data files are written while the checks run
 _STAGING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-stage")
 T = TypeVar("T")
@@ -148,17 +157,41 @@ class Repository:
 
     # -- refs ------------------------------------------------------------------------------------
     def resolve(self, ref: str) -> str:
-        """The commit id a branch, tag, full commit id or unique id prefix names."""
-        for kind in ("branch", "tag"):
+        """The commit id a branch, tag, full commit id or unique id prefix names.
+
+        ``refs/heads/NAME`` and ``refs/tags/NAME`` name only a branch or only a tag. A name that
+        answers as more than one of branch, tag and commit prefix, with different commits, is
+        refused with every candidate listed (git calls it an ambiguous refname)."""
+        kinds: tuple[tuple[str, Kind], ...] = (("refs/heads/", "branch"), ("refs/tags/", "tag"))
+        for prefix, kind in kinds:
+            if ref.startswith(prefix):
+                return self._refs.require(ref.removeprefix(prefix), kind).commit
+        candidates: list[tuple[str, str]] = []
+        for _, kind in kinds:
             found = self._refs.get(ref, kind)
             if found is not None:
-                return found.commit
-        cid = self._commits.expand(ref)
-        if cid is None:
+                candidates.append((f"{kind} {ref} (at {found.commit[:12]})", found.commit))
+        try:
+            cid = self._commits.expand(ref)
+        except RefNotFoundError:  # a prefix of several commits
+            if not candidates:
+                raise
+            candidates.append((f"several commits whose ids start with {ref}", "*"))
+            cid = None
+        if cid is not None:
+            candidates.append((f"commit {cid}", cid))
+        if not candidates:
             raise RefNotFoundError(
                 f"no branch, tag or commit named {ref!r}", hint="'lake branch list' and 'lake log' show them"
             )
-        return cid
+        if len({c for _, c in candidates}) > 1:
+            listed = "; ".join(what for what, _ in candidates)
+            raise AmbiguousRefError(
+                f"{ref!r} is ambiguous: it names {listed}",
+                hint=f"say which: refs/heads/{ref} for the branch, refs/tags/{ref} for the tag, "
+                "or more digits of the commit id",
+            )
+        return candidates[0][1]
 
     def commit(self, ref: str) -> CommitInfo:
         cid = self.resolve(ref)
@@ -171,13 +204,19 @@ class Repository:
     def create_branch(self, name: str, from_ref: str | None = None) -> Branch:
         check_ref_name(name)
         cid = self.resolve(from_ref or self.default_branch)
-        for other in self._refs.names("branch"):
-            if other.startswith(name + "/") or name.startswith(other + "/"):
-                raise RefExistsError(
-                    f"branch {name!r} cannot live beside branch {other!r} (one would contain the other)"
-                )
+        self._refuse_nested(name, "branch")
         self._refs.create(name, "branch", cid, branch_id=uuid.uuid4().hex[:16])
         return Branch(self, name)
+
+    def _refuse_nested(self, name: str, kind: Kind) -> None:
+        """Refs are stored as paths, so ``a`` and ``a/b`` of one kind cannot both exist (git
+        refuses them for the same reason)."""
+        for other in self._refs.names(kind):
+            if other.startswith(name + "/") or name.startswith(other + "/"):
+                raise RefExistsError(
+                    f"{kind} {name!r} cannot live beside {kind} {other!r} (one would contain the other)",
+                    hint=f"choose another name, or delete {kind} {other!r} first",
+                )
 
     def delete_branch(self, name: str) -> None:
         if name == self.default_branch:
@@ -200,6 +239,7 @@ class Repository:
     def create_tag(self, name: str, ref: str | None = None) -> TagInfo:
         check_ref_name(name, kind="tag")
         cid = self.resolve(ref or self.default_branch)
+        self._refuse_nested(name, "tag")
         self._refs.create(name, "tag", cid)
         return TagInfo(name, cid)
 
@@ -271,6 +311,10 @@ class Repository:
                 f"dataset {dataset!r} has no contract at {ref or self.default_branch!r}",
                 hint=f"set one: lake contract set {dataset} FILE",
             )
+        return self._validate_dataset(dataset, ref, contract)
+
+    def _validate_dataset(self, dataset: str, ref: str | None, contract: Contract) -> ValidationReport:
+        """Validate the data of ``dataset`` at ``ref`` (none: an empty table) against ``contract``."""
         snap = self._commits.get(self.resolve(ref or self.default_branch)).datasets.get(dataset)
         data = View(self._layers, dataset, snap).to_arrow() if snap else contract.arrow_schema().empty_table()
         typed = cast_to_contract(contract, data)
@@ -315,14 +359,22 @@ class Repository:
                 if self._profiles.get(name, snap) is None:
                     self._profiles.build(name, snap)
 
-    def gate(self, source: str, *, into: str | None = None) -> GateReport:
-        """Judge merging ``source`` into ``into`` with the target's contract; changes nothing."""
+    def gate(
+        self, source: str, *, into: str | None = None, approve_contract_change: str | None = None
+    ) -> GateReport:
+        """Judge merging ``source`` into ``into`` with the target's contract; changes nothing.
+        ``approve_contract_change`` previews the verdict with that approval given."""
         target = into or self.default_branch
-        return evaluate(self, self._prepare_merge(source, target, self._refs.require(target).commit, "fail"))
+        prep = self._prepare_merge(source, target, self._refs.require(target).commit, "fail")
+        return evaluate(self, prep, approval=approve_contract_change)
 
     def _prepare_merge(self, source: str, target: str, target_id: str, strategy: Strategy) -> PreparedMerge:
         s_id = self.resolve(source)
         base_id = merge_base(self._commits, s_id, target_id)
+        ref = self._refs.require(target)
+        rules = TargetRules(
+            ref.protected, ref.require_contracts, rule_changes(self._commits, target_id, base_id)
+        )
         s_commit, t_commit = self._commits.get(s_id), self._commits.get(target_id)
         base = self._commits.get(base_id) if base_id else None
         plans: dict[str, DatasetPlan] = {}
@@ -345,6 +397,7 @@ class Repository:
             plans,
             contracts,
             tuple(conflicts),
+            rules,
         )
 
     def merge(
@@ -356,16 +409,21 @@ class Repository:
         dry_run: bool = False,
         force: bool = False,
         reason: str | None = None,
+        approve_contract_change: str | None = None,
         message: str | None = None,
         author: str | None = None,
     ) -> MergeResult:
         """Merge ``source`` (a branch, tag or commit) into the branch ``into`` (default main).
 
         The merge gate runs first and the merge happens only if it passes; ``force`` with a
-        ``reason`` overrides a failed gate, and the override is recorded in the merge commit."""
+        ``reason`` overrides a failed gate, and the override is recorded in the merge commit.
+        A change to the contract of a protected target needs ``approve_contract_change`` (the
+        reason, recorded in the merge commit with the contract diff the gate showed)."""
         target = into or self.default_branch
         if force and not (reason or "").strip():
             raise InvalidInputError("--force needs --reason: say why the gate is overridden")
+        if approve_contract_change is not None and not approve_contract_change.strip():
+            raise InvalidInputError("--approve-contract-change needs a reason: say why the contract changes")
         if strategy not in ("fail", "source-wins", "target-wins"):
             raise InvalidInputError(f"unknown strategy {strategy!r}: use fail, source-wins or target-wins")
         ref = self._refs.require(target)
@@ -375,12 +433,24 @@ class Repository:
             return MergeResult(source, target, base_id, t_id, "up-to-date", {}, (), dry_run)
         gate_meta: dict[str, Any] = {}
         if not dry_run:
-            report = evaluate(self, prep)
+            report = evaluate(self, prep, approval=approve_contract_change)
             # conflicts are the merge's own business (MergeConflictError, or a strategy resolves them)
             blocking = [c for c in report.checks if c.status == "fail" and c.category != "merge"]
             if blocking and not force:
                 raise GateFailedError(report)
             gate_meta["lake.gate"] = report.summary()
+            approved = [c for c in report.checks if c.name == "approval" and c.value == "approved"]
+            if approved:
+                gate_meta["lake.contract_approval"] = {
+                    "reason": approve_contract_change,
+                    "by": author or default_author(),
+                    "datasets": sorted({c.dataset for c in approved}),
+                    "changes": [
+                        f"{c.dataset}: {c.name} {c.value}: {c.message}".strip()
+                        for c in report.checks
+                        if c.category == "contract" and c.name != "approval"
+                    ],
+                }
             if force and not report.passed:
                 gate_meta["lake.override"] = {
                     "reason": reason,
@@ -479,7 +549,7 @@ class Repository:
 
     def table_uri(self, dataset: str) -> str:
         """Where main's copy of ``dataset`` lives as a plain Delta table."""
-        return self._layers.uri(check_dataset_name(dataset))
+        return self._layers.uri(check_readable_dataset_name(dataset))
 
     def snapshot(self, dataset: str, ref: str | None = None) -> Snapshot:
         ref = ref or self.default_branch
@@ -565,6 +635,22 @@ class Repository:
         )
 
     # -- writing ---------------------------------------------------------------------------------
+    def _refuse_case_clash(self, branch: str, names: Sequence[str]) -> None:
+        """Refuse a new dataset whose name differs only in case from one the branch or the
+        default branch holds: the two folders would be one on macOS, Windows and in Spark."""
+        existing = set(self._commits.get(self._refs.require(branch).commit).datasets)
+        new = [n for n in names if n not in existing]
+        if not new:
+            return
+        existing |= set(self._commits.get(self._refs.require(self.default_branch).commit).datasets)
+        for name in new:
+            other = case_clash(name, existing)
+            if other is not None:
+                raise InvalidInputError(
+                    f"dataset name {name!r} differs from the existing dataset {other!r} only in case",
+                    hint=f"write to {other!r}, or choose a name that differs in more than case",
+                )
+
     def _own_layer(self, ref: Ref) -> str:
         return "" if ref.name == self.default_branch else f"_branches/{ref.branch_id}"
 
@@ -623,9 +709,7 @@ class Repository:
                         qname = op.dataset + QUARANTINE_SUFFIX
                         qsnap = datasets.get(qname)
                         qview = View(self._layers, qname, qsnap) if qsnap else None
-                        aside = aside.append_column(
-                            "_lake_txn", pa.array([txn] * aside.num_rows, pa.string())
-                        )
+                        aside = aside.append_column(TXN_COLUMN, pa.array([txn] * aside.num_rows, pa.string()))
                         qchange = plan_write(qview, aside, mode="append", schema_mode="merge")
                         targets.append((qname, qchange, qsnap, qview, None))
                     for name, ch, sn, vw, files in targets:
@@ -693,7 +777,7 @@ class Repository:
         key = contracts.get(dataset)
         if key is not None:
             return self._contracts.get(key)
-        if ref.require_contracts and not dataset.endswith(QUARANTINE_SUFFIX):
+        if ref.require_contracts and not is_quarantine(dataset):
             raise RefusedError(
                 f"branch {ref.name!r} requires a contract for every dataset, and {dataset!r} has none",
                 hint=f"set one first: lake contract set {dataset} FILE --branch {ref.name}",
@@ -707,6 +791,13 @@ class Repository:
         the report, the rows set aside for quarantine (if any), and the change's data files
         when they are already being written (overlapped with validation)."""
         raw = to_arrow(op.data) if op.data is not None else None
+        if op.quarantine and raw is not None:
+            reserved = [c for c in raw.column_names if c in (VIOLATIONS, TXN_COLUMN)]
+            if reserved:
+                raise InvalidInputError(
+                    f"the data has column(s) {', '.join(reserved)}, which a quarantine write adds itself",
+                    hint="rename them, or write without --quarantine (on_violation='reject')",
+                )
         if contract is None:
             return op.plan(view, raw), None, None, None
         typed = cast_to_contract(contract, raw) if raw is not None else None

@@ -6,6 +6,7 @@ against an in-process server (see ../shared/design-brief.md).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from lakegate.cli.app import main
 
 import lake
 
@@ -134,3 +136,31 @@ def golden() -> Callable[[str, str], None]:
         assert text == path.read_text(), f"{name} differs from its golden file; UPDATE_GOLDEN=1 to accept"
 
     return check
+
+
+class Lake:
+    """Runs `lake` in-process against one repository and captures what it prints."""
+
+    def __init__(self, uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self.uri = uri
+        self.capsys = capsys
+
+    def __call__(self, *args: str, code: int = 0) -> str:
+        self.capsys.readouterr()
+        nested = args[0] in ("branch", "tag", "contract")
+        needs_repo = not (nested and args[1] in ("diff", "import-odcs", "export-odcs"))
+        rc = main([*args, "--repo", self.uri] if needs_repo else list(args))
+        captured = self.capsys.readouterr()
+        assert rc == code, f"lake {' '.join(args)} -> {rc}\n{captured.out}\n{captured.err}"
+        assert "Traceback" not in captured.err
+        return captured.out + captured.err
+
+    def json(self, *args: str, code: int = 0) -> object:
+        return json.loads(self(*args, "--json", code=code).split("\n\x1b")[0])
+
+
+@pytest.fixture
+def cli(repo_uri: str, capsys: pytest.CaptureFixture[str]) -> Lake:
+    lake_cli = Lake(repo_uri, capsys)
+    assert main(["init", repo_uri]) == 0
+    return lake_cli

@@ -11,35 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import Lake
 from lakegate.cli.app import main
-
-
-class Lake:
-    """Runs `lake` in-process against one repository and captures what it prints."""
-
-    def __init__(self, uri: str, capsys: pytest.CaptureFixture[str]) -> None:
-        self.uri = uri
-        self.capsys = capsys
-
-    def __call__(self, *args: str, code: int = 0) -> str:
-        self.capsys.readouterr()
-        nested = args[0] in ("branch", "tag", "contract")
-        needs_repo = not (nested and args[1] in ("diff", "import-odcs", "export-odcs"))
-        rc = main([*args, "--repo", self.uri] if needs_repo else list(args))
-        captured = self.capsys.readouterr()
-        assert rc == code, f"lake {' '.join(args)} -> {rc}\n{captured.out}\n{captured.err}"
-        assert "Traceback" not in captured.err
-        return captured.out + captured.err
-
-    def json(self, *args: str, code: int = 0) -> object:
-        return json.loads(self(*args, "--json", code=code).split("\n\x1b")[0])
-
-
-@pytest.fixture
-def cli(repo_uri: str, capsys: pytest.CaptureFixture[str]) -> Lake:
-    lake_cli = Lake(repo_uri, capsys)
-    assert main(["init", repo_uri]) == 0
-    return lake_cli
 
 
 @pytest.fixture

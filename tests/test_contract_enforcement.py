@@ -296,14 +296,21 @@ def test_contracts_are_per_branch_and_versioned_with_the_data(repo: lake.Reposit
     main = repo.branch("main")
     main.write("t", pa.table({"id": [-5]}))
     dev = repo.create_branch("dev")
+    # a contract the branch's rows break is refused when it is set (issue 7, point 14)
+    with pytest.raises(lake.ContractViolationError) as refused:
+        dev.set_contract("t", contract({"id": {"type": "int64", "min": 0}}))
+    assert refused.value.reports[0].failures[0].failed_rows == 1
+    dev.delete("t", where="id < 0")
     dev.set_contract("t", contract({"id": {"type": "int64", "min": 0}}))
     main.write("t", pa.table({"id": [-6]}))  # main has no contract yet
     with pytest.raises(lake.ContractViolationError):
         dev.write("t", pa.table({"id": [-7]}))
     assert repo.contract("t", "main") is None
     assert repo.contract("t", "dev") is not None
+    # rows that break it can still arrive by an overridden gate; check_contract finds them
+    repo.merge("main", into="dev", force=True, reason="test: bring main's rows in")
     report = repo.check_contract("t", "dev")
-    assert not report.ok and report.failures[0].failed_rows == 1
+    assert not report.ok and report.failures[0].samples == ({"id": -6},)  # dev deleted -5
 
 
 def test_a_protected_branch_requires_contracts(repo: lake.Repository) -> None:

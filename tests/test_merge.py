@@ -200,7 +200,9 @@ def test_a_protected_branch_changes_only_by_merges(repo: lake.Repository) -> Non
         repo.branch("main").set_contract("orders", PK)
     proposal = repo.create_branch("proposal")
     proposal.set_contract("orders", PK)
-    repo.merge("proposal")
+    with pytest.raises(lake.GateFailedError):  # a protected branch's contract changes by approval
+        repo.merge("proposal")
+    repo.merge("proposal", approve_contract_change="orders gets its first contract")
     assert repo.contract("orders") == PK
     repo.create_branch("doomed")
     repo.protect("doomed", protected=True)
