@@ -23,6 +23,11 @@ _SUFFIXES = {
 }
 
 
+BLOCK_SIZE = 1 << 20  # pyarrow's own default for CSV and JSON
+MAX_BLOCK_SIZE = (1 << 31) - 1  # pyarrow keeps block sizes in 32 bits
+_STRADDLES = "straddl"  # pyarrow's "straddling object straddles two block boundaries"
+
+
 def read_input(path: Path, fmt: InputFormat = "auto") -> pa.Table:
     if not path.is_file():
         raise lake.InvalidInputError(f"no such file: {path}")
@@ -34,8 +39,28 @@ def read_input(path: Path, fmt: InputFormat = "auto") -> pa.Table:
     try:
         if kind == "parquet":
             return pq.read_table(path)
-        if kind == "csv":
-            return pacsv.read_csv(path)
-        return pajson.read_json(path)
+        return _read_text(path, kind)
     except (pa.ArrowInvalid, OSError) as exc:
         raise lake.InvalidInputError(f"cannot read {path} as {kind}: {exc}") from exc
+
+
+def _read_text(path: Path, kind: str) -> pa.Table:
+    """Read CSV or JSON lines in blocks; pyarrow needs each row inside two blocks, so when a row
+    is longer, read again with blocks eight times larger (at most the file, or pyarrow's limit)."""
+    size = path.stat().st_size
+    block = BLOCK_SIZE
+    while True:
+        try:
+            if kind == "csv":
+                return pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=block))
+            return pajson.read_json(path, read_options=pajson.ReadOptions(block_size=block))
+        except pa.ArrowInvalid as exc:
+            if _STRADDLES not in str(exc):
+                raise
+            if block >= min(size + 1, MAX_BLOCK_SIZE):
+                raise lake.InvalidInputError(
+                    f"cannot read {path} as {kind}: a row is too long for the largest block "
+                    f"pyarrow reads ({MAX_BLOCK_SIZE} bytes)",
+                    hint="write the data as parquet, or split the long values over several rows",
+                ) from exc
+            block = min(block * 8, size + 1, MAX_BLOCK_SIZE)

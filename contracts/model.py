@@ -7,7 +7,7 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -16,6 +16,7 @@ import polars as pl
 import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from yaml.composer import ComposerError
 
 from lake.errors import UsageError
 
@@ -197,15 +198,16 @@ class Contract(_Model):
     @classmethod
     def from_text(cls, text: str, label: str = "<contract>") -> Contract:
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
+            root, data, duplicates = _load_yaml(text)
+        except _Refusal as exc:
+            raise ContractError([Problem(label, exc.line, _key(exc.path), exc.message)]) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
             raise ContractError(
                 [Problem(label, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]
             ) from None
-        problems = _duplicate_keys(root, label)
+        problems = [Problem(label, line, _key(path), "key given twice") for line, path in duplicates]
         if not isinstance(data, dict):
             raise ContractError(
                 [Problem(label, 1, "", "a contract is a YAML mapping with dataset and columns")]
@@ -334,22 +336,251 @@ class Contract(_Model):
         return from_pandera(model, dataset=dataset)
 
 
+# -- reading the YAML ----------------------------------------------------------------------------
+MAX_ALIAS_NODES = 10_000
+"""Aliases (``*name``, also in ``<<`` merges) may stand for at most this many nodes in all: enough
+for small reuse, and a bound on the work a short file can cause (a "billion laughs")."""
+MAX_NODES = 100_000
+"""A contract may hold at most this many YAML nodes, aliases counted as the nodes they stand for
+(a thousand columns take about ten thousand): this bounds the time a load takes."""
+MAX_DEPTH = 64
+"""How deeply the YAML may nest; a contract needs five or six levels."""
+
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE = "tag:yaml.org,2002:merge"
+
+Path_ = tuple[str | int, ...]
+
+
+class _Refusal(Exception):
+    """The YAML is refused while it is composed: ``line`` (1-based) and ``path`` say where."""
+
+    def __init__(self, line: int, path: Path_, message: str) -> None:
+        super().__init__(message)
+        self.line, self.path, self.message = line, path, message
+
+
+class _Frame:
+    """A sequence or mapping being composed."""
+
+    __slots__ = ("anchor", "key", "keys", "merges", "node", "part", "start")
+
+    def __init__(
+        self, node: yaml.CollectionNode, part: str | int | None, start: int, anchor: str | None
+    ) -> None:
+        self.node, self.part, self.start, self.anchor = node, part, start, anchor
+        self.key: yaml.Node | None = None  # a mapping's key whose value comes next
+        self.keys: set[str] = set()
+        self.merges = False
+
+
+class _Composer:
+    """PyYAML's composer redone as a loop over the events of the safe loader's parser (libyaml's
+    when it is installed), with limits checked as each event arrives, before anything walks or
+    expands the tree: an alias adds the nodes it stands for, so an alias bomb is refused at the
+    alias that crosses :data:`MAX_ALIAS_NODES`; a loop of aliases, more than :data:`MAX_NODES`
+    nodes and nesting deeper than :data:`MAX_DEPTH` are refused too. It also notes the keys given
+    twice (with their line and path) and the mappings with ``<<`` merge keys."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader  # a yaml.SafeLoader or CSafeLoader; their stubs differ, hence Any
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, yaml.Node] = {}
+        self.sizes: dict[str, int] = {}  # anchor -> the nodes its node stands for, once composed
+        self.expanded = 0  # nodes so far, each alias counted as the nodes it stands for
+        self.aliased = 0  # of those, the nodes aliases stand for
+        self.root: yaml.Node | None = None
+        self.duplicates: list[tuple[int, Path_]] = []
+        self.merging: list[yaml.MappingNode] = []
+
+    def compose(self) -> yaml.Node | None:
+        get: Callable[[], Any] = self.loader.get_event
+        get()  # stream start
+        if isinstance(get(), yaml.StreamEndEvent):
+            return None
+        while True:  # the one document's events
+            event = get()
+            start: Any = event.start_mark  # a yaml.Mark, or libyaml's own Mark
+            if isinstance(event, yaml.ScalarEvent):  # the most frequent first
+                self.count(event, 1)
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                end: Any = event.end_mark
+                node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
+                self.anchor(event, node)
+                if event.anchor is not None:
+                    self.sizes[event.anchor] = 1
+                self.attach(node)
+            elif isinstance(event, yaml.AliasEvent):
+                self.alias(event)
+            elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                if len(self.stack) >= MAX_DEPTH:
+                    raise _Refusal(
+                        start.line + 1,
+                        self.here()[:6],  # the start of the path is enough to find the place
+                        f"the YAML is nested more than {MAX_DEPTH} levels deep; a contract needs a few",
+                    )
+                self.count(event, 1)
+                kind = yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent) else yaml.MappingNode
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = self.loader.resolve(kind, None, event.implicit)
+                collection = kind(tag, [], start, None, flow_style=event.flow_style)
+                self.anchor(event, collection)
+                part = self.part()
+                self.stack.append(_Frame(collection, part, self.expanded - 1, event.anchor))
+            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                frame = self.stack.pop()
+                frame.node.end_mark = event.end_mark
+                if frame.anchor is not None:
+                    self.sizes[frame.anchor] = self.expanded - frame.start
+                self.attach(frame.node)
+            else:  # the document's end
+                break
+        event = get()
+        if not isinstance(event, yaml.StreamEndEvent):
+            raise ComposerError(
+                "expected a single document in the stream",
+                self.root.start_mark if self.root is not None else None,
+                "but found another document",
+                event.start_mark,
+            )
+        return self.root
+
+    def part(self) -> str | int | None:
+        """How the node about to be composed is named in its parent: an index, a key, or ``?``
+        for a mapping key itself (or the value of a key that is not a string)."""
+        if not self.stack:
+            return None
+        top = self.stack[-1]
+        if isinstance(top.node, yaml.SequenceNode):
+            return len(top.node.value)
+        if top.key is not None and isinstance(top.key.value, str):
+            return str(top.key.value)
+        return "?"
+
+    def within(self) -> Path_:
+        """The path of the collection being composed."""
+        return tuple(f.part for f in self.stack if f.part is not None)
+
+    def here(self) -> Path_:
+        """The path of the node about to be composed."""
+        part = self.part()
+        return (*self.within(), part) if part is not None else self.within()
+
+    def count(self, event: Any, nodes: int) -> None:
+        self.expanded += nodes
+        if self.expanded > MAX_NODES:
+            raise _Refusal(
+                event.start_mark.line + 1,
+                self.here(),
+                f"the contract holds more than {MAX_NODES} YAML nodes (aliases counted as the nodes "
+                "they stand for); no contract needs that many: shorten it",
+            )
+
+    def alias(self, event: Any) -> None:
+        name = event.anchor
+        node = self.anchors.get(name)
+        if node is None:
+            raise ComposerError(None, None, f"found undefined alias {name!r}", event.start_mark)
+        size = self.sizes.get(name)
+        if size is None:
+            raise _Refusal(
+                event.start_mark.line + 1,
+                self.here(),
+                f"alias *{name} is used inside the node it names (a loop)",
+            )
+        self.aliased += size
+        if self.aliased > MAX_ALIAS_NODES:
+            raise _Refusal(
+                event.start_mark.line + 1,
+                self.here(),
+                f"alias *{name} ({size} nodes) brings the nodes that aliases stand for to "
+                f"{self.aliased}; a contract may use aliases for small reuse only, at most "
+                f"{MAX_ALIAS_NODES} nodes in all: write the repeated part out instead",
+            )
+        self.count(event, size)
+        self.attach(node)
+
+    def anchor(self, event: Any, node: yaml.Node) -> None:
+        name = event.anchor
+        if name is None:
+            return
+        if name in self.anchors:
+            raise ComposerError(
+                f"found duplicate anchor {name!r}; first occurrence",
+                self.anchors[name].start_mark,
+                "second occurrence",
+                event.start_mark,
+            )
+        self.anchors[name] = node
+
+    def attach(self, node: yaml.Node) -> None:
+        if not self.stack:
+            self.root = node
+            return
+        top = self.stack[-1]
+        if isinstance(top.node, yaml.SequenceNode):
+            top.node.value.append(node)
+        elif top.key is None:
+            top.key = node
+            if isinstance(node.value, str):
+                if node.value in top.keys:
+                    self.duplicates.append((node.start_mark.line + 1, (*self.within(), node.value)))
+                top.keys.add(node.value)
+            if node.tag == _MERGE and not top.merges:
+                top.merges = True
+                assert isinstance(top.node, yaml.MappingNode)
+                self.merging.append(top.node)
+        else:
+            top.node.value.append((top.key, node))
+            top.key = None
+
+
+def _load_yaml(text: str) -> tuple[yaml.Node | None, Any, list[tuple[int, Path_]]]:
+    """The composed YAML (for line numbers, with ``<<`` merges as written), the data it holds,
+    and the keys given twice."""
+    loader = _YAML_LOADER(text)
+    try:
+        composer = _Composer(loader)
+        root = composer.compose()
+        if root is None:
+            return None, None, composer.duplicates
+        written = [(node, list(node.value)) for node in composer.merging]
+        data: Any = loader.construct_document(root)
+        for node, value in written:  # the constructor flattens merges in place: undo that
+            node.value = value
+        return root, data, composer.duplicates
+    finally:
+        loader.dispose()
+
+
 # -- locating problems in the YAML -------------------------------------------------------------
 def _key(loc: tuple[str | int, ...]) -> str:
     return ".".join(str(p) for p in loc)
 
 
 def _line(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
-    """The 1-based line of the YAML node at ``loc`` (or of its nearest ancestor that exists)."""
+    """The 1-based line of the YAML node at ``loc`` (or of its nearest ancestor that exists); a key
+    that a ``<<`` merge brings in is placed on the line of that merge."""
     best = node.start_mark.line + 1 if node is not None else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
+            name = "in" if part == "in_" else str(part)
             nxt = None
             for k, v in node.value:
-                if k.value == str(part) or (part == "in_" and k.value == "in"):
+                if k.value == name:
                     nxt = v
                     best = k.start_mark.line + 1
                     break
+            else:
+                for k, v in node.value:
+                    if k.tag == _MERGE:
+                        nxt = _merged(v, name, 0)
+                        if nxt is not None:
+                            best = k.start_mark.line + 1
+                            break
             node = nxt
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
@@ -359,6 +590,23 @@ def _line(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
         if node is None:
             break
     return best
+
+
+def _merged(source: yaml.Node, name: str, depth: int) -> yaml.Node | None:
+    """The value a ``<<: source`` merge gives key ``name`` (the first merged mapping wins)."""
+    if depth > MAX_DEPTH:
+        return None
+    for mapping in source.value if isinstance(source, yaml.SequenceNode) else [source]:
+        if not isinstance(mapping, yaml.MappingNode):
+            continue
+        for k, v in mapping.value:
+            if k.value == name:
+                found: yaml.Node = v
+                return found
+        for k, v in mapping.value:
+            if k.tag == _MERGE and (hit := _merged(v, name, depth + 1)) is not None:
+                return hit
+    return None
 
 
 def _problem(err: Mapping[str, Any], root: yaml.Node | None, label: str) -> Problem:
@@ -391,18 +639,3 @@ def _known_keys(parent: tuple[str | int, ...]) -> list[str]:
     elif parent[:1] == ("volume",):
         model = VolumeSpec
     return [f.alias or n for n, f in model.model_fields.items()]
-
-
-def _duplicate_keys(node: yaml.Node | None, label: str, path: tuple[str | int, ...] = ()) -> list[Problem]:
-    out: list[Problem] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for k, v in node.value:
-            if k.value in seen:
-                out.append(Problem(label, k.start_mark.line + 1, _key((*path, k.value)), "key given twice"))
-            seen.add(k.value)
-            out += _duplicate_keys(v, label, (*path, k.value))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            out += _duplicate_keys(v, label, (*path, i))
-    return out

@@ -12,6 +12,11 @@ from deltalake import Schema as DeltaSchema
 
 from lake.errors import InvalidInputError, SchemaMismatchError
 
+ACCEPTED = (
+    "a pyarrow Table, RecordBatch or RecordBatchReader, a pandas DataFrame, a polars DataFrame, "
+    "or an object with __arrow_c_stream__"
+)
+
 
 def to_arrow(data: Any) -> pa.Table:
     """Accept a pyarrow Table or RecordBatchReader, a pandas or polars DataFrame."""
@@ -22,17 +27,53 @@ def to_arrow(data: Any) -> pa.Table:
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     module = type(data).__module__.split(".")[0]
-    if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
-    if module == "polars":
+    kind = type(data).__name__
+    if module == "pandas" and kind == "DataFrame":
+        return _from_pandas(data)
+    if module == "polars" and kind == "DataFrame":
         table: pa.Table = data.to_arrow()
         return table
+    if module == "polars" and kind == "LazyFrame":
+        raise InvalidInputError(
+            f"cannot write a polars LazyFrame: pass {ACCEPTED}",
+            hint="call .collect() on the LazyFrame and write the DataFrame it returns",
+        )
+    if module in ("pandas", "polars") and kind == "Series":
+        raise InvalidInputError(
+            f"cannot write a {module} Series: pass {ACCEPTED}",
+            hint="a Series is one column: write series.to_frame()",
+        )
     if hasattr(data, "__arrow_c_stream__"):
         return pa.table(data)
+    raise InvalidInputError(f"cannot write a {type(data).__name__}: pass {ACCEPTED}")
+
+
+def _from_pandas(frame: Any) -> pa.Table:
+    """``frame`` as Arrow; a column Arrow cannot hold is named, with the value that does not fit."""
+    names = [str(c) for c in frame.columns]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidInputError(
+            f"the pandas DataFrame has more than one column named {', '.join(map(repr, twice))}",
+            hint="rename the columns so that each name is used once, e.g. frame.columns = [...]",
+        )
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        failed = exc
+    for i, name in enumerate(names):  # find the column: convert them one by one
+        try:
+            pa.Table.from_pandas(frame.iloc[:, [i]], preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            reason = exc.args[0] if exc.args else str(exc)
+            raise InvalidInputError(
+                f"column {name!r} of the pandas DataFrame cannot be stored: {reason}",
+                hint=f"give the column one type, e.g. frame[{name!r}] = frame[{name!r}].astype(str)",
+            ) from exc
     raise InvalidInputError(
-        f"cannot write a {type(data).__name__}: pass a pyarrow Table or RecordBatchReader, "
-        "a pandas DataFrame or a polars DataFrame"
-    )
+        f"the pandas DataFrame cannot be converted to Arrow: {failed}",
+        hint="convert it yourself with pyarrow.Table.from_pandas and write the table",
+    ) from failed
 
 
 def _delta_type(t: pa.DataType) -> pa.DataType:
@@ -110,10 +151,7 @@ def conform(table: pa.Table, target: pa.Schema, *, allow_new_columns: bool) -> t
     table = normalize(table)
     extra = [n for n in table.column_names if n not in target.names]
     if extra and not allow_new_columns:
-        raise SchemaMismatchError(
-            f"the data has columns the dataset does not: {', '.join(extra)}",
-            hint="pass schema_mode='merge' (CLI: --schema-mode merge) to add them",
-        )
+        raise _new_columns(table, extra)
     arrays: list[pa.ChunkedArray] = []
     fields: list[pa.Field] = []
     for f in target:
@@ -134,3 +172,27 @@ def conform(table: pa.Table, target: pa.Schema, *, allow_new_columns: bool) -> t
         fields.append(pa.field(name, table.schema.field(name).type, True))
     schema = pa.schema(fields)
     return pa.Table.from_arrays(arrays, schema=schema), schema
+
+
+def _new_columns(table: pa.Table, extra: list[str]) -> SchemaMismatchError:
+    """The error for columns the dataset lacks. A column that holds only nulls is most likely
+    one that the dataset's contract names and the data does not have (the contract adds it)."""
+    held = [n for n in extra if table.num_rows and table.column(n).null_count < table.num_rows]
+    empty = [n for n in extra if n not in held]
+
+    def names(cols: list[str]) -> str:
+        return ("column " if len(cols) == 1 else "columns ") + ", ".join(map(repr, cols))
+
+    parts = []
+    if held:
+        parts.append(f"the dataset lacks {names(held)}, which the data to write has")
+    if empty:
+        parts.append(
+            f"the dataset lacks {names(empty)}, which the contract in force names"
+            " (or which the data to write holds with no values)"
+        )
+    return SchemaMismatchError(
+        "; ".join(parts),
+        hint="add the columns to the dataset with schema_mode='merge' (CLI: --schema-mode merge), "
+        "or take them out of the contract (or the data)",
+    )
