@@ -725,7 +725,14 @@ def contract_export_odcs(file: ContractFile, json_out: Json = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: maps every error to one sentence and an exit code."""
+    """Console entry point: maps every error to one sentence and an exit code.
+
+    0 ok; 1 the data's verdict (a refusal, a conflict, a failed check); 2 bad usage or input;
+    3 could not run (storage, network, credentials, or an internal error)."""
+    from rich.markup import escape
+
+    from lake.storage import faults
+
     debug = os.environ.get("LAKE_DEBUG", "") not in ("", "0") or "--debug" in (argv or sys.argv[1:])
     try:
         rc = app(args=argv, prog_name="lake", standalone_mode=False)
@@ -761,12 +768,22 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         output.err.print(f"[bold red]error:[/] {exc}")
         return 2
+    except OSError as exc:  # I/O that no layer below mapped (e.g. a polars scan): could not run
+        if debug:
+            traceback.print_exc()
+        failure = faults.unmapped(exc)
+        if "--json" in (argv or sys.argv[1:]):
+            output.emit_json(failure.to_dict())
+        else:
+            output.error(failure)
+        return failure.exit_code
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        output.err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}")
+        said = faults.mask(f"{type(exc).__name__}: {exc}", faults.env_secrets())
+        output.err.print(f"[bold red]internal error:[/] {escape(said)}", highlight=False)
         output.err.print("[dim]hint:[/] run again with --debug for the traceback, and report it")
-        return 1
+        return 3
     return 0
 
 

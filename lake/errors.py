@@ -80,4 +80,31 @@ class RefusedError(LakeError):
 
 
 class StorageError(LakeError):
-    """The object store failed in a way lakegate cannot recover from."""
+    """The object store (or the local disk) failed, so lakegate could not run.
+
+    Raised by :mod:`lake.storage.faults`, which maps the failures of delta-rs, pyarrow, polars
+    and boto3 at the storage boundary: ``operation`` and ``object`` say what was attempted on
+    what, and ``cause`` is the client's own explanation on one line, with credentials masked.
+    """
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        operation: str | None = None,
+        object: str | None = None,
+        cause: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.operation = operation
+        self.object = object
+        self.cause = cause
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        if self.operation is not None:
+            out.update(operation=self.operation, object=self.object, cause=self.cause)
+        return out

@@ -29,12 +29,13 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from lake.commits import Layer
-from lake.errors import ConcurrentUpdateError, StorageError
+from lake.errors import ConcurrentUpdateError
 from lake.storage import ObjectStore, StorageConfig
+from lake.storage.faults import storage_error, storage_errors
 
 TARGET_FILE_BYTES = 64 * 1024 * 1024
 # Old log entries must stay: lake commits time-travel to any version they name.
-TABLE_CONFIGURATION = {"delta.enableExpiredLogCleanup": "false"}
+TABLE_CONFIGURATION = {"delta.enableExpiredLogCleanup": "false", "delta.checkpointInterval": "10"}
 _HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 SchemaChange = Literal["add", "replace"] | None
 
@@ -102,12 +103,9 @@ class Layers:
         return "/".join(p for p in (dataset, layer_path, rest) if p)
 
     def _table(self, uri: str, version: int | None = None) -> DeltaTable:
-        try:
+        at = uri if version is None else f"{uri} (version {version})"
+        with storage_errors("read the Delta table", at, self.config):  # TableNotFoundError passes
             return DeltaTable(uri, version=version, storage_options=self.config.delta_options())
-        except TableNotFoundError:
-            raise
-        except DeltaError as exc:
-            raise StorageError(f"cannot open the Delta table at {uri}: {exc}") from exc
 
     # -- reading ---------------------------------------------------------------------------------
     def latest_version(self, dataset: str, layer_path: str) -> int | None:
@@ -184,7 +182,8 @@ class Layers:
         local = self.config.scheme == "file"
         root = self.uri(dataset, layer_path)
         if local:
-            os.makedirs(root, exist_ok=True)
+            with storage_errors("write data files to", root, self.config, writing=True):
+                os.makedirs(root, exist_ok=True)
         per_row = max(1, table.nbytes // max(1, table.num_rows))
         step = max(1, TARGET_FILE_BYTES // per_row)
         chunks = [table.slice(i, step) for i in range(0, table.num_rows, step)]
@@ -209,10 +208,11 @@ class Layers:
                 stats=json.dumps(_column_stats(chunk)),
             )
 
-        if len(chunks) == 1:
-            return [write(chunks[0])]
-        with ThreadPoolExecutor(max_workers=min(len(chunks), os.cpu_count() or 2)) as pool:
-            return list(pool.map(write, chunks))
+        with storage_errors("write data files to", root, self.config, writing=True):
+            if len(chunks) == 1:
+                return [write(chunks[0])]
+            with ThreadPoolExecutor(max_workers=min(len(chunks), os.cpu_count() or 2)) as pool:
+                return list(pool.map(write, chunks))
 
     def commit(
         self,
@@ -289,7 +289,11 @@ class Layers:
         except DeltaError as exc:
             if base is None and "exists" in str(exc).lower():
                 raise VersionTaken(f"the Delta table {uri} exists already") from exc
-            raise StorageError(f"committing to the Delta table {uri} failed: {exc}") from exc
+            fault = storage_error("commit to the Delta table", uri, exc, config=self.config, writing=True)
+            raise fault from exc
+        except OSError as exc:  # delta-rs's object-store failures (a dropped connection, a timeout)
+            fault = storage_error("commit to the Delta table", uri, exc, config=self.config, writing=True)
+            raise fault from exc
 
     def heal(self, dataset: str, layer_path: str, expected: int, metadata: Mapping[str, Any]) -> int:
         """Make the layer's newest version hold exactly the files of version ``expected`` again.

@@ -14,6 +14,7 @@ import pyarrow.dataset as pads
 from lake.commits import Snapshot
 from lake.frames import arrow_schema
 from lake.layers import DataFile, Layers
+from lake.storage.faults import storage_errors
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,16 @@ class View:
         if not chosen:
             empty = pl.LazyFrame(schema=schema)
             return empty.with_columns(pl.lit(None, pl.String).alias(file_column)) if file_column else empty
-        return pl.scan_parquet(
-            [self.uri(r) for r in chosen],
-            schema=schema,
-            missing_columns="insert",
-            storage_options=self.layers.config.polars_options(),
-            include_file_paths=file_column,
-        )
+        # Lazy: the files are read when the frame is collected, and that collect is where a
+        # storage fault surfaces (as OSError); collect through storage_errors() to map it.
+        with storage_errors("read the data files of", self.layers.uri(self.dataset), self.layers.config):
+            return pl.scan_parquet(
+                [self.uri(r) for r in chosen],
+                schema=schema,
+                missing_columns="insert",
+                storage_options=self.layers.config.polars_options(),
+                include_file_paths=file_column,
+            )
 
 
 def read_files(layers: Layers, dataset: str, refs: Sequence[FileRef], schema: pa.Schema) -> pa.Table:
@@ -88,13 +92,14 @@ def read_files(layers: Layers, dataset: str, refs: Sequence[FileRef], schema: pa
     if not refs:
         return schema.empty_table()
     config = layers.config
-    data = pads.dataset(
-        [config.arrow_path(layers.uri(dataset, r.path)) for r in refs],
-        schema=schema,
-        format="parquet",
-        filesystem=config.arrow_filesystem(),
-    )
-    return data.to_table(columns=schema.names)
+    with storage_errors("read the data files of", layers.uri(dataset), config):
+        data = pads.dataset(
+            [config.arrow_path(layers.uri(dataset, r.path)) for r in refs],
+            schema=schema,
+            format="parquet",
+            filesystem=config.arrow_filesystem(),
+        )
+        return data.to_table(columns=schema.names)
 
 
 class KeptRows:
@@ -119,4 +124,6 @@ class KeptRows:
     def column_max(self, column: str) -> Any:
         if not self.refs:
             return None
-        return self.view.scan(self.refs).select(pl.col(column).max()).collect().item()
+        view = self.view
+        with storage_errors("read the data files of", view.layers.uri(view.dataset), view.layers.config):
+            return view.scan(self.refs).select(pl.col(column).max()).collect().item()

@@ -16,6 +16,7 @@ import botocore.exceptions
 
 from lake.errors import StorageError
 from lake.storage.base import Blob, PreconditionFailed
+from lake.storage.faults import storage_error
 
 if TYPE_CHECKING:
     from lake.storage.options import StorageConfig
@@ -30,7 +31,9 @@ class S3Store:
         self.uri = config.uri
         self.bucket = config.bucket
         self.prefix = config.prefix
+        self.config = config
         opts = config.options
+        budget = config.budget
         self._client: Any = boto3.client(
             "s3",
             endpoint_url=opts.get("AWS_ENDPOINT_URL"),
@@ -39,9 +42,9 @@ class S3Store:
             aws_session_token=opts.get("AWS_SESSION_TOKEN"),
             region_name=opts.get("AWS_REGION", "us-east-1"),
             config=botocore.config.Config(
-                retries={"max_attempts": int(opts.get("MAX_RETRIES", "5")), "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=60,
+                retries={"total_max_attempts": budget.attempts, "mode": "standard"},
+                connect_timeout=budget.connect_timeout,
+                read_timeout=budget.timeout,
             ),
         )
 
@@ -49,21 +52,20 @@ class S3Store:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _fail(self, action: str, key: str, exc: Exception) -> StorageError:
-        return StorageError(
-            f"S3 {action} of s3://{self.bucket}/{self._key(key)} failed: {exc}",
-            hint="check AWS_ENDPOINT_URL, the credentials and that the bucket exists",
+        return storage_error(
+            action, f"s3://{self.bucket}/{self._key(key)}", exc, config=self.config, writing=action != "read"
         )
 
     def get(self, key: str) -> Blob | None:
         try:
             resp = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return Blob(resp["Body"].read(), resp["ETag"])  # the body streams: it can fail too
         except botocore.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _MISSING:
                 return None
             raise self._fail("read", key, exc) from exc
-        except botocore.exceptions.BotoCoreError as exc:
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
             raise self._fail("read", key, exc) from exc
-        return Blob(resp["Body"].read(), resp["ETag"])
 
     def put(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key), "Body": data}
@@ -77,7 +79,7 @@ class S3Store:
             if exc.response.get("Error", {}).get("Code") in _LOST_RACE:
                 raise PreconditionFailed(f"{key} changed or exists already") from exc
             raise self._fail("write", key, exc) from exc
-        except botocore.exceptions.BotoCoreError as exc:
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
             raise self._fail("write", key, exc) from exc
         return str(resp["ETag"])
 
@@ -88,7 +90,7 @@ class S3Store:
                 raise PreconditionFailed(f"{key} changed since it was read")
         try:
             self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, OSError) as exc:
             raise self._fail("delete", key, exc) from exc
 
     def list(self, prefix: str) -> Iterator[str]:
@@ -98,5 +100,5 @@ class S3Store:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
                 for obj in page.get("Contents", []):
                     yield obj["Key"][strip:]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise self._fail("listing", prefix, exc) from exc
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, OSError) as exc:
+            raise self._fail("list", prefix, exc) from exc
