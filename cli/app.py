@@ -1,11 +1,13 @@
 """The `lake` command line. One typer sub-app per noun; every command takes --json.
 
-Exit codes: 0 success, 1 an operation was refused (a conflict, a failed check, a missing ref),
-2 bad usage or bad input. Tracebacks only with --debug (or LAKE_DEBUG=1).
+Exit codes: 0 success; 1 the data's verdict (a contract failure, a blocked gate, a merge
+conflict, a protected branch refusing); 2 bad usage or input; 3 could not run (storage,
+network, credentials, an internal error). Tracebacks only with --debug (or LAKE_DEBUG=1).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -24,6 +26,7 @@ from typer.exceptions import TyperException
 
 import lake
 from lake.repository import DEFAULT_REPO
+from lake.storage.faults import storage_errors
 
 from . import output
 from .inputs import read_input
@@ -213,12 +216,15 @@ def read(
     """Print a dataset at any branch, tag or commit."""
     if json_out:
         fmt = ReadFormat.json
-    frame = _open(repo).scan(dataset, ref)
+    lake_repo = _open(repo)
+    frame = lake_repo.scan(dataset, ref)
     if limit is not None:
         frame = frame.head(limit)
     elif fmt is ReadFormat.table and output_file is None:
         frame = frame.head(50)
-    data = frame.collect()
+    where = f"{lake_repo.table_uri(dataset)} at {ref or lake_repo.default_branch}"
+    with storage_errors("read the data files of", where, lake_repo.config):
+        data = frame.collect()
     if fmt is ReadFormat.parquet:
         if output_file is None:
             raise lake.UsageError("--format parquet needs --output FILE")
@@ -763,11 +769,10 @@ def main(argv: list[str] | None = None) -> int:
                 output.validation_report(report, stream=output.err)
         output.error(exc)
         return exc.exit_code
-    except pa.ArrowException as exc:  # data that cannot be read or converted
-        if debug:
-            traceback.print_exc()
-        output.err.print(f"[bold red]error:[/] {exc}")
-        return 2
+    except BrokenPipeError:  # the reader of our output went away (lake read | head): not a fault
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return 0
     except OSError as exc:  # I/O that no layer below mapped (e.g. a polars scan): could not run
         if debug:
             traceback.print_exc()
@@ -777,6 +782,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             output.error(failure)
         return failure.exit_code
+    except pa.ArrowException as exc:  # data that cannot be read or converted (I/O errors are OSErrors, above)
+        if debug:
+            traceback.print_exc()
+        output.err.print(f"[bold red]error:[/] {exc}")
+        return 2
     except Exception as exc:
         if debug:
             traceback.print_exc()

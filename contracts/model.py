@@ -197,16 +197,7 @@ class Contract(_Model):
 
     @classmethod
     def from_text(cls, text: str, label: str = "<contract>") -> Contract:
-        try:
-            root, data, duplicates = _load_yaml(text)
-        except _Refusal as exc:
-            raise ContractError([Problem(label, exc.line, _key(exc.path), exc.message)]) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            raise ContractError(
-                [Problem(label, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]
-            ) from None
+        root, data, duplicates = read_yaml(text, label)
         problems = [Problem(label, line, _key(path), "key given twice") for line, path in duplicates]
         if not isinstance(data, dict):
             raise ContractError(
@@ -536,6 +527,21 @@ class _Composer:
         else:
             top.node.value.append((top.key, node))
             top.key = None
+
+
+def read_yaml(text: str, label: str) -> tuple[yaml.Node | None, Any, list[tuple[int, Path_]]]:
+    """:func:`_load_yaml` with its refusals as a :class:`ContractError` naming ``label``'s line:
+    the one way contract YAML (ours or ODCS) is read."""
+    try:
+        return _load_yaml(text)
+    except _Refusal as exc:
+        raise ContractError([Problem(label, exc.line, _key(exc.path), exc.message)]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ContractError(
+            [Problem(label, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from None
 
 
 def _load_yaml(text: str) -> tuple[yaml.Node | None, Any, list[tuple[int, Path_]]]:

@@ -17,7 +17,7 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-from .model import CheckSpec, Contract, ContractError, Problem
+from .model import CheckSpec, Contract, ContractError, Problem, read_yaml
 from .types import parse_type
 
 ENGINE = "lakegate"
@@ -187,7 +187,7 @@ def _predicate(query: str) -> str | None:
 
 
 def from_odcs(doc: dict[str, Any] | str, *, dataset: str | None = None, label: str = "<odcs>") -> Contract:
-    raw = yaml.safe_load(doc) if isinstance(doc, str) else doc
+    raw = read_yaml(doc, label)[1] if isinstance(doc, str) else doc
     if (
         not isinstance(raw, dict)
         or raw.get("kind") != "DataContract"

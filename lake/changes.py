@@ -7,7 +7,7 @@ the layers below it. Nothing below the branch's own layer is ever copied or touc
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,6 +19,7 @@ from lake.commits import DatasetChange, Layer, Snapshot
 from lake.errors import InvalidInputError, SchemaMismatchError
 from lake.frames import conform, delta_schema_json, normalize, to_arrow
 from lake.layers import DataFile, Layers, SchemaChange, VersionTaken
+from lake.storage.faults import storage_errors
 from lake.views import FileRef, View
 
 SchemaMode = Literal["strict", "merge", "overwrite"]
@@ -44,9 +45,12 @@ def _sql(where: str) -> pl.Expr:
         raise InvalidInputError(f"cannot parse the predicate {where!r}: {exc}") from exc
 
 
-def _collect(frame: pl.LazyFrame, what: str) -> pl.DataFrame:
+def _collect(frame: pl.LazyFrame, what: str, view: View) -> pl.DataFrame:
+    """Run a scan of ``view``'s files: a bad column or predicate is the caller's to fix, a
+    storage fault is a :class:`StorageError` that names the dataset."""
     try:
-        return frame.collect()
+        with storage_errors("read the data files of", view.layers.uri(view.dataset), view.layers.config):
+            return frame.collect()
     except pl.exceptions.ColumnNotFoundError as exc:
         raise InvalidInputError(f"{what} names a column the dataset does not have: {exc}") from exc
     except (
@@ -95,13 +99,15 @@ def plan_write(
 def plan_delete(view: View, where: str) -> Change:
     pred = _sql(where)
     hits = _collect(
-        view.scan(file_column=_FILE).filter(pred).group_by(_FILE).len(), f"the predicate {where!r}"
+        view.scan(file_column=_FILE).filter(pred).group_by(_FILE).len(), f"the predicate {where!r}", view
     )
     touched = _touched(view, hits)
     deleted = int(hits["len"].sum()) if hits.height else 0
     kept: pa.Table | None = None
     if touched:
-        frame = _collect(view.scan(touched).filter(pred.fill_null(False).not_()), f"the predicate {where!r}")
+        frame = _collect(
+            view.scan(touched).filter(pred.fill_null(False).not_()), f"the predicate {where!r}", view
+        )
         kept, _ = conform(frame.to_arrow(), view.schema, allow_new_columns=False)
     return Change("delete", view.schema, data=kept, remove=touched, rows_removed=deleted)
 
@@ -136,12 +142,14 @@ def plan_upsert(view: View | None, data: Any, key: Sequence[str], *, schema_mode
     low, high = incoming[keys[0]].min(), incoming[keys[0]].max()
     candidates = [r for r in view.files.values() if r.may_hold(keys[0], low, high)]
     probe = view.scan(candidates, file_column=_FILE).select([*keys, _FILE])
-    hits = _collect(probe.join(incoming.lazy(), on=keys, how="semi").group_by(_FILE).len(), "the upsert key")
+    hits = _collect(
+        probe.join(incoming.lazy(), on=keys, how="semi").group_by(_FILE).len(), "the upsert key", view
+    )
     touched = _touched(view, hits)
     updated = int(hits["len"].sum()) if hits.height else 0
     parts = []
     if touched:
-        kept = _collect(view.scan(touched).join(incoming.lazy(), on=keys, how="anti"), "the upsert key")
+        kept = _collect(view.scan(touched).join(incoming.lazy(), on=keys, how="anti"), "the upsert key", view)
         parts.append(conform(kept.to_arrow(), schema, allow_new_columns=False)[0])
     parts.append(table)
     merged = pa.concat_tables(parts)
@@ -166,19 +174,21 @@ def apply_change(
     change: Change,
     *,
     metadata: Mapping[str, Any],
-    heal: bool,
+    may_heal: Callable[[int], bool],
     staged: Future[list[DataFile]] | None = None,
 ) -> tuple[Snapshot, DatasetChange]:
     """Commit ``change`` into the layer ``own`` and return the dataset's new snapshot.
 
-    ``staged`` holds ``change.data`` already being written to the layer (the write path starts
-    that while it validates, so that the two overlap)."""
+    ``may_heal(latest)`` says whether versions of the layer that no commit names (the newest
+    is ``latest``) may be healed now, or must be waited for (:class:`VersionTaken`).
+    ``staged`` holds ``change.data`` already written to the layer, or being written (the write
+    path starts that while it validates, and keeps it across attempts of a blind append)."""
     mine = snapshot.layer(own) if snapshot else None
     base = mine.version if mine else None
     schema_change = change.schema_change
     latest = layers.latest_version(dataset, own)
     if latest != base:
-        if not heal:
+        if latest is None or not may_heal(latest):
             raise VersionTaken(f"{dataset}: the layer {own or '(main)'} has versions no commit names yet")
         if base is None:
             assert latest is not None

@@ -8,15 +8,14 @@ through refs, so they see a write whole or not at all.
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import json
 import os
-import random
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import polars as pl
@@ -60,6 +59,7 @@ from lake.merge import (
     rule_changes,
 )
 from lake.ops import Op
+from lake.patience import Patience
 from lake.profiles import ProfileStore
 from lake.refnames import (
     QUARANTINE_SUFFIX,
@@ -75,8 +75,6 @@ from lake.views import KeptRows, View
 
 CONFIG = "_lake/config.json"
 FORMAT = "lakegate/1"
-MAX_ATTEMPTS = 12
-HEAL_AFTER = 3  # attempts that see another writer's unreferenced Delta version before healing it
 DEFAULT_REPO = ".lake"
 TXN_COLUMN = "_lake_txn"  # quarantined rows name the transaction that set them aside
 OVERLAP_ROWS = 100_000  # from this batch size on, data files are written while the checks run
@@ -666,25 +664,26 @@ class Repository:
         merged: str | None = None,
     ) -> WriteResult:
         txn = uuid.uuid4().hex
-        heal = False
+        patience = Patience()
+        written: dict[int, Staged] = {}  # files of blind appends, kept across attempts
         updates = dict(contract_updates or {})
         if updates and merged is None and self._refs.require(branch).protected:
             raise RefusedError(
                 f"branch {branch!r} is protected: its contracts change only by merges",
                 hint="set the contract on a branch and merge it: the gate reviews the change",
             )
-        for attempt in range(MAX_ATTEMPTS):
+        while not patience.exhausted():
             ref = self._refs.require(branch)
+            patience.begin(ref.commit)
             head = self._commits.get(ref.commit)
             own = self._own_layer(ref)
             datasets = dict(head.datasets)
             contracts = {k: v for k, v in {**head.contracts, **updates}.items() if v is not None}
             changes: dict[str, DatasetChange] = {}
             reports: dict[str, ValidationReport] = {}
-            committed = False
             delta_meta = {"lake.txn": txn, "lake.branch": branch, "lake.message": message[:200]}
             try:
-                for op in ops:
+                for index, op in enumerate(ops):
                     snap = datasets.get(op.dataset)
                     if snap is None and not op.needs_data:
                         raise DatasetNotFoundError(f"no dataset {op.dataset!r} on branch {branch!r}")
@@ -698,7 +697,11 @@ class Repository:
                                 hint=f"write on a branch and merge it: lake merge BRANCH --into {branch}",
                             )
                         contract = self._contract_in_force(ref, contracts, op.dataset)
-                        change, report, aside, staged = self._prepare(op, view, contract, own)
+                        change, report, aside, staged = self._prepare(
+                            op, view, contract, own, written.get(index)
+                        )
+                        if staged is not None and _blind_append(change):
+                            written[index] = Staged(change.schema, _rows(change), staged)
                     if report is not None:
                         reports[op.dataset] = report
                     targets: list[
@@ -724,21 +727,20 @@ class Repository:
                             own,
                             ch,
                             metadata=delta_meta,
-                            heal=heal or attempt >= HEAL_AFTER,
+                            may_heal=functools.partial(patience.may_heal, name, own),
                             staged=files,
                         )
-                        committed = True
+                        patience.committed(name, own, new.layers[-1].version)
                         datasets[name] = new
                         changes[name] = _merge_changes(changes.get(name), done)
             except VersionTaken:
-                heal = heal or committed  # our own versions from this attempt need no waiting
-                _backoff(attempt)
+                patience.backoff()
                 continue
             touched = set(changes) | set(updates)
             if all(datasets.get(d) == head.datasets.get(d) for d in changes) and contracts == dict(
                 head.contracts
             ):
-                return WriteResult(branch, ref.commit, ref.commit, changes, attempt + 1, reports)
+                return WriteResult(branch, ref.commit, ref.commit, changes, patience.attempts, reports)
             meta: dict[str, Any] = {**(metadata or {}), "lake.txn": txn}
             if reports:
                 meta["lake.validation"] = {d: r.summary() for d, r in sorted(reports.items())}
@@ -756,11 +758,11 @@ class Repository:
             if moved is not None:
                 if ref.protected:
                     self._profile(head, datasets, changes)
-                return WriteResult(branch, moved, commit.parents[0], changes, attempt + 1, reports)
-            heal = True
-            _backoff(attempt)
+                return WriteResult(branch, moved, commit.parents[0], changes, patience.attempts, reports)
+            patience.backoff()
         raise ConcurrentUpdateError(
-            f"branch {branch!r} kept moving: gave up after {MAX_ATTEMPTS} attempts",
+            f"branch {branch!r}: no writer made progress for {patience.stall_seconds:.0f} s "
+            f"({patience.attempts} attempts); gave up",
             hint="nothing was committed; run the operation again",
         )
 
@@ -785,11 +787,12 @@ class Repository:
         return None
 
     def _prepare(
-        self, op: Op, view: View | None, contract: Contract | None, own: str
+        self, op: Op, view: View | None, contract: Contract | None, own: str, kept: Staged | None = None
     ) -> tuple[Change, ValidationReport | None, pa.Table | None, Future[list[DataFile]] | None]:
         """Plan ``op``; with a contract, validate what the dataset will be. Returns the change,
         the report, the rows set aside for quarantine (if any), and the change's data files
-        when they are already being written (overlapped with validation)."""
+        when they are already written or being written (overlapped with validation). ``kept``
+        holds the files an earlier attempt wrote for the same blind append: they are reused."""
         raw = to_arrow(op.data) if op.data is not None else None
         if op.quarantine and raw is not None:
             reserved = [c for c in raw.column_names if c in (VIOLATIONS, TXN_COLUMN)]
@@ -799,12 +802,18 @@ class Repository:
                     hint="rename them, or write without --quarantine (on_violation='reject')",
                 )
         if contract is None:
-            return op.plan(view, raw), None, None, None
+            change = op.plan(view, raw)
+            return change, None, None, self._stage(op, change, own, kept)
         typed = cast_to_contract(contract, raw) if raw is not None else None
         table = typed.table if typed is not None else None
         change = op.plan(view, table)
-        staged: Future[list[DataFile]] | None = None
-        if not op.quarantine and change.data is not None and change.data.num_rows >= OVERLAP_ROWS:
+        staged = kept.reuse(change) if kept is not None and not op.quarantine else None
+        if (
+            staged is None
+            and not op.quarantine
+            and change.data is not None
+            and change.data.num_rows >= OVERLAP_ROWS
+        ):
             # Write the files while the checks run; if the checks fail, nothing names the files.
             staged = _STAGING.submit(self._layers.write_files, op.dataset, own, change.data)
         try:
@@ -816,7 +825,7 @@ class Repository:
                 staged.cancel()
             raise
         if report.ok:
-            return change, report, None, staged
+            return change, report, None, staged if staged is not None else self._stage(op, change, own, kept)
         if staged is not None:
             staged.cancel()
         if not op.quarantine or raw is None or table is None:
@@ -852,6 +861,19 @@ class Repository:
         assert isinstance(frame, pl.DataFrame)
         aside = frame.select(pl.all().cast(pl.String, strict=False)).with_columns(names.filter(mask))
         return change, replace(report, quarantined=int(mask.sum())), aside.to_arrow(), None
+
+    def _stage(self, op: Op, change: Change, own: str, kept: Staged | None) -> Future[list[DataFile]] | None:
+        """The files of a blind append, written now (or reused from an earlier attempt), so that
+        an attempt that loses the race commits the same files again instead of rewriting them."""
+        if op.quarantine or op.merge or not _blind_append(change):
+            return None
+        reused = kept.reuse(change) if kept is not None else None
+        if reused is not None:
+            return reused
+        assert change.data is not None
+        done: Future[list[DataFile]] = Future()
+        done.set_result(self._layers.write_files(op.dataset, own, change.data))
+        return done
 
     def _check(
         self,
@@ -932,8 +954,32 @@ def _is_noop(change: Change, view: View | None) -> bool:
     )
 
 
-def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
+def _blind_append(change: Change) -> bool:
+    """A change that only adds new rows: its files do not depend on what else the layer holds."""
+    return (
+        change.data is not None
+        and not change.remove
+        and not change.restore
+        and change.schema_change is None
+        and change.data.num_rows > 0
+    )
+
+
+def _rows(change: Change) -> int:
+    return change.data.num_rows if change.data is not None else 0
+
+
+@dataclass(frozen=True)
+class Staged:
+    """The files written for a blind append, with what identifies the rows they hold."""
+
+    schema: pa.Schema
+    rows: int
+    files: Future[list[DataFile]]
+
+    def reuse(self, change: Change) -> Future[list[DataFile]] | None:
+        same = _blind_append(change) and self.rows == _rows(change) and self.schema.equals(change.schema)
+        return self.files if same and not self.files.cancelled() else None
 
 
 def _revert_plan(

@@ -64,6 +64,15 @@ def test_lake_contract_set_refuses_a_billion_laughs_file(
     assert local_repo.contract("orders") is None
 
 
+def test_lake_contract_import_odcs_refuses_a_billion_laughs_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bomb = tmp_path / "bomb.odcs.yaml"
+    bomb.write_text(billion_laughs())  # ODCS files are read by the same bounded reader
+    out = lake_cli(capsys, "contract", "import-odcs", str(bomb), code=2)
+    assert f"{bomb}:9: lol.a4.0:" in out and "at most 10000 nodes" in out
+
+
 def test_an_exponential_merge_key_chain_is_refused_before_it_is_flattened() -> None:
     # `<<` merges copy the merged keys into the mapping: 30 levels of 2 would be 2**30 pairs.
     lines = ["dataset: orders", "columns:", "  id: &m0 {type: int64}"]

@@ -208,23 +208,7 @@ WHERE = pytest.mark.parametrize(
 )
 
 
-@pytest.mark.parametrize(
-    "match",
-    [
-        None,
-        DATA_LOG,
-        pytest.param(
-            DATA_FILES,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=OSError,
-                reason="the delete's polars scan is collected in lake/changes.py (_collect), which does "
-                "not map OSError yet: see lake.storage.faults.storage_errors",
-            ),
-        ),
-    ],
-    ids=["every-request", "delta-log", "data-files"],
-)
+@WHERE
 def test_a_connection_dropped_during_a_delete_is_a_storage_error(
     proxied: lake.Repository, proxy: FaultProxy, bucket: str, match: bytes | None
 ) -> None:
