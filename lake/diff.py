@@ -157,10 +157,13 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
                 if "add" in entry:
                     add = entry["add"]
                     p = add["path"]
+                    added_rows = rows_of(add)
+                    if added_rows is None:
+                        return None  # an add without a row count (a foreign writer's): count files instead
                     f = DataFile(
                         p,
                         int(add["size"]),
-                        rows_of(add),
+                        added_rows,
                         int(add.get("modificationTime", 0)),
                         add.get("stats") or "{}",
                     )

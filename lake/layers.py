@@ -11,6 +11,7 @@ the files they replace), and committed with delta-rs's ``create_write_transactio
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import uuid
@@ -18,7 +19,10 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -65,27 +69,157 @@ class DataFile:
         return AddAction(prefix + self.path, self.size, {}, self.modification_time, True, self.stats)
 
 
+# -- per-file statistics ---------------------------------------------------------------------------
+# What the Delta protocol's per-file ``stats`` hold, and how (mirroring what delta-rs and Spark write):
+# ``numRecords``; ``nullCount`` per leaf column (a struct's counts are an object mirroring the struct;
+# a list or map is a leaf); ``minValues``/``maxValues`` only for values JSON holds exactly: numbers
+# (no inf or NaN: a float column holding NaN gets no bounds at all), strings, booleans, dates
+# ("YYYY-MM-DD"), timestamps (milliseconds, ISO-8601; "Z" for timestamps with a zone, which are UTC)
+# and decimals that a JSON number gives exactly. Lists, maps and binaries get no bounds.
+_I64 = (-(2**63), 2**63 - 1)
+_EPOCH = datetime(1970, 1, 1)
+_PER_MS = {"s": None, "ms": 1, "us": 1000, "ns": 1_000_000}
+
+
 def _jsonable(value: Any) -> bool:
-    return isinstance(value, int | float | str) and not (isinstance(value, float) and value != value)
+    """Whether ``value`` is a bound that strict JSON holds as itself."""
+    if isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return _I64[0] <= value <= _I64[1]
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _decimal_bound(value: Decimal, *, exact_float: bool) -> float | None:
+    """A decimal as the JSON number whose text is exactly the decimal (``0.1``), or None.
+
+    ``exact_float`` asks for more: a float equal to the decimal (``1.25``, not ``0.1``), for stats
+    that Python compares with decimals again (:meth:`DataFile.bounds`), where ``0.1`` the float is
+    not ``0.1`` the decimal and a file could be skipped wrongly."""
+    if not value.is_finite():
+        return None
+    number = float(value)
+    text = repr(number)
+    if not math.isfinite(number) or "e" in text or Decimal(text) != value:
+        return None  # e.g. 38 digits, or 1e-10: delta-rs reads an exponent as no bound at all
+    if exact_float and Decimal(number) != value:
+        return None
+    return number
+
+
+def _timestamp_text(epoch_ms: int, zoned: bool) -> str | None:
+    try:
+        moment = _EPOCH + timedelta(milliseconds=epoch_ms)
+    except OverflowError:
+        return None
+    return moment.isoformat(timespec="milliseconds") + ("Z" if zoned else "")
+
+
+def _timestamp_bounds(column: pa.ChunkedArray, t: pa.TimestampType) -> tuple[str | None, str | None]:
+    """Delta keeps timestamp bounds in milliseconds: round the min down and the max up, so that
+    they still bound the file's microseconds."""
+    mm = pc.min_max(column.cast(pa.int64())).as_py()
+    per_ms = _PER_MS[t.unit]
+    if per_ms is None:
+        low, high = mm["min"] * 1000, mm["max"] * 1000
+    else:
+        low, high = mm["min"] // per_ms, -(-mm["max"] // per_ms)
+    zoned = t.tz is not None
+    return _timestamp_text(low, zoned), _timestamp_text(high, zoned)
+
+
+def _leaf_bounds(column: pa.ChunkedArray) -> tuple[Any, Any]:
+    """The (min, max) of a non-nested column as JSON values; None where there is none to give."""
+    t = column.type
+    if column.null_count == len(column):
+        return None, None
+    try:
+        if pa.types.is_timestamp(t):
+            return _timestamp_bounds(column, t)
+        if pa.types.is_floating(t) and pc.any(pc.is_nan(column)).as_py():
+            return None, None  # NaN sorts above every number in Delta readers: no bound holds
+        if not (
+            pa.types.is_integer(t)
+            or pa.types.is_floating(t)
+            or pa.types.is_boolean(t)
+            or pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_string_view(t)
+            or pa.types.is_decimal(t)
+            or pa.types.is_date(t)
+        ):
+            return None, None  # binary, lists, maps, ...: the protocol defines no bounds
+        mm = pc.min_max(column).as_py()
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, OverflowError, ValueError):
+        return None, None
+    return _json_bound(mm["min"], exact_float=False), _json_bound(mm["max"], exact_float=False)
+
+
+def _json_bound(value: Any, *, exact_float: bool, up: bool = False) -> Any:
+    """A bound as the JSON value the Delta protocol gives it, or None."""
+    if isinstance(value, datetime):
+        zoned = value.tzinfo is not None
+        try:
+            naive = value.astimezone(UTC).replace(tzinfo=None) if zoned else value
+        except (OverflowError, ValueError):  # within hours of year 1 or 9999
+            return None
+        micros = (naive - _EPOCH) // timedelta(microseconds=1)
+        return _timestamp_text(-(-micros // 1000) if up else micros // 1000, zoned)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return _decimal_bound(value, exact_float=exact_float)
+    return value if _jsonable(value) else None
+
+
+def _collect(
+    name: str, column: pa.ChunkedArray, mins: dict[str, Any], maxs: dict[str, Any], nulls: dict[str, Any]
+) -> None:
+    t = column.type
+    if pa.types.is_struct(t):
+        sub_mins: dict[str, Any] = {}
+        sub_maxs: dict[str, Any] = {}
+        sub_nulls: dict[str, Any] = {}
+        # flatten() folds the struct's own nulls into its fields: a field of a null struct is null.
+        for i, child in enumerate(column.flatten()):
+            _collect(t.field(i).name, child, sub_mins, sub_maxs, sub_nulls)
+        for out, sub in ((mins, sub_mins), (maxs, sub_maxs), (nulls, sub_nulls)):
+            if sub:
+                out[name] = sub
+        return
+    nulls[name] = column.null_count
+    low, high = _leaf_bounds(column)
+    if low is not None:
+        mins[name] = low
+    if high is not None:
+        maxs[name] = high
 
 
 def _column_stats(table: pa.Table) -> dict[str, Any]:
+    """The Delta ``stats`` of a file holding ``table`` (see the notes above :func:`_jsonable`)."""
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
-    nulls: dict[str, int] = {}
+    nulls: dict[str, Any] = {}
     for field, column in zip(table.schema, table.columns, strict=True):
-        nulls[field.name] = column.null_count
-        t = field.type
-        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_string(t):
-            if column.null_count == len(column):
-                continue
-            mm = pc.min_max(column).as_py()
-            if _jsonable(mm["min"]) and _jsonable(mm["max"]):
-                mins[field.name], maxs[field.name] = mm["min"], mm["max"]
-        elif pa.types.is_date32(t) and column.null_count < len(column):
-            mm = pc.min_max(column).as_py()
-            mins[field.name], maxs[field.name] = mm["min"].isoformat(), mm["max"].isoformat()
+        _collect(field.name, column, mins, maxs, nulls)
     return {"numRecords": table.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls}
+
+
+def _logged_stats(value: Any, *, kind: str) -> Any:
+    """A ``min``/``max``/``null_count`` struct value read back by delta-rs, as Delta ``stats`` JSON:
+    no nulls, no empty objects, every bound as :func:`_json_bound` writes it."""
+    if isinstance(value, dict):
+        out = {}
+        for name, sub in value.items():
+            converted = _logged_stats(sub, kind=kind)
+            if converted is not None and converted != {}:
+                out[name] = converted
+        return out
+    if value is None:
+        return None
+    if kind == "null_count":
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    return _json_bound(value, exact_float=True, up=kind == "max")
 
 
 class Layers:
@@ -120,36 +254,63 @@ class Layers:
         return dt.version()
 
     def files(self, dataset: str, layer: Layer) -> dict[str, DataFile]:
-        """The files of ``layer`` at its version, keyed by path relative to the layer root."""
+        """The files of ``layer`` at its version, keyed by path relative to the layer root.
+
+        Each file keeps its statistics as Delta ``stats`` JSON (a merge commits them again on the
+        target). A file whose row count delta-rs cannot read (written without stats, or with stats
+        it cannot parse) is counted from its parquet footer, never taken as empty."""
         uri = self.uri(dataset, layer.path)
         cache_key = (uri, layer.version)
         hit = self._files.get(cache_key)
         if hit is not None:
             self._files.move_to_end(cache_key)
             return hit
-        actions = pa.table(self._table(uri, layer.version).get_add_actions(flatten=True))
-        bounds = [n for n in actions.column_names if n.startswith(("min.", "max."))]
+        actions = pa.table(self._table(uri, layer.version).get_add_actions(flatten=False))
+        kinds = [k for k in ("null_count", "min", "max") if k in actions.column_names]
+        rows = actions.select(["path", "size_bytes", "modification_time", "num_records", *kinds]).to_pylist()
+        counted = self._footer_rows(uri, [r["path"] for r in rows if r["num_records"] is None])
         files: dict[str, DataFile] = {}
-        for row in actions.select(
-            ["path", "size_bytes", "modification_time", "num_records", *bounds]
-        ).to_pylist():
-            rows = int(row["num_records"] or 0)
-            stats: dict[str, Any] = {"numRecords": rows, "minValues": {}, "maxValues": {}}
-            for name in bounds:
-                kind, col = name.split(".", 1)
-                if _jsonable(row[name]):
-                    stats["minValues" if kind == "min" else "maxValues"][col] = row[name]
+        for row in rows:
+            records = row["num_records"]
+            n = int(records) if records is not None else counted[row["path"]]
+            stats: dict[str, Any] = {"numRecords": n}
+            for kind, key in (("min", "minValues"), ("max", "maxValues"), ("null_count", "nullCount")):
+                value = _logged_stats(row.get(kind), kind=kind) if kind in kinds else None
+                if value:
+                    stats[key] = value
             files[row["path"]] = DataFile(
                 path=row["path"],
                 size=int(row["size_bytes"]),
-                rows=rows,
+                rows=n,
                 modification_time=int(row["modification_time"]),
-                stats=json.dumps(stats),
+                stats=json.dumps(stats, allow_nan=False),
             )
         self._files[cache_key] = files
         if len(self._files) > 256:
             self._files.popitem(last=False)
         return files
+
+    def _footer_rows(self, uri: str, paths: Sequence[str]) -> dict[str, int]:
+        """The row counts of data files (relative to the table at ``uri``) from their parquet footers."""
+        if not paths:
+            return {}
+        fs = self.config.arrow_filesystem()
+
+        def count(path: str) -> int:
+            try:
+                return int(pq.read_metadata(self.config.arrow_path(f"{uri}/{path}"), filesystem=fs).num_rows)
+            except FileNotFoundError:
+                if "%" not in path:
+                    raise
+                # A log may hold a path percent-encoded (partition values with spaces, ...).
+                decoded = self.config.arrow_path(f"{uri}/{unquote(path)}")
+                return int(pq.read_metadata(decoded, filesystem=fs).num_rows)
+
+        with storage_errors("read the parquet footers of", uri, self.config):
+            if len(paths) == 1:
+                return {paths[0]: count(paths[0])}
+            with ThreadPoolExecutor(max_workers=min(len(paths), 8)) as pool:
+                return dict(zip(paths, pool.map(count, paths), strict=True))
 
     def log_entries(
         self, dataset: str, layer_path: str, after: int, upto: int
@@ -334,8 +495,14 @@ def removed_rows(info: Mapping[str, Any]) -> dict[str, int] | None:
     return {str(k): int(v) for k, v in json.loads(raw).items()}
 
 
-def rows_of(add: Mapping[str, Any]) -> int:
+def rows_of(add: Mapping[str, Any]) -> int | None:
+    """The row count an add action's stats record, or None when they record none (a file some
+    other writer added without stats): never guess 0, which would count the file as empty."""
     stats = add.get("stats")
     if not stats:
-        return 0
-    return int(json.loads(stats).get("numRecords", 0))
+        return None
+    try:
+        records = json.loads(stats).get("numRecords")
+    except (ValueError, AttributeError):
+        return None
+    return int(records) if isinstance(records, int) and not isinstance(records, bool) else None
