@@ -11,9 +11,10 @@ import time
 import numpy as np
 import polars as pl
 from _common import table
-from lakegate.validation.drift import column_drift
 from scipy import stats
 from scipy.spatial import distance
+
+from lake.validation.drift import column_drift
 
 
 def ours(ref: pl.DataFrame, cur: pl.DataFrame) -> dict[str, float]:

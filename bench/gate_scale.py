@@ -9,9 +9,9 @@ import statistics
 import time
 
 from _common import report, table, tempdir
-from lakegate.contracts import Contract
 
 import lake
+from lake.contracts import Contract
 
 CONTRACT = Contract.model_validate(
     {

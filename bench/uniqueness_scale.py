@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pyarrow as pa
 from _common import report, tempdir
-from lakegate.contracts import Contract
-from lakegate.validation.engine import validate
 
 import lake
+from lake.contracts import Contract
+from lake.validation.engine import validate
 from lake.views import KeptRows, View
 
 CONTRACT = Contract.model_validate(

@@ -13,10 +13,10 @@ import numpy as np
 import pyarrow as pa
 from _common import median_seconds, report, tempdir
 from deltalake import write_deltalake
-from lakegate.contracts import Contract
-from lakegate.validation.engine import cast_to_contract, validate
 
 import lake
+from lake.contracts import Contract
+from lake.validation.engine import cast_to_contract, validate
 
 CONTRACT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "orders.yaml"
 

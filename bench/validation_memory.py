@@ -8,9 +8,10 @@ import argparse
 import gc
 from pathlib import Path
 
-from lakegate.contracts import Contract
-from lakegate.validation.engine import cast_to_contract, validate
 from validated_write import CONTRACT, orders
+
+from lake.contracts import Contract
+from lake.validation.engine import cast_to_contract, validate
 
 
 def _kib(field: str) -> int:

@@ -1,1 +1,1 @@
-"""The `lake` command: a thin typer adapter over the `lake` Python API (installed as lakegate.cli)."""
+"""The `lake` command: a thin typer adapter over the `lake` Python API (installed as lake.cli)."""

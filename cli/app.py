@@ -21,12 +21,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import typer
-from lakegate.validation.gate_report import GateFailedError
 from typer.exceptions import TyperException
 
 import lake
 from lake.repository import DEFAULT_REPO
 from lake.storage.faults import storage_errors
+from lake.validation.gate_report import GateFailedError
 
 from . import output
 from .inputs import read_input
@@ -693,7 +693,7 @@ def contract_diff(
     json_out: Json = False,
 ) -> None:
     """Classify every change between two contracts; exit 1 when one is breaking."""
-    from lakegate.contracts import Contract, diff_contracts
+    from lake.contracts import Contract, diff_contracts
 
     result = diff_contracts(Contract.from_yaml(old), Contract.from_yaml(new))
     if json_out:
@@ -713,7 +713,7 @@ def contract_import_odcs(
     json_out: Json = False,
 ) -> None:
     """Convert an ODCS v3 data contract into a lakegate contract (YAML on stdout)."""
-    from lakegate.contracts.odcs import from_odcs
+    from lake.contracts.odcs import from_odcs
 
     if not file.is_file():
         raise lake.InvalidInputError(f"no such file: {file}")
@@ -724,7 +724,7 @@ def contract_import_odcs(
 @contract_app.command("export-odcs")
 def contract_export_odcs(file: ContractFile, json_out: Json = False) -> None:
     """Convert a lakegate contract file into an ODCS v3 document (YAML on stdout)."""
-    from lakegate.contracts import Contract
+    from lake.contracts import Contract
 
     contract = Contract.from_yaml(file)
     output.contract(contract, as_json=json_out, odcs=True)

@@ -8,15 +8,15 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from lakegate.contracts import Contract, ContractDiff
-from lakegate.validation.gate_report import GateReport
-from lakegate.validation.report import ValidationReport
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 import lake
+from lake.contracts import Contract, ContractDiff
+from lake.validation.gate_report import GateReport
+from lake.validation.report import ValidationReport
 
 # Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns; 120 reads better there.
 _WIDTH = int(os.environ.get("COLUMNS", "0")) or (None if sys.stdout.isatty() else 120)
@@ -210,7 +210,7 @@ def gate_report(report: GateReport, *, stream: Console = out) -> None:
 
 def contract(item: Contract, *, as_json: bool, odcs: bool = False) -> None:
     """A contract on stdout: our YAML (what `lake contract set` takes) or ODCS v3; or as JSON."""
-    from lakegate.contracts.odcs import to_odcs, to_odcs_yaml
+    from lake.contracts.odcs import to_odcs, to_odcs_yaml
 
     if as_json:
         emit_json(to_odcs(item) if odcs else item.to_dict())

@@ -1,7 +1,7 @@
 """Data contracts: the declarative model (YAML is the source of truth), its compilation to
 polars expressions and pandera schemas, compatibility between versions, and ODCS exchange.
 
-Installed as ``lakegate.contracts``; users reach it as ``lake.Contract``.
+Installed as ``lake.contracts``; users reach it as ``lake.Contract``.
 """
 
 from .compat import ContractChange, ContractDiff, diff_contracts

@@ -34,12 +34,9 @@ from lake.errors import (
 )
 
 if TYPE_CHECKING:
-    from lakegate.contracts import Contract, ContractDiff, ContractError
-    from lakegate.validation.gate_report import GateFailedError, GateReport
-    from lakegate.validation.report import CheckResult, ContractViolationError, ValidationReport
-
     from lake.branch import Branch, Transaction
     from lake.commits import Commit, DatasetChange, Layer, Snapshot
+    from lake.contracts import Contract, ContractDiff, ContractError
     from lake.diff import (
         ColumnAdded,
         ColumnDropped,
@@ -52,6 +49,8 @@ if TYPE_CHECKING:
     from lake.merge import MergeConflictError
     from lake.repository import Repository
     from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
+    from lake.validation.gate_report import GateFailedError, GateReport
+    from lake.validation.report import CheckResult, ContractViolationError, ValidationReport
 
 _LAZY = {
     "Commit": "lake.commits",
@@ -75,14 +74,14 @@ _LAZY = {
     "WriteResult": "lake.results",
     "MergeResult": "lake.results",
     "MergeConflictError": "lake.merge",
-    "Contract": "lakegate.contracts",
-    "ContractDiff": "lakegate.contracts",
-    "ContractError": "lakegate.contracts",
-    "CheckResult": "lakegate.validation.report",
-    "ContractViolationError": "lakegate.validation.report",
-    "ValidationReport": "lakegate.validation.report",
-    "GateFailedError": "lakegate.validation.gate_report",
-    "GateReport": "lakegate.validation.gate_report",
+    "Contract": "lake.contracts",
+    "ContractDiff": "lake.contracts",
+    "ContractError": "lake.contracts",
+    "CheckResult": "lake.validation.report",
+    "ContractViolationError": "lake.validation.report",
+    "ValidationReport": "lake.validation.report",
+    "GateFailedError": "lake.validation.gate_report",
+    "GateReport": "lake.validation.gate_report",
 }
 
 

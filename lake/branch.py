@@ -7,14 +7,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from lakegate.contracts import Contract
-from lakegate.validation.report import ContractViolationError
-
 from lake.changes import SchemaMode, plan_delete, plan_upsert, plan_write
+from lake.contracts import Contract
 from lake.errors import InvalidInputError, RefusedError
 from lake.ops import OnViolation, Op, check_on_violation, exists
 from lake.refnames import check_dataset_name
 from lake.results import WriteResult
+from lake.validation.report import ContractViolationError
 
 if TYPE_CHECKING:
     from lake.repository import Repository

@@ -3,8 +3,7 @@ Commits name the contract in force for each dataset by its hash."""
 
 from __future__ import annotations
 
-from lakegate.contracts import Contract
-
+from lake.contracts import Contract
 from lake.errors import RefNotFoundError, StorageError
 from lake.storage import ObjectStore, PreconditionFailed
 

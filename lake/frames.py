@@ -91,7 +91,9 @@ def _delta_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_uint32(t) or pa.types.is_uint64(t):
         return pa.int64()
     if pa.types.is_timestamp(t):
-        return pa.timestamp("us", tz=t.tz)
+        # Delta stores instants in UTC (timestamp) or wall-clock times (timestamp_ntz); any zone
+        # becomes UTC, which leaves the instants as they are (Arrow keeps them in UTC already).
+        return pa.timestamp("us", tz="UTC" if t.tz else None)
     if pa.types.is_large_list(t) or pa.types.is_list_view(t):
         return pa.list_(_delta_type(t.value_type))
     if pa.types.is_list(t):

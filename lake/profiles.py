@@ -8,13 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 
-from lakegate.validation.profile import Profile
-
 from lake.commits import Snapshot
 from lake.diff import file_changes
 from lake.frames import arrow_schema
 from lake.layers import Layers
 from lake.storage import ObjectStore
+from lake.validation.profile import Profile
 from lake.views import View, read_files
 
 PROFILES = "_lake/profiles/"

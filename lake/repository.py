@@ -20,15 +20,12 @@ from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow as pa
-from lakegate.contracts import Contract
-from lakegate.contracts.infer import infer_contract
-from lakegate.validation.engine import VIOLATIONS, cast_to_contract, validate
-from lakegate.validation.gate_report import GateFailedError, GateReport
-from lakegate.validation.report import CheckResult, ContractViolationError, ValidationReport
 
 from lake.branch import Branch
 from lake.changes import Change, apply_change, plan_write
 from lake.commits import Commit, CommitStore, DatasetChange, Snapshot, now_utc
+from lake.contracts import Contract
+from lake.contracts.infer import infer_contract
 from lake.contractstore import ContractStore
 from lake.diff import DatasetDiff, Diff, dataset_diff, file_changes
 from lake.errors import (
@@ -71,6 +68,9 @@ from lake.refnames import (
 from lake.refs import Kind, Ref, RefStore
 from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
 from lake.storage import ObjectStore, StorageConfig, open_store
+from lake.validation.engine import VIOLATIONS, cast_to_contract, validate
+from lake.validation.gate_report import GateFailedError, GateReport
+from lake.validation.report import CheckResult, ContractViolationError, ValidationReport
 from lake.views import KeptRows, View
 
 CONFIG = "_lake/config.json"

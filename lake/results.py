@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakegate.validation.report import ValidationReport
-
 from lake.commits import Commit, DatasetChange
+from lake.validation.report import ValidationReport
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from lakegate.cli.app import main
 
 import lake
+from lake.cli.app import main
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

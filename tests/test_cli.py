@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import Lake
-from lakegate.cli.app import main
+
+from lake.cli.app import main
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lakegate.contracts import Contract
 
 import lake
+from lake.contracts import Contract
 
 NOW = dt.datetime.now(dt.UTC)
 TS = pa.timestamp("us", "UTC")
@@ -449,7 +449,8 @@ def test_pandera_and_the_lake_agree_on_every_row_rule(
     """The write path counts failures in one polars pass and has pandera report them; the
     schema users get from to_pandera() must reach the same verdict on the same rows."""
     import pandera.errors
-    from lakegate.validation.engine import cast_to_contract, validate
+
+    from lake.validation.engine import cast_to_contract, validate
 
     spec = contract(
         {

@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lakegate.contracts import Contract, ContractError, diff_contracts
-from lakegate.contracts.odcs import from_odcs, to_odcs_yaml
 
 import lake
+from lake.contracts import Contract, ContractError, diff_contracts
+from lake.contracts.odcs import from_odcs, to_odcs_yaml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ORDERS = FIXTURES / "orders.yaml"

@@ -309,14 +309,7 @@ CASES: dict[str, pa.Array] = {
 }
 
 
-# A zone other than UTC is refused before any stats are written: lake/frames.py's _delta_type keeps
-# the zone ("Europe/Paris"), which delta-rs cannot store (Delta timestamps are UTC).
-NOT_UTC = pytest.mark.xfail(reason="frames._delta_type keeps a non-UTC zone, which Delta cannot store")
-
-
-@pytest.mark.parametrize(
-    "kind", [pytest.param(k, marks=NOT_UTC) if k == "timestamp_zoned" else k for k in CASES]
-)
+@pytest.mark.parametrize("kind", CASES)  # a zone other than UTC is stored as UTC, instants kept
 def test_stats_round_trip(repo: lake.Repository, kind: str) -> None:
     column = CASES[kind]
     table = pa.table({"id": pa.array([1, 2, 3, 4], pa.int64()), "c": column})

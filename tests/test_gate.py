@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from lakegate.contracts import Contract
-from lakegate.validation.gate_report import GateFailedError
 from scipy import stats
 from scipy.spatial import distance
 
 import lake
+from lake.contracts import Contract
+from lake.validation.gate_report import GateFailedError
 
 N = 400
 

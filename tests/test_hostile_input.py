@@ -10,10 +10,10 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
-from lakegate.cli.app import main
-from lakegate.contracts import Contract, ContractError
 
 import lake
+from lake.cli.app import main
+from lake.contracts import Contract, ContractError
 
 MIB = 1 << 20
 
@@ -218,7 +218,7 @@ def test_a_row_longer_than_the_largest_block_says_which_limit(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from lakegate.cli import inputs
+    from lake.cli import inputs
 
     monkeypatch.setattr(inputs, "MAX_BLOCK_SIZE", 2 * MIB)  # pyarrow's own limit is 2 GiB
     path = tmp_path / "long.csv"

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import Lake
-from lakegate.cli import output
-from lakegate.contracts import Contract
 
 import lake
+from lake.cli import output
+from lake.contracts import Contract
 
 PROTECTED_CONTRACT = {
     "dataset": "orders",

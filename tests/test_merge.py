@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lakegate.contracts import Contract
 
 import lake
+from lake.contracts import Contract
 
 FilesOf = Callable[[lake.Repository, str], set[str]]
 PK = Contract.model_validate(

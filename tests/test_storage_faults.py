@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import Lake
-from lakegate.cli.app import main
 
 import lake
+from lake.cli.app import main
 from lake.storage import StorageConfig
 
 SECRET = f"wJalrXUtnFEMI-{uuid.uuid4().hex}"

@@ -1,1 +1,1 @@
-"""Running a contract's checks on writes (installed as lakegate.validation)."""
+"""Running a contract's checks on writes (installed as lake.validation)."""

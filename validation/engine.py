@@ -18,8 +18,9 @@ from typing import Any, Protocol
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from lakegate.contracts.compiled import CompiledCheck, compile_checks
-from lakegate.contracts.model import Contract
+
+from lake.contracts.compiled import CompiledCheck, compile_checks
+from lake.contracts.model import Contract
 
 from .report import MAX_SAMPLES, CheckResult, Status, ValidationReport
 
@@ -285,7 +286,8 @@ def _pandera_failures(
 ) -> tuple[list[int], list[list[dict[str, Any]]]]:
     """Run the contract's pandera schema (row rules) lazily and read its failure cases."""
     import pandera.errors
-    from lakegate.contracts.pandera_schema import PANDERA_NAMES, to_pandera
+
+    from lake.contracts.pandera_schema import PANDERA_NAMES, to_pandera
 
     schema = _PANDERA.get(contract.hash)
     if schema is None:
