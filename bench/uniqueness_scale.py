@@ -14,8 +14,8 @@ from _common import report, tempdir
 
 import lake
 from lake.contracts import Contract
+from lake.table.views import KeptRows, View
 from lake.validation.engine import validate
-from lake.views import KeptRows, View
 
 CONTRACT = Contract.model_validate(
     {

@@ -34,10 +34,12 @@ from lake.errors import (
 )
 
 if TYPE_CHECKING:
-    from lake.branch import Branch, Transaction
-    from lake.commits import Commit, DatasetChange, Layer, Snapshot
     from lake.contracts import Contract, ContractDiff, ContractError
-    from lake.diff import (
+    from lake.graph.commits import Commit, DatasetChange, Layer, Snapshot
+    from lake.merge.plan import MergeConflictError
+    from lake.repository import Repository
+    from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
+    from lake.table.diff import (
         ColumnAdded,
         ColumnDropped,
         DatasetDiff,
@@ -46,34 +48,32 @@ if TYPE_CHECKING:
         SchemaDelta,
         TypeChanged,
     )
-    from lake.merge import MergeConflictError
-    from lake.repository import Repository
-    from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
     from lake.validation.gate_report import GateFailedError, GateReport
     from lake.validation.report import CheckResult, ContractViolationError, ValidationReport
+    from lake.write.branch import Branch, Transaction
 
 _LAZY = {
-    "Commit": "lake.commits",
-    "DatasetChange": "lake.commits",
-    "Layer": "lake.commits",
-    "Snapshot": "lake.commits",
-    "ColumnAdded": "lake.diff",
-    "ColumnDropped": "lake.diff",
-    "DatasetDiff": "lake.diff",
-    "Diff": "lake.diff",
-    "NullabilityChanged": "lake.diff",
-    "SchemaDelta": "lake.diff",
-    "TypeChanged": "lake.diff",
-    "Branch": "lake.branch",
+    "Commit": "lake.graph.commits",
+    "DatasetChange": "lake.graph.commits",
+    "Layer": "lake.graph.commits",
+    "Snapshot": "lake.graph.commits",
+    "ColumnAdded": "lake.table.diff",
+    "ColumnDropped": "lake.table.diff",
+    "DatasetDiff": "lake.table.diff",
+    "Diff": "lake.table.diff",
+    "NullabilityChanged": "lake.table.diff",
+    "SchemaDelta": "lake.table.diff",
+    "TypeChanged": "lake.table.diff",
+    "Branch": "lake.write.branch",
     "Repository": "lake.repository",
-    "Transaction": "lake.branch",
+    "Transaction": "lake.write.branch",
     "BranchInfo": "lake.results",
     "CommitInfo": "lake.results",
     "DatasetInfo": "lake.results",
     "TagInfo": "lake.results",
     "WriteResult": "lake.results",
     "MergeResult": "lake.results",
-    "MergeConflictError": "lake.merge",
+    "MergeConflictError": "lake.merge.plan",
     "Contract": "lake.contracts",
     "ContractDiff": "lake.contracts",
     "ContractError": "lake.contracts",

@@ -21,13 +21,8 @@ from typing import Any, TypeVar
 import polars as pl
 import pyarrow as pa
 
-from lake.branch import Branch
-from lake.changes import Change, apply_change, plan_write
-from lake.commits import Commit, CommitStore, DatasetChange, Snapshot, now_utc
 from lake.contracts import Contract
 from lake.contracts.infer import infer_contract
-from lake.contractstore import ContractStore
-from lake.diff import DatasetDiff, Diff, dataset_diff, file_changes
 from lake.errors import (
     AmbiguousRefError,
     ConcurrentUpdateError,
@@ -40,38 +35,43 @@ from lake.errors import (
     RefusedError,
     RepositoryExistsError,
 )
-from lake.frames import arrow_schema, to_arrow
-from lake.gate import evaluate
-from lake.layers import DataFile, Layers, VersionTaken
-from lake.merge import (
-    Conflict,
-    DatasetPlan,
-    MergeConflictError,
-    PreparedMerge,
-    Strategy,
-    TargetRules,
-    merge_base,
-    merged_contracts,
-    plan_dataset,
-    rule_changes,
-)
-from lake.ops import Op
-from lake.patience import Patience
-from lake.profiles import ProfileStore
-from lake.refnames import (
+from lake.graph.commits import Commit, CommitStore, DatasetChange, Snapshot, now_utc
+from lake.graph.history import merge_base, rule_changes, walk
+from lake.graph.names import (
     QUARANTINE_SUFFIX,
     case_clash,
     check_readable_dataset_name,
     check_ref_name,
     is_quarantine,
 )
-from lake.refs import Kind, Ref, RefStore
+from lake.graph.refs import Kind, Ref, RefStore
+from lake.merge.gate import evaluate
+from lake.merge.plan import (
+    Conflict,
+    DatasetPlan,
+    MergeConflictError,
+    PreparedMerge,
+    Strategy,
+    TargetRules,
+    merged_contracts,
+    plan_dataset,
+)
 from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
 from lake.storage import ObjectStore, StorageConfig, open_store
+from lake.stores.contracts import ContractStore
+from lake.stores.profiles import ProfileStore
+from lake.table.change import Change, apply_change
+from lake.table.diff import DatasetDiff, Diff, dataset_diff, file_changes
+from lake.table.frames import arrow_schema, to_arrow
+from lake.table.layers import DataFile, Layers, VersionTaken
+from lake.table.views import KeptRows, View
 from lake.validation.engine import VIOLATIONS, cast_to_contract, validate
 from lake.validation.gate_report import GateFailedError, GateReport
 from lake.validation.report import CheckResult, ContractViolationError, ValidationReport
-from lake.views import KeptRows, View
+from lake.write.branch import Branch
+from lake.write.ops import Op
+from lake.write.patience import Patience
+from lake.write.plan import plan_write
 
 CONFIG = "_lake/config.json"
 FORMAT = "lakegate/1"
@@ -258,25 +258,14 @@ class Repository:
     ) -> list[CommitInfo]:
         """Commits reachable from ``ref``, newest first; with ``dataset``, those that changed it."""
         start = self.resolve(ref or self.default_branch)
-        seen: set[str] = set()
-        frontier = [start]
-        out: list[CommitInfo] = []
-        while frontier and (limit is None or len(out) < limit):
-            frontier.sort(key=lambda c: self._commits.get(c).time, reverse=True)
-            cid = frontier.pop(0)
-            if cid in seen:
-                continue
-            seen.add(cid)
-            commit = self._commits.get(cid)
-            frontier.extend(p for p in commit.parents if p not in seen)
-            if dataset is not None:
-                parent = (
-                    self._commits.get(commit.parents[0]).datasets.get(dataset) if commit.parents else None
-                )
-                if commit.datasets.get(dataset) == parent:
-                    continue
-            out.append(CommitInfo(cid, commit))
-        return out
+
+        def changed(_cid: str, commit: Commit) -> bool:
+            if dataset is None:
+                return True
+            parent = self._commits.get(commit.parents[0]).datasets.get(dataset) if commit.parents else None
+            return commit.datasets.get(dataset) != parent
+
+        return [CommitInfo(cid, c) for cid, c in walk(self._commits, start, keep=changed, limit=limit)]
 
     def datasets(self, ref: str | None = None) -> list[DatasetInfo]:
         ref = ref or self.default_branch

@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from lake.commits import Commit, DatasetChange
-from lake.validation.report import ValidationReport
+from lake.graph.commits import Commit, DatasetChange
+from lake.write.results import WriteResult
 
-
-@dataclass(frozen=True)
-class WriteResult:
-    branch: str
-    commit: str
-    parent: str
-    datasets: Mapping[str, DatasetChange]
-    attempts: int = 1
-    validation: Mapping[str, ValidationReport] = field(default_factory=dict)
-
-    @property
-    def changed(self) -> bool:
-        return self.commit != self.parent
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "branch": self.branch,
-            "commit": self.commit,
-            "parent": self.parent,
-            "changed": self.changed,
-            "datasets": {k: v.to_json() for k, v in self.datasets.items()},
-            "validation": {k: v.to_dict() for k, v in self.validation.items()},
-        }
+__all__ = ["BranchInfo", "CommitInfo", "DatasetInfo", "MergeResult", "TagInfo", "WriteResult"]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 import lake
-from lake.refs import RefStore
+from lake.graph.refs import RefStore
 
 WRITERS = 4
 WRITES_EACH = 4

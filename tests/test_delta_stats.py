@@ -28,8 +28,8 @@ from deltalake import DeltaTable, QueryBuilder, Schema
 from deltalake.transaction import AddAction, create_table_with_add_actions
 
 import lake
-from lake.commits import Layer
-from lake.layers import rows_of as log_rows_of
+from lake.graph.commits import Layer
+from lake.table.layers import rows_of as log_rows_of
 
 # -- helpers -------------------------------------------------------------------------------------
 

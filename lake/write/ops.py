@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from lake.changes import Change
 from lake.errors import DatasetNotFoundError, InvalidInputError
-from lake.views import View
+from lake.table.change import Change
+from lake.table.views import View
 
 OnViolation = Literal["reject", "quarantine"]
 

@@ -7,13 +7,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from lake.changes import SchemaMode, plan_delete, plan_upsert, plan_write
 from lake.contracts import Contract
 from lake.errors import InvalidInputError, RefusedError
-from lake.ops import OnViolation, Op, check_on_violation, exists
-from lake.refnames import check_dataset_name
-from lake.results import WriteResult
+from lake.graph.names import check_dataset_name
 from lake.validation.report import ContractViolationError
+from lake.write.ops import OnViolation, Op, check_on_violation, exists
+from lake.write.plan import SchemaMode, plan_delete, plan_upsert, plan_write
+from lake.write.results import WriteResult
 
 if TYPE_CHECKING:
     from lake.repository import Repository

@@ -32,8 +32,8 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from lake.commits import Layer
 from lake.errors import ConcurrentUpdateError
+from lake.graph.commits import Layer
 from lake.storage import ObjectStore, StorageConfig
 from lake.storage.faults import storage_error, storage_errors
 

@@ -11,10 +11,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
 
-from lake.commits import Snapshot
-from lake.frames import arrow_schema
-from lake.layers import DataFile, Layers
+from lake.graph.commits import Snapshot
 from lake.storage.faults import storage_errors
+from lake.table.frames import arrow_schema
+from lake.table.layers import DataFile, Layers
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lake.commits import Layer, Snapshot
-from lake.layers import DataFile, Layers, removed_rows, rows_of
-from lake.views import FileRef, View
+from lake.graph.commits import Layer, Snapshot
+from lake.table.layers import DataFile, Layers, removed_rows, rows_of
+from lake.table.views import FileRef, View
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,15 @@ import polars as pl
 import pyarrow as pa
 
 from lake.contracts import Contract, DriftSpec, diff_contracts
-from lake.diff import ColumnAdded, schema_diff
-from lake.frames import conform, delta_schema_json
-from lake.merge import DatasetPlan, PreparedMerge
-from lake.refnames import is_quarantine
+from lake.graph.names import is_quarantine
+from lake.merge.plan import DatasetPlan, PreparedMerge
+from lake.table.diff import ColumnAdded, schema_diff
+from lake.table.frames import conform, delta_schema_json
+from lake.table.views import FileRef, KeptRows, View, read_files
 from lake.validation.drift import MIN_ROWS, column_drift, identifier_reason
 from lake.validation.engine import cast_to_contract, validate
 from lake.validation.gate_report import GateCheck, GateReport, Status
 from lake.validation.profile import Profile
-from lake.views import FileRef, KeptRows, View, read_files
 
 if TYPE_CHECKING:
     from lake.repository import Repository

@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 
-from lake.commits import Snapshot
-from lake.diff import file_changes
-from lake.frames import arrow_schema
-from lake.layers import Layers
+from lake.graph.commits import Snapshot
 from lake.storage import ObjectStore
+from lake.table.diff import file_changes
+from lake.table.frames import arrow_schema
+from lake.table.layers import Layers
+from lake.table.views import View, read_files
 from lake.validation.profile import Profile
-from lake.views import View, read_files
 
 PROFILES = "_lake/profiles/"
 
