@@ -176,13 +176,18 @@ def test_overlong_names_are_refused_with_the_rule(cli: Lake, x_parquet: Path) ->
 
 
 # -- 4. the gate must not be loosened by the branch it judges -----------------------------------------
-@pytest.fixture
-def protected(repo: lake.Repository) -> lake.Repository:
+def protect_orders(repo: lake.Repository) -> lake.Repository:
+    """main holds 400 good orders under PROTECTED_CONTRACT, and is protected."""
     main = repo.branch("main")
     main.set_contract("orders", Contract.model_validate(PROTECTED_CONTRACT))
     main.write("orders", orders(list(range(1, 401))))
     repo.protect("main", protected=True)
     return repo
+
+
+@pytest.fixture
+def protected(repo: lake.Repository) -> lake.Repository:
+    return protect_orders(repo)
 
 
 LOOSE = {
@@ -217,11 +222,7 @@ def test_the_two_step_attack_on_a_protected_contract_is_blocked(protected: lake.
 
 
 def test_an_approved_contract_change_merges_and_is_recorded(cli: Lake, wide: None) -> None:
-    repo = lake.Repository.open(cli.uri)
-    main = repo.branch("main")
-    main.set_contract("orders", Contract.model_validate(PROTECTED_CONTRACT))
-    main.write("orders", orders(list(range(1, 401))))
-    repo.protect("main", protected=True)
+    repo = protect_orders(lake.Repository.open(cli.uri))
     tighter = {**PROTECTED_CONTRACT, "checks": [{"name": "some_rows", "row_count": {"min": 2}}]}
     repo.create_branch("tighten").set_contract("orders", Contract.model_validate(tighter))
     out = cli("merge", "tighten", code=1)  # even a tighter contract needs an approval
@@ -251,11 +252,7 @@ def test_require_contracts_is_enforced_on_merges(cli: Lake, x_parquet: Path) -> 
 
 # -- 7. changes of the target's protection rules are shown plainly -----------------------------------
 def test_unprotecting_is_possible_but_plain_in_the_gate_and_the_log(cli: Lake, wide: None) -> None:
-    repo = lake.Repository.open(cli.uri)
-    main = repo.branch("main")
-    main.set_contract("orders", Contract.model_validate(PROTECTED_CONTRACT))
-    main.write("orders", orders(list(range(1, 401))))
-    repo.protect("main", protected=True)
+    repo = protect_orders(lake.Repository.open(cli.uri))
     repo.create_branch("b").write("orders", orders(list(range(401, 801))))
     repo.protect("main", protected=False)  # still possible...
     report = repo.gate("b")
