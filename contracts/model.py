@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from yaml.composer import ComposerError
 
-from lake.errors import UsageError
+from lake.errors import ContractError as ContractError  # its home is lake.errors
 
 from .sql import check_predicate
 from .types import parse_type
@@ -35,18 +35,6 @@ class Problem(NamedTuple):
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
         return f"{where}: {self.key or '(top)'}: {self.message}" if self.key else f"{where}: {self.message}"
-
-
-class ContractError(UsageError):
-    """A contract file is not valid; ``problems`` lists each one with its line and key."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        head = f"the contract {problems[0].source} is not valid" if problems else "invalid contract"
-        super().__init__(
-            head + ":\n" + "\n".join(f"  {p}" for p in problems),
-            hint="fix the lines named above; unknown keys are refused so that a typo never disables a check",
-        )
 
 
 class _Model(BaseModel):

@@ -18,11 +18,15 @@ from typing import TYPE_CHECKING, Any
 from lake.errors import (
     AmbiguousRefError,
     ConcurrentUpdateError,
+    ContractError,
+    ContractViolationError,
     DatasetNotFoundError,
+    GateFailedError,
     InvalidInputError,
     InvalidRefNameError,
     InvalidStorageOptionError,
     LakeError,
+    MergeConflictError,
     NotARepositoryError,
     RefExistsError,
     RefNotFoundError,
@@ -34,9 +38,8 @@ from lake.errors import (
 )
 
 if TYPE_CHECKING:
-    from lake.contracts import Contract, ContractDiff, ContractError
+    from lake.contracts import Contract, ContractDiff
     from lake.graph.commits import Commit, DatasetChange, Layer, Snapshot
-    from lake.merge.plan import MergeConflictError
     from lake.repository import Repository
     from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
     from lake.table.diff import (
@@ -48,8 +51,8 @@ if TYPE_CHECKING:
         SchemaDelta,
         TypeChanged,
     )
-    from lake.validation.gate_report import GateFailedError, GateReport
-    from lake.validation.report import CheckResult, ContractViolationError, ValidationReport
+    from lake.validation.gate_report import GateReport
+    from lake.validation.report import CheckResult, ValidationReport
     from lake.write.branch import Branch, Transaction
 
 _LAZY = {
@@ -73,14 +76,10 @@ _LAZY = {
     "TagInfo": "lake.results",
     "WriteResult": "lake.results",
     "MergeResult": "lake.results",
-    "MergeConflictError": "lake.merge.plan",
     "Contract": "lake.contracts",
     "ContractDiff": "lake.contracts",
-    "ContractError": "lake.contracts",
     "CheckResult": "lake.validation.report",
-    "ContractViolationError": "lake.validation.report",
     "ValidationReport": "lake.validation.report",
-    "GateFailedError": "lake.validation.gate_report",
     "GateReport": "lake.validation.gate_report",
 }
 

@@ -3,9 +3,19 @@
 Children are named for what the caller does next: retry (:class:`ConcurrentUpdateError`),
 fix the input (:class:`InvalidInputError`), or look at a name (:class:`RefNotFoundError`).
 Storage errors are mapped once, at the storage boundary, with ``raise ... from exc``.
+
+Every error lakegate raises is defined here, the bottom layer, which imports nothing of lake.
+The errors that carry evidence (a contract's problems, validation reports, a gate report, merge
+conflicts) take it duck-typed: the small protocols below say what each message reads, and the
+modules that make the evidence (lake.contracts, lake.validation, lake.merge) import these
+classes, never the other way round. Their old homes re-export them, so
+``from lake.merge.plan import MergeConflictError`` still works.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 
 class LakeError(Exception):
@@ -108,3 +118,143 @@ class StorageError(LakeError):
         if self.operation is not None:
             out.update(operation=self.operation, object=self.object, cause=self.cause)
         return out
+
+
+
+# -- retryable races, raised below the repository --------------------------------------------------
+class PreconditionFailed(ConcurrentUpdateError):
+    """A conditional write lost: the object changed (If-Match) or exists (If-None-Match)."""
+
+
+class VersionTaken(ConcurrentUpdateError):
+    """The Delta version this writer meant to create exists already (another writer, or an
+    earlier writer that stopped before moving its ref)."""
+
+
+# -- errors that carry evidence --------------------------------------------------------------------
+class _Problem(Protocol):
+    """What :class:`ContractError` reads of a problem (``lake.contracts.model.Problem``)."""
+
+    @property
+    def source(self) -> str: ...
+
+
+class ContractError(UsageError):
+    """A contract file is not valid; ``problems`` lists each one with its line and key."""
+
+    def __init__(self, problems: Sequence[_Problem]) -> None:
+        self.problems: Any = problems  # list[lake.contracts.model.Problem]
+        head = f"the contract {problems[0].source} is not valid" if problems else "invalid contract"
+        super().__init__(
+            head + ":\n" + "\n".join(f"  {p}" for p in problems),
+            hint="fix the lines named above; unknown keys are refused so that a typo never disables a check",
+        )
+
+
+class _FailedCheck(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def failed_rows(self) -> int: ...
+
+
+class _ValidationReport(Protocol):
+    """What :class:`ContractViolationError` reads of a ``lake.validation.report.ValidationReport``."""
+
+    @property
+    def dataset(self) -> str: ...
+
+    @property
+    def failures(self) -> Sequence[_FailedCheck]: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class ContractViolationError(LakeError):
+    """Data broke the contract; nothing was committed. ``reports`` say which checks and rows."""
+
+    def __init__(self, reports: Sequence[_ValidationReport]) -> None:
+        given = list(reports)
+        self.reports: list[Any] = given  # of lake.validation.report.ValidationReport
+        parts = []
+        for rep in given:
+            failed = ", ".join(
+                f"{r.name} ({r.failed_rows} rows)" if r.failed_rows else r.name for r in rep.failures
+            )
+            parts.append(f"{rep.dataset}: {failed}")
+        super().__init__(
+            "the data breaks the contract, so nothing was committed: " + "; ".join(parts),
+            hint="fix the rows shown, or write with on_violation='quarantine' (CLI: --quarantine) "
+            "to commit the valid rows and set the others aside",
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "reports": [r.to_dict() for r in self.reports]}
+
+
+class _GateCheck(Protocol):
+    @property
+    def dataset(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+class _GateReport(Protocol):
+    """What :class:`GateFailedError` reads of a ``lake.validation.gate_report.GateReport``."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
+
+    @property
+    def checks(self) -> Sequence[_GateCheck]: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class GateFailedError(LakeError):
+    """The merge gate blocked the merge; nothing was committed."""
+
+    def __init__(self, report: _GateReport) -> None:
+        self.report: Any = report  # lake.validation.gate_report.GateReport
+        failed = [f"{c.dataset}:{c.category}/{c.name}" for c in report.checks if c.status == "fail"]
+        super().__init__(
+            f"the gate blocked merging {report.source} into {report.target}: " + ", ".join(failed),
+            hint="fix the branch, or override with --force --reason '...' (recorded in the merge commit)",
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "report": self.report.to_dict()}
+
+
+class _Conflict(Protocol):
+    """What :class:`MergeConflictError` reads of a ``lake.merge.plan.Conflict``."""
+
+    def describe(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class MergeConflictError(LakeError):
+    """Both sides changed the same data differently; nothing was committed."""
+
+    def __init__(self, conflicts: Sequence[_Conflict]) -> None:
+        self.conflicts: Any = conflicts  # list[lake.merge.plan.Conflict]
+        super().__init__(
+            "the merge has conflicts, so nothing was committed:\n"
+            + "\n".join(f"  {c.describe()}" for c in conflicts),
+            hint="resolve them on the source branch, or merge with --strategy source-wins or target-wins",
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "conflicts": [c.to_dict() for c in self.conflicts]}

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lake.errors import LakeError
+from lake.errors import GateFailedError as GateFailedError  # its home is lake.errors
 
 Status = Literal["pass", "warn", "fail", "skip"]
 Verdict = Literal["pass", "warn", "fail"]
@@ -227,18 +227,3 @@ def _chart(c: GateCheck) -> str:
         + panel(cur, "#f58518", "branch")
         + "</div>"
     )
-
-
-class GateFailedError(LakeError):
-    """The merge gate blocked the merge; nothing was committed."""
-
-    def __init__(self, report: GateReport) -> None:
-        self.report = report
-        failed = [f"{c.dataset}:{c.category}/{c.name}" for c in report.checks if c.status == "fail"]
-        super().__init__(
-            f"the gate blocked merging {report.source} into {report.target}: " + ", ".join(failed),
-            hint="fix the branch, or override with --force --reason '...' (recorded in the merge commit)",
-        )
-
-    def to_dict(self) -> dict[str, object]:
-        return {**super().to_dict(), "report": self.report.to_dict()}

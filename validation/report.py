@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lake.errors import LakeError
+from lake.errors import ContractViolationError as ContractViolationError  # its home is lake.errors
 
 Status = Literal["pass", "warn", "fail"]
 MAX_SAMPLES = 10
@@ -105,24 +105,3 @@ class ValidationReport:
             for s in r.samples:
                 lines.append("         " + ", ".join(f"{k}={v!r}" for k, v in s.items()))
         return "\n".join(lines) + "\n"
-
-
-class ContractViolationError(LakeError):
-    """Data broke the contract; nothing was committed. ``reports`` say which checks and rows."""
-
-    def __init__(self, reports: Sequence[ValidationReport]) -> None:
-        self.reports = list(reports)
-        parts = []
-        for rep in self.reports:
-            failed = ", ".join(
-                f"{r.name} ({r.failed_rows} rows)" if r.failed_rows else r.name for r in rep.failures
-            )
-            parts.append(f"{rep.dataset}: {failed}")
-        super().__init__(
-            "the data breaks the contract, so nothing was committed: " + "; ".join(parts),
-            hint="fix the rows shown, or write with on_violation='quarantine' (CLI: --quarantine) "
-            "to commit the valid rows and set the others aside",
-        )
-
-    def to_dict(self) -> dict[str, object]:
-        return {**super().to_dict(), "reports": [r.to_dict() for r in self.reports]}

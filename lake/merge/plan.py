@@ -23,7 +23,7 @@ from typing import Any, Literal
 import polars as pl
 import pyarrow as pa
 
-from lake.errors import LakeError
+from lake.errors import MergeConflictError as MergeConflictError  # defined in lake.errors
 from lake.graph.commits import Commit, Snapshot
 from lake.table.change import Change
 from lake.table.diff import file_changes, schema_diff
@@ -71,21 +71,6 @@ class Conflict:
         if self.more_keys:
             text += f"\n    ... and {self.more_keys} more keys"
         return text
-
-
-class MergeConflictError(LakeError):
-    """Both sides changed the same data differently; nothing was committed."""
-
-    def __init__(self, conflicts: list[Conflict]) -> None:
-        self.conflicts = conflicts
-        super().__init__(
-            "the merge has conflicts, so nothing was committed:\n"
-            + "\n".join(f"  {c.describe()}" for c in conflicts),
-            hint="resolve them on the source branch, or merge with --strategy source-wins or target-wins",
-        )
-
-    def to_dict(self) -> dict[str, object]:
-        return {**super().to_dict(), "conflicts": [c.to_dict() for c in self.conflicts]}
 
 
 @dataclass

@@ -12,11 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from lake.errors import ConcurrentUpdateError
-
-
-class PreconditionFailed(ConcurrentUpdateError):
-    """A conditional write lost: the object changed (If-Match) or exists (If-None-Match)."""
+from lake.errors import PreconditionFailed as PreconditionFailed  # defined in lake.errors
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from lake.errors import ConcurrentUpdateError
+from lake.errors import VersionTaken as VersionTaken  # defined in lake.errors
 from lake.graph.commits import Layer
 from lake.storage import ObjectStore, StorageConfig
 from lake.storage.faults import storage_error, storage_errors
@@ -42,11 +42,6 @@ TARGET_FILE_BYTES = 64 * 1024 * 1024
 TABLE_CONFIGURATION = {"delta.enableExpiredLogCleanup": "false", "delta.checkpointInterval": "10"}
 _HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 SchemaChange = Literal["add", "replace"] | None
-
-
-class VersionTaken(ConcurrentUpdateError):
-    """The Delta version this writer meant to create exists already (another writer, or an
-    earlier writer that stopped before moving its ref)."""
 
 
 @dataclass(frozen=True)
