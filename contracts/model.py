@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-import pandas as pd
 import polars as pl
 import pyarrow as pa
 import yaml
@@ -95,6 +94,8 @@ class Freshness(_Model):
     @field_validator("max_age")
     @classmethod
     def _duration(cls, value: str) -> str:
+        import pandas as pd  # a quarter second to import: only for contracts with freshness
+
         try:
             if pd.Timedelta(value) <= pd.Timedelta(0):
                 raise ValueError
@@ -106,6 +107,8 @@ class Freshness(_Model):
 
     @property
     def seconds(self) -> float:
+        import pandas as pd
+
         return float(pd.Timedelta(self.max_age).total_seconds())
 
 

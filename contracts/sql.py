@@ -1,54 +1,59 @@
 """SQL checks are parsed with sqlglot. Only a boolean expression over the dataset's columns is
-accepted: no statement, no subquery, no unknown column, no function outside the allow-list."""
+accepted: no statement, no subquery, no unknown column, no function outside the allow-list.
+sqlglot loads with the first check parsed, not with the contracts package."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import cache
+from typing import TYPE_CHECKING
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ParseError
+if TYPE_CHECKING:
+    from sqlglot import exp
 
-# Functions a check may call: pure, row-wise, and understood by polars' SQL.
-ALLOWED_FUNCTIONS: tuple[type[exp.Expression], ...] = (
-    exp.Abs,
-    exp.Lower,
-    exp.Upper,
-    exp.Length,
-    exp.Coalesce,
-    exp.Cast,
-    exp.TryCast,
-    exp.Trim,
-    exp.Round,
-    exp.Floor,
-    exp.Ceil,
-    exp.Substring,
-    exp.StartsWith,
-    exp.EndsWith,
-    exp.Sqrt,
-    exp.Ln,
-    exp.Log,
-    exp.Pow,
-    exp.If,
-    exp.Case,
-    exp.Nullif,
-    exp.RegexpLike,
-    exp.Greatest,
-    exp.Least,
-    exp.Sign,
-    exp.Concat,
-)
-_BOOLEAN = (
-    exp.Predicate,
-    exp.Connector,
-    exp.Not,
-    exp.Boolean,
-    exp.Paren,
-)
+
+@cache
+def allowed_functions() -> tuple[type[exp.Expression], ...]:
+    """Functions a check may call: pure, row-wise, and understood by polars' SQL."""
+    from sqlglot import exp
+
+    return (
+        exp.Abs,
+        exp.Lower,
+        exp.Upper,
+        exp.Length,
+        exp.Coalesce,
+        exp.Cast,
+        exp.TryCast,
+        exp.Trim,
+        exp.Round,
+        exp.Floor,
+        exp.Ceil,
+        exp.Substring,
+        exp.StartsWith,
+        exp.EndsWith,
+        exp.Sqrt,
+        exp.Ln,
+        exp.Log,
+        exp.Pow,
+        exp.If,
+        exp.Case,
+        exp.Nullif,
+        exp.RegexpLike,
+        exp.Greatest,
+        exp.Least,
+        exp.Sign,
+        exp.Concat,
+    )
 
 
 def check_predicate(sql: str, columns: Collection[str]) -> exp.Expression:
     """Parse ``sql`` and return its tree, or raise ValueError with the reason it is refused."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    boolean = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean, exp.Paren)
     try:
         statements = sqlglot.parse(sql)
     except ParseError as exc:
@@ -60,7 +65,7 @@ def check_predicate(sql: str, columns: Collection[str]) -> exp.Expression:
     if isinstance(tree, exp.Query | exp.Command | exp.DDL | exp.DML) or tree.find(exp.Query):
         raise ValueError(f"{sql!r} is a statement or holds a subquery; a check is one boolean expression")
     inner = tree.unnest() if isinstance(tree, exp.Paren) else tree
-    if not isinstance(inner, _BOOLEAN):
+    if not isinstance(inner, boolean):
         raise ValueError(f"{sql!r} is not a boolean expression (a comparison, IN, IS NULL, AND/OR, ...)")
     for node in tree.walk():
         if isinstance(node, exp.Column):
@@ -68,7 +73,7 @@ def check_predicate(sql: str, columns: Collection[str]) -> exp.Expression:
                 raise ValueError(f"{sql!r} names a table ({node.table}); name columns only")
             if node.name not in columns:
                 raise ValueError(f"{sql!r} names an unknown column {node.name!r}")
-        elif isinstance(node, exp.Func) and not isinstance(node, (*ALLOWED_FUNCTIONS, *_BOOLEAN)):
+        elif isinstance(node, exp.Func) and not isinstance(node, (*allowed_functions(), *boolean)):
             name = node.sql_name() if not isinstance(node, exp.Anonymous) else node.name
             raise ValueError(f"{sql!r} calls {name}(), which is not allowed in a check")
     assert isinstance(tree, exp.Expression)

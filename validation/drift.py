@@ -12,8 +12,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
-from scipy.spatial import distance
 
 DEFAULT_THRESHOLDS = {"wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.1, "ks": 0.05, "chisquare": 0.05}
 MIN_ROWS = 30  # below this on either side a distribution says nothing; drift is skipped
@@ -119,6 +117,8 @@ def column_drift(
             reference=tuple(float(x) for x in hr / hr.sum()),
             current=tuple(float(x) for x in hc / max(hc.sum(), 1)),
         )
+        from scipy import stats  # half a second to import: only when a column is compared
+
         if method == "wasserstein":
             sd = float(np.std(r))
             value = float(stats.wasserstein_distance(r, c) / (sd if sd > 0 else 1.0))
@@ -147,6 +147,8 @@ def column_drift(
         labels=tuple(labels), reference=tuple(float(x) for x in rp), current=tuple(float(x) for x in cp)
     )
     if method == "chisquare":
+        from scipy import stats
+
         expected = rp * cv.sum()
         mask = expected > 0
         value = float(
@@ -157,6 +159,8 @@ def column_drift(
         value = _psi(rv, cv)
         drifted = value >= limit  # type: ignore[operator]
     else:
+        from scipy.spatial import distance
+
         method = "jensenshannon"
         value = float(distance.jensenshannon(rp, cp))
         drifted = value >= limit  # type: ignore[operator]
