@@ -17,5 +17,6 @@ for name in (
     "merge_cost",
     "gate_scale",
     "drift_speed",
+    "import_time",
 ):
     subprocess.run([sys.executable, str(HERE / f"{name}.py")], check=True)

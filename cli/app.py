@@ -3,6 +3,10 @@
 Exit codes: 0 success; 1 the data's verdict (a contract failure, a blocked gate, a merge
 conflict, a protected branch refusing); 2 bad usage or input; 3 could not run (storage,
 network, credentials, an internal error). Tracebacks only with --debug (or LAKE_DEBUG=1).
+
+Imports cost what a command uses: at module level only typer, rich's console and the error
+classes load, so ``lake --help`` and ``lake --version`` print at once. The repository (and with
+it polars, pyarrow, deltalake, pandera, scipy) loads in the command that opens one.
 """
 
 from __future__ import annotations
@@ -14,22 +18,18 @@ import sys
 import traceback
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import typer
 from typer.exceptions import TyperException
 
 import lake
-from lake.repository import DEFAULT_REPO
-from lake.storage.faults import storage_errors
-from lake.validation.gate_report import GateFailedError
+from lake.errors import GateFailedError
 
 from . import output
-from .inputs import read_input
+
+if TYPE_CHECKING:
+    import polars as pl
 
 app = typer.Typer(
     name="lake",
@@ -87,13 +87,25 @@ class ReadFormat(StrEnum):
 
 
 def _open(repo: str | None) -> lake.Repository:
-    return lake.Repository.open(repo or DEFAULT_REPO)
+    from lake.repository import DEFAULT_REPO, Repository
+
+    return Repository.open(repo or DEFAULT_REPO)
+
+
+def _version(value: bool) -> None:
+    if value:
+        output.out.print(f"lake {lake.__version__}", highlight=False)
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     debug: Annotated[
         bool, typer.Option("--debug", envvar="LAKE_DEBUG", help="Show tracebacks on errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     _state["debug"] = debug
@@ -108,8 +120,10 @@ def init(
     json_out: Json = False,
 ) -> None:
     """Create a repository with a branch 'main'."""
+    from lake.repository import DEFAULT_REPO, Repository
+
     target = uri or repo or DEFAULT_REPO
-    r = lake.Repository.init(target)
+    r = Repository.init(target)
     output.done(
         json_out,
         {"repository": r.uri, "branch": r.default_branch, "head": r.resolve("main")},
@@ -137,6 +151,8 @@ def write(
     """Write a file's rows to a dataset on a branch, as one commit (checked against its contract)."""
     if fmt not in ("auto", "parquet", "csv", "json"):
         raise lake.UsageError(f"unknown --format {fmt!r}: use auto, parquet, csv or json")
+    from .inputs import read_input
+
     data = read_input(file, fmt)  # type: ignore[arg-type]
     result = (
         _open(repo)
@@ -183,6 +199,8 @@ def upsert(
     json_out: Json = False,
 ) -> None:
     """Update rows whose key matches the file's rows and insert the rest, as one commit."""
+    from .inputs import read_input
+
     data = read_input(file, fmt)  # type: ignore[arg-type]
     result = (
         _open(repo)
@@ -214,6 +232,10 @@ def read(
     json_out: Json = False,
 ) -> None:
     """Print a dataset at any branch, tag or commit."""
+    import pyarrow.parquet as pq
+
+    from lake.storage.faults import storage_errors
+
     if json_out:
         fmt = ReadFormat.json
     lake_repo = _open(repo)
@@ -267,6 +289,8 @@ def _override_note(metadata: Any) -> str:
 def _render(data: pl.DataFrame, fmt: ReadFormat) -> str:
     if fmt is ReadFormat.json:
         return data.write_ndjson()
+    import pyarrow.csv as pacsv
+
     buf = io.BytesIO()
     pacsv.write_csv(data.to_arrow(), buf)
     return buf.getvalue().decode()
@@ -737,8 +761,6 @@ def main(argv: list[str] | None = None) -> int:
     3 could not run (storage, network, credentials, or an internal error)."""
     from rich.markup import escape
 
-    from lake.storage import faults
-
     debug = os.environ.get("LAKE_DEBUG", "") not in ("", "0") or "--debug" in (argv or sys.argv[1:])
     try:
         rc = app(args=argv, prog_name="lake", standalone_mode=False)
@@ -774,6 +796,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout = open(os.devnull, "w")
         return 0
     except OSError as exc:  # I/O that no layer below mapped (e.g. a polars scan): could not run
+        from lake.storage import faults
+
         if debug:
             traceback.print_exc()
         failure = faults.unmapped(exc)
@@ -782,19 +806,26 @@ def main(argv: list[str] | None = None) -> int:
         else:
             output.error(failure)
         return failure.exit_code
-    except pa.ArrowException as exc:  # data that cannot be read or converted (I/O errors are OSErrors, above)
-        if debug:
-            traceback.print_exc()
-        output.err.print(f"[bold red]error:[/] {exc}")
-        return 2
     except Exception as exc:
         if debug:
             traceback.print_exc()
+        if _arrow_error(exc):  # data that cannot be read or converted (I/O errors are OSErrors, above)
+            output.err.print(f"[bold red]error:[/] {exc}")
+            return 2
+        from lake.storage import faults
+
         said = faults.mask(f"{type(exc).__name__}: {exc}", faults.env_secrets())
         output.err.print(f"[bold red]internal error:[/] {escape(said)}", highlight=False)
         output.err.print("[dim]hint:[/] run again with --debug for the traceback, and report it")
         return 3
     return 0
+
+
+def _arrow_error(exc: Exception) -> bool:
+    """Whether ``exc`` is pyarrow's: only possible once a command has loaded pyarrow, so this
+    never imports it."""
+    pa = sys.modules.get("pyarrow")
+    return pa is not None and isinstance(exc, pa.ArrowException)
 
 
 def run() -> None:

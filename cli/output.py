@@ -1,4 +1,7 @@
-"""Rendering results for people (rich tables) and for programs (--json); errors in one place."""
+"""Rendering results for people (rich tables) and for programs (--json); errors in one place.
+
+Only rich's console loads with this module (every command prints); tables, and the contract and
+report types, load when something is rendered, so that ``lake --help`` stays fast."""
 
 from __future__ import annotations
 
@@ -6,17 +9,19 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 import lake
-from lake.contracts import Contract, ContractDiff
-from lake.validation.gate_report import GateReport
-from lake.validation.report import ValidationReport
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from lake.contracts import Contract, ContractDiff
+    from lake.validation.gate_report import GateReport
+    from lake.validation.report import ValidationReport
 
 # Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns; 120 reads better there.
 _WIDTH = int(os.environ.get("COLUMNS", "0")) or (None if sys.stdout.isatty() else 120)
@@ -50,10 +55,20 @@ def listing(
         table(title, columns, [row(i) for i in items])
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    t = Table(title=title, title_justify="left", header_style="bold")
+def _table(title: str | None, columns: Sequence[str], **options: Any) -> Table:
+    """An empty rich table with our title style and folding columns (rich.table loads here)."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", **options)
     for c in columns:
         t.add_column(c, overflow="fold")
+    return t
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.text import Text
+
+    t = _table(title, columns, header_style="bold")
     for row in rows:
         t.add_row(*(Text("" if v is None else str(v)) for v in row))  # data, never markup
     out.print(t)
@@ -127,9 +142,7 @@ def validation_report(report: ValidationReport, *, stream: Console = out) -> Non
     verdict = "[green]passed[/]" if report.ok else "[bold red]FAILED[/]"
     counts = f"{report.rows} rows, contract {short(report.contract)}"
     title = f"contract check of {report.dataset}: {verdict} ({counts})"
-    t = Table(title=title, title_justify="left", header_style="bold")
-    for c in ("check", "column", "status", "failing rows", "fraction", "rule"):
-        t.add_column(c, overflow="fold")
+    t = _table(title, ("check", "column", "status", "failing rows", "fraction", "rule"), header_style="bold")
     shown = [r for r in report.results if r.status != "pass"]
     if not shown:
         stream.print(f"{title}: all {len(report.results)} checks passed")
@@ -148,9 +161,7 @@ def validation_report(report: ValidationReport, *, stream: Console = out) -> Non
     for r in shown:
         if r.samples:
             cols = list(r.samples[0])
-            s = Table(title=f"sample rows breaking {r.name}", title_justify="left")
-            for c in cols:
-                s.add_column(c, overflow="fold")
+            s = _table(f"sample rows breaking {r.name}", cols)
             for row in r.samples:
                 s.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in cols))
             stream.print(s)
@@ -160,9 +171,7 @@ def validation_report(report: ValidationReport, *, stream: Console = out) -> Non
 
 def contract_diff(diff: ContractDiff) -> None:
     style = {"breaking": "bold red", "warning": "yellow", "compatible": "green"}
-    t = Table(title="contract changes", title_justify="left", header_style="bold")
-    for heading in ("level", "where", "change"):
-        t.add_column(heading, overflow="fold")
+    t = _table("contract changes", ("level", "where", "change"), header_style="bold")
     for c in diff.changes:
         t.add_row(f"[{style[c.level]}]{c.level}[/]", c.path, c.message)
     out.print(t if diff.changes else "no changes")
@@ -191,9 +200,8 @@ def merge_result(result: lake.MergeResult) -> None:
 
 def gate_report(report: GateReport, *, stream: Console = out) -> None:
     style = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
-    t = Table(title=report.headline(), title_justify="left", header_style="bold")
-    for heading in ("dataset", "check", "status", "value", "threshold", "note"):
-        t.add_column(heading, overflow="fold")
+    columns = ("dataset", "check", "status", "value", "threshold", "note")
+    t = _table(report.headline(), columns, header_style="bold")
     for c in report.checks:
         if c.status == "pass" and c.category == "quality":
             continue  # passing contract checks are counted in the headline, not listed
