@@ -324,9 +324,9 @@ PANDERA_BACKEND = "lake.validation.pandera_schema"
 contracts/ is the spec and validation/ runs it: the layers in pyproject.toml forbid this package
 to import lake.validation, yet ``Contract.to_pandera()`` is public API. So the one method that needs
 the runner names it here and loads it when called, as pyiceberg's ``io/__init__.py`` loads a
-FileIO by its dotted path. No import statement points up (the layer checker sees none and none
-runs at import time); this name is the dependency, declared once, and test_contract_model's
-``test_to_pandera_runs_the_same_rules`` proves it resolves."""
+FileIO by its dotted path. This is the spec's one upward edge, taken only when the method runs;
+lint-imports cannot see it, so it is written down here, once, and test_contract_model's
+``test_to_pandera_runs_the_same_rules`` proves the name resolves."""
 
 
 # -- reading the YAML ----------------------------------------------------------------------------
