@@ -210,6 +210,54 @@ def test_a_protected_branch_changes_only_by_merges(repo: lake.Repository) -> Non
         repo.delete_branch("doomed")
 
 
+BY_V = Contract.model_validate(
+    {
+        "dataset": "orders",
+        "primary_key": ["v"],
+        "columns": {"id": {"type": "int64"}, "v": {"type": "string"}},
+    }
+)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 8: the commit re-plans by the source's key only")
+def test_a_merge_replanned_after_the_target_moved_keeps_the_key_the_gate_judged(
+    repo: lake.Repository,
+) -> None:
+    """The target's contract keys orders by id, the source's (the one they forked from) by v.
+    The merge is planned by id and the gate judges that plan; a writer then moves the target,
+    so the commit plans again. It must plan by the same key, else it writes what nobody judged
+    (here: id 1 twice, against the target's primary key)."""
+    main = repo.branch("main")
+    main.set_contract("orders", BY_V)
+    main.write("orders", rows([1, 2, 3]))  # one file
+    feature = repo.create_branch("feature")
+    feature.upsert("orders", pa.table({"id": [1], "v": ["A"]}), key=["id"])
+    main.set_contract("orders", PK)
+    main.upsert("orders", pa.table({"id": [1], "v": ["B"]}), key=["id"])  # both rewrote the file
+    real_summary = lake.GateReport.summary
+    moved = {"done": False}
+
+    def summary_while_a_rival_writes(self: lake.GateReport) -> dict[str, object]:
+        if not moved["done"]:  # the gate has judged; the target moves before the merge commits
+            moved["done"] = True
+            repo.branch("main").write("orders", rows([4]), message="rival")
+        return real_summary(self)
+
+    lake.GateReport.summary = summary_while_a_rival_writes  # type: ignore[method-assign]
+    try:
+        result = repo.merge("feature", strategy="source-wins")
+    finally:
+        lake.GateReport.summary = real_summary  # type: ignore[method-assign]
+    assert moved["done"] and result.kind == "merge"
+    first_parent = repo.commit("main").commit.parents[0]
+    assert repo.commit(first_parent).commit.message == "rival"  # the merge landed on top of it
+    table = repo.read("orders")
+    got = sorted(zip(*table.to_pydict().values(), strict=True))
+    assert got == [(1, "A"), (2, "x2"), (3, "x3"), (4, "x4")]  # by id, as the gate judged
+    assert plain(repo) == {1: "A", 2: "x2", 3: "x3", 4: "x4"}
+    assert repo.check_contract("orders").ok
+
+
 SETTINGS = settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
