@@ -1,6 +1,6 @@
-"""Planning what a write, delete or upsert does to one dataset: which rows it brings and which
-files it must rewrite (read against the view, pruned by the files' statistics). Applying the
-plan is :func:`lake.table.change.apply_change`.
+"""Planning what a write, delete, upsert or revert does to one dataset: which rows it brings and
+which files it must rewrite (read against the view, pruned by the files' statistics). Applying
+the plan is :func:`lake.table.change.apply_change`.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from typing import Any, Literal
 import polars as pl
 import pyarrow as pa
 
-from lake.errors import InvalidInputError, SchemaMismatchError
-from lake.storage.faults import storage_errors
+from lake.errors import DatasetNotFoundError, InvalidInputError, SchemaMismatchError
 from lake.table.change import Change
 from lake.table.frames import conform, normalize, to_arrow
+from lake.table.keys import FILE, collect, files_named, rewrite_keys
 from lake.table.layers import SchemaChange
 from lake.table.views import FileRef, View
 
 SchemaMode = Literal["strict", "merge", "overwrite"]
-_FILE = "__lake_file__"
 
 
 def _sql(where: str) -> pl.Expr:
@@ -27,27 +26,6 @@ def _sql(where: str) -> pl.Expr:
         return pl.sql_expr(where)
     except Exception as exc:
         raise InvalidInputError(f"cannot parse the predicate {where!r}: {exc}") from exc
-
-
-def _collect(frame: pl.LazyFrame, what: str, view: View) -> pl.DataFrame:
-    """Run a scan of ``view``'s files: a bad column or predicate is the caller's to fix, a
-    storage fault is a :class:`StorageError` that names the dataset."""
-    try:
-        with storage_errors("read the data files of", view.layers.uri(view.dataset), view.layers.config):
-            return frame.collect()
-    except pl.exceptions.ColumnNotFoundError as exc:
-        raise InvalidInputError(f"{what} names a column the dataset does not have: {exc}") from exc
-    except (
-        pl.exceptions.ComputeError,
-        pl.exceptions.InvalidOperationError,
-        pl.exceptions.SQLInterfaceError,
-    ) as exc:
-        raise InvalidInputError(f"{what} cannot be evaluated: {exc}") from exc
-
-
-def _touched(view: View, hits: pl.DataFrame) -> list[FileRef]:
-    by_uri = {view.uri(ref): ref for ref in view.files.values()}
-    return [by_uri[u] for u in hits[_FILE].to_list()]
 
 
 def plan_write(
@@ -82,14 +60,14 @@ def plan_write(
 
 def plan_delete(view: View, where: str) -> Change:
     pred = _sql(where)
-    hits = _collect(
-        view.scan(file_column=_FILE).filter(pred).group_by(_FILE).len(), f"the predicate {where!r}", view
+    hits = collect(
+        view.scan(file_column=FILE).filter(pred).group_by(FILE).len(), f"the predicate {where!r}", view
     )
-    touched = _touched(view, hits)
+    touched = files_named(view, hits)
     deleted = int(hits["len"].sum()) if hits.height else 0
     kept: pa.Table | None = None
     if touched:
-        frame = _collect(
+        frame = collect(
             view.scan(touched).filter(pred.fill_null(False).not_()), f"the predicate {where!r}", view
         )
         kept, _ = conform(frame.to_arrow(), view.schema, allow_new_columns=False)
@@ -121,20 +99,10 @@ def plan_upsert(view: View | None, data: Any, key: Sequence[str], *, schema_mode
             f"the upsert data repeats {dupes.height} key(s), for example {sample}",
             hint="each key may appear once in an upsert",
         )
-    # Only files whose min/max statistics for the first key overlap the incoming keys can hold
-    # a match: appending new ids by upsert reads no old file.
-    low, high = incoming[keys[0]].min(), incoming[keys[0]].max()
-    candidates = [r for r in view.files.values() if r.may_hold(keys[0], low, high)]
-    probe = view.scan(candidates, file_column=_FILE).select([*keys, _FILE])
-    hits = _collect(
-        probe.join(incoming.lazy(), on=keys, how="semi").group_by(_FILE).len(), "the upsert key", view
-    )
-    touched = _touched(view, hits)
-    updated = int(hits["len"].sum()) if hits.height else 0
+    rewrite = rewrite_keys(view, incoming, keys, what="the upsert key")
     parts = []
-    if touched:
-        kept = _collect(view.scan(touched).join(incoming.lazy(), on=keys, how="anti"), "the upsert key", view)
-        parts.append(conform(kept.to_arrow(), schema, allow_new_columns=False)[0])
+    if rewrite.kept is not None:
+        parts.append(conform(rewrite.kept.to_arrow(), schema, allow_new_columns=False)[0])
     parts.append(table)
     merged = pa.concat_tables(parts)
     widen: SchemaChange = "add" if schema != view.schema else None
@@ -143,7 +111,24 @@ def plan_upsert(view: View | None, data: Any, key: Sequence[str], *, schema_mode
         schema,
         widen,
         data=merged,
-        remove=touched,
+        remove=rewrite.files,
         rows_added=table.num_rows,
-        rows_removed=updated,
+        rows_removed=rewrite.matched,
+    )
+
+
+def plan_revert(view: View | None, added: Sequence[str], removed: Sequence[FileRef]) -> Change:
+    """Undo a commit's change to the dataset: remove the files it added (those still present)
+    and bring back the files it removed (those not present again)."""
+    if view is None:
+        raise DatasetNotFoundError("the dataset to revert no longer exists on this branch")
+    present = view.files
+    back = [ref for ref in removed if ref.path not in present]
+    return Change(
+        "revert",
+        view.schema,
+        remove=[present[p] for p in added if p in present],
+        restore=back,
+        rows_added=sum(r.file.rows for r in back),
+        rows_removed=sum(present[p].file.rows for p in added if p in present),
     )
