@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -308,25 +307,16 @@ class Contract(_Model):
 
     def to_pandera(self) -> Any:
         """This contract as a ``pandera.polars.DataFrameSchema`` (the same checks the lake runs),
-        built by the validation layer, which this spec reaches by name: see :data:`PANDERA_BACKEND`."""
-        backend = importlib.import_module(PANDERA_BACKEND)
-        return backend.to_pandera(self)
+        built by the validation layer. The spec's one upward edge, taken only when the method
+        runs; pyproject.toml's import-linter contracts declare it as their one ignored import."""
+        from lake.validation.pandera_schema import to_pandera
+
+        return to_pandera(self)
 
     @classmethod
     def from_pandera(cls, model: Any, *, dataset: str | None = None) -> Contract:
         """Import a ``pandera.polars.DataFrameModel`` (or its schema) as a contract."""
         return cls.model_validate(read_pandera(model, dataset=dataset))
-
-
-PANDERA_BACKEND = "lake.validation.pandera_schema"
-"""The module that runs a contract as a pandera schema (its ``to_pandera(contract)``).
-
-contracts/ is the spec and validation/ runs it: the layers in pyproject.toml forbid this package
-to import lake.validation, yet ``Contract.to_pandera()`` is public API. So the one method that needs
-the runner names it here and loads it when called, as pyiceberg's ``io/__init__.py`` loads a
-FileIO by its dotted path. This is the spec's one upward edge, taken only when the method runs;
-lint-imports cannot see it, so it is written down here, once, and test_contract_model's
-``test_to_pandera_runs_the_same_rules`` proves the name resolves."""
 
 
 # -- reading the YAML ----------------------------------------------------------------------------
