@@ -219,7 +219,6 @@ BY_V = Contract.model_validate(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: the commit re-plans by the source's key only")
 def test_a_merge_replanned_after_the_target_moved_keeps_the_key_the_gate_judged(
     repo: lake.Repository,
 ) -> None:

@@ -5,24 +5,36 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import Any, Literal, Protocol, Self
 
 from lake.contracts import Contract
 from lake.errors import InvalidInputError, RefusedError
 from lake.graph.names import check_dataset_name
+from lake.table.frames import to_arrow
 from lake.validation.report import ContractViolationError
-from lake.write.ops import OnViolation, Op, check_on_violation, exists
-from lake.write.plan import SchemaMode, plan_delete, plan_upsert, plan_write
+from lake.write.check import validate_snapshot
+from lake.write.commit import WriteContext, commit
+from lake.write.ops import Append, Delete, OnViolation, Op, Overwrite, SetContract, Upsert, check_on_violation
+from lake.write.plan import SchemaMode
 from lake.write.results import WriteResult
 
-if TYPE_CHECKING:
-    from lake.repository import Repository
+
+class Host(Protocol):
+    """What a branch needs of its repository (:class:`lake.repository.Repository` is one)."""
+
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def write_context(self) -> WriteContext: ...
+
+    def resolve(self, ref: str) -> str: ...
 
 
 class Branch:
     """A branch of a repository: the handle ETL jobs write through."""
 
-    def __init__(self, repo: Repository, name: str) -> None:
+    def __init__(self, repo: Host, name: str) -> None:
         self.repo = repo
         self.name = name
 
@@ -33,11 +45,18 @@ class Branch:
     def head(self) -> str:
         return self.repo.resolve(f"refs/heads/{self.name}")
 
-    def _run(
-        self, ops: Sequence[Op], *, message: str, author: str | None, metadata: Mapping[str, Any] | None
+    def commit(
+        self,
+        ops: Sequence[Op],
+        *,
+        message: str,
+        author: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> WriteResult:
-        self.repo._refuse_case_clash(self.name, [op.dataset for op in ops])
-        return self.repo._run(self.name, ops, message=message, author=author, metadata=metadata)
+        """Make ``ops`` one commit on this branch (what a transaction does on a clean exit)."""
+        return commit(
+            self.repo.write_context, self.name, ops, message=message, author=author, metadata=metadata
+        )
 
     def write(
         self,
@@ -111,19 +130,19 @@ class Branch:
                 f"the contract is for dataset {contract.dataset!r}, not {dataset!r}",
                 hint="change its 'dataset:' line, or set it on the dataset it names",
             )
-        if dataset in self.repo._commits.get(self.head).datasets:
+        ctx = self.repo.write_context
+        snap = ctx.commits.get(self.head).datasets.get(dataset)
+        if snap is not None:
             # the rows the branch holds must keep the contract they are put under
-            report = self.repo._validate_dataset(dataset, self.name, contract)
+            report = validate_snapshot(ctx.layers, dataset, snap, contract)
             if not report.ok:
                 raise ContractViolationError([report])
-        key = self.repo._contracts.put(contract)
-        return self.repo._run(
-            self.name,
-            [],
+        key = ctx.contracts.put(contract)
+        return self.commit(
+            [SetContract(dataset, key)],
             message=message or f"set contract of {dataset} ({key[:12]})",
             author=author,
             metadata={"lake.contract": key},
-            contract_updates={dataset: key},
         )
 
     def transaction(
@@ -146,6 +165,11 @@ class Transaction:
         self._result: WriteResult | None = None
 
     @property
+    def ops(self) -> tuple[Op, ...]:
+        """The operations the transaction will commit, in order."""
+        return tuple(self._ops)
+
+    @property
     def result(self) -> WriteResult:
         if self._result is None:
             raise RefusedError("the transaction has not committed")
@@ -164,20 +188,12 @@ class Transaction:
         if mode not in ("append", "overwrite"):
             raise InvalidInputError(f"unknown write mode {mode!r}: use 'append' or 'overwrite'")
         check_on_violation(on_violation)
-        self._ops.append(
-            Op(
-                dataset,
-                lambda view, table: plan_write(view, table, mode=mode, schema_mode=schema_mode),
-                data=data,
-                quarantine=on_violation == "quarantine",
-            )
-        )
+        kind = Append if mode == "append" else Overwrite
+        self._ops.append(kind(dataset, to_arrow(data), schema_mode, on_violation))
 
     def delete(self, dataset: str, where: str) -> None:
         check_dataset_name(dataset)
-        self._ops.append(
-            Op(dataset, lambda view, _t: plan_delete(exists(view, dataset), where), needs_data=False)
-        )
+        self._ops.append(Delete(dataset, where))
 
     def upsert(
         self,
@@ -190,14 +206,7 @@ class Transaction:
     ) -> None:
         check_dataset_name(dataset)
         check_on_violation(on_violation)
-        self._ops.append(
-            Op(
-                dataset,
-                lambda view, table: plan_upsert(view, table, key, schema_mode=schema_mode),
-                data=data,
-                quarantine=on_violation == "quarantine",
-            )
-        )
+        self._ops.append(Upsert(dataset, to_arrow(data), tuple(key), schema_mode, on_violation))
 
     def __enter__(self) -> Self:
         return self
@@ -206,6 +215,6 @@ class Transaction:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc_type is None and self._ops:
-            self._result = self.branch._run(
+            self._result = self.branch.commit(
                 self._ops, message=self.message, author=self.author, metadata=self.metadata
             )

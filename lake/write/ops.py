@@ -1,28 +1,138 @@
-"""The operations a commit is made of, as the write path plans and applies them."""
+"""The operations a commit is made of, as data, and the one dispatch that plans each of them.
+
+Every operation is a frozen dataclass: a transaction's operations can be printed, compared and
+tested. :func:`plan` is one ``functools.singledispatch`` over them, as pyiceberg applies its
+``TableUpdate``s (``_apply_table_update``): for an operation on a dataset's rows it returns the
+:class:`~lake.table.change.Change` it makes to the dataset as the draft holds it; an operation on
+the commit itself (its contracts, the branch's rules) edits the draft and returns None.
+What happens around the plan (checks, files, Delta commits, the ref) is
+:mod:`lake.write.commit`'s.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import pyarrow as pa
 
-from lake.errors import DatasetNotFoundError, InvalidInputError
+from lake.errors import InvalidInputError, MergeConflictError
+from lake.graph.commits import Snapshot
 from lake.table.change import Change
-from lake.table.views import View
+from lake.table.threeway import DatasetPlan, Strategy, plan_dataset
+from lake.table.views import FileRef
+from lake.write.draft import Draft
+from lake.write.plan import SchemaMode, plan_delete, plan_revert, plan_upsert, plan_write
 
 OnViolation = Literal["reject", "quarantine"]
 
 
-@dataclass(frozen=True)
-class Op:
+def _repr(op: Any) -> str:
+    """Fields as the dataclass repr shows them, but a table as its size: ``<3 rows>``."""
+    shown = []
+    for f in fields(op):
+        value = getattr(op, f.name)
+        if isinstance(value, pa.Table):
+            shown.append(f"{f.name}=<{value.num_rows} rows>")
+        elif f.repr:
+            shown.append(f"{f.name}={value!r}")
+    return f"{type(op).__name__}({', '.join(shown)})"
+
+
+@dataclass(frozen=True, repr=False)
+class Append:
     dataset: str
-    plan: Callable[[View | None, pa.Table | None], Change]
-    data: Any = None  # the rows the operation brings, if any
-    needs_data: bool = True  # False: the dataset must exist already
-    quarantine: bool = False  # set rows that break the contract aside instead of refusing all
-    merge: bool = False  # part of a merge: checked by the merge gate, not per write
+    data: pa.Table
+    schema_mode: SchemaMode = "strict"
+    on_violation: OnViolation = "reject"
+    __repr__ = _repr
+
+
+@dataclass(frozen=True, repr=False)
+class Overwrite:
+    dataset: str
+    data: pa.Table
+    schema_mode: SchemaMode = "strict"
+    on_violation: OnViolation = "reject"
+    __repr__ = _repr
+
+
+@dataclass(frozen=True, repr=False)
+class Upsert:
+    dataset: str
+    data: pa.Table
+    key: tuple[str, ...]
+    schema_mode: SchemaMode = "strict"
+    on_violation: OnViolation = "reject"
+    __repr__ = _repr
+
+
+@dataclass(frozen=True)
+class Delete:
+    dataset: str
+    where: str  # a SQL predicate: the rows for which it is true go
+
+
+@dataclass(frozen=True)
+class Revert:
+    """Undo what one commit did to the dataset's files."""
+
+    dataset: str
+    commit: str  # the commit undone (for the record)
+    added: tuple[str, ...]  # the paths of the files it added
+    removed: tuple[FileRef, ...]  # the files it removed
+
+
+@dataclass(frozen=True)
+class MergeDataset:
+    """Merge ``source`` into the target's snapshot of the dataset, against ``base``. Planned when
+    the merge was prepared (``prepared``, judged by the gate) while the target still holds
+    ``target``; planned again, by the same ``key`` and ``strategy``, if it moved since."""
+
+    dataset: str
+    base: Snapshot | None
+    source: Snapshot | None
+    target: Snapshot | None
+    key: tuple[str, ...]  # the primary key, chosen once when the merge was prepared
+    strategy: Strategy
+    prepared: Change | None = field(default=None, repr=False, compare=False)  # follows from the rest
+
+    @classmethod
+    def planned(
+        cls,
+        plan: DatasetPlan,
+        *,
+        base: Snapshot | None,
+        source: Snapshot | None,
+        target: Snapshot | None,
+        strategy: Strategy,
+    ) -> MergeDataset:
+        return cls(plan.dataset, base, source, target, plan.key, strategy, plan.change)
+
+
+@dataclass(frozen=True)
+class SetContract:
+    dataset: str
+    contract: str | None  # the contract's key in the contract store; None removes the contract
+
+
+@dataclass(frozen=True)
+class SetRules:
+    """Change the branch's rules (None: leave that rule as it is)."""
+
+    protected: bool | None = None
+    require_contracts: bool | None = None
+
+    @property
+    def settings(self) -> dict[str, bool]:
+        pairs = (("protected", self.protected), ("require_contracts", self.require_contracts))
+        return {k: v for k, v in pairs if v is not None}
+
+
+Batch = Append | Overwrite | Upsert  # the operations that bring rows (checked by the contract)
+DataOp = Batch | Delete | Revert | MergeDataset  # the operations on a dataset's rows
+Op = DataOp | SetContract | SetRules
 
 
 def check_on_violation(mode: str) -> None:
@@ -30,7 +140,73 @@ def check_on_violation(mode: str) -> None:
         raise InvalidInputError(f"unknown on_violation {mode!r}: use 'reject' or 'quarantine'")
 
 
-def exists(view: View | None, dataset: str) -> View:
-    if view is None:
-        raise DatasetNotFoundError(f"no dataset {dataset!r} on this branch")
-    return view
+@functools.singledispatch
+def plan(op: Op, draft: Draft, rows: pa.Table | None = None) -> Change | None:
+    """What ``op`` does to ``draft``. ``rows`` are the rows a :data:`Batch` brings as they will
+    be written (cast to the dataset's contract, less any set aside)."""
+    raise TypeError(f"no planner for {type(op).__name__}")
+
+
+@plan.register(Append)
+def _append(op: Append, draft: Draft, rows: pa.Table | None = None) -> Change:
+    data = op.data if rows is None else rows
+    return plan_write(draft.view(op.dataset), data, mode="append", schema_mode=op.schema_mode)
+
+
+@plan.register(Overwrite)
+def _overwrite(op: Overwrite, draft: Draft, rows: pa.Table | None = None) -> Change:
+    data = op.data if rows is None else rows
+    return plan_write(draft.view(op.dataset), data, mode="overwrite", schema_mode=op.schema_mode)
+
+
+@plan.register(Upsert)
+def _upsert(op: Upsert, draft: Draft, rows: pa.Table | None = None) -> Change:
+    data = op.data if rows is None else rows
+    return plan_upsert(draft.view(op.dataset), data, op.key, schema_mode=op.schema_mode)
+
+
+@plan.register(Delete)
+def _delete(op: Delete, draft: Draft, rows: pa.Table | None = None) -> Change:
+    return plan_delete(draft.existing(op.dataset), op.where)
+
+
+@plan.register(Revert)
+def _revert(op: Revert, draft: Draft, rows: pa.Table | None = None) -> Change:
+    return plan_revert(draft.view(op.dataset), op.added, op.removed)
+
+
+@plan.register(MergeDataset)
+def _merge(op: MergeDataset, draft: Draft, rows: pa.Table | None = None) -> Change:
+    view = draft.view(op.dataset)
+    current = view.snapshot if view is not None else None
+    if current == op.target and op.prepared is not None:
+        return op.prepared  # the target has not moved since the merge was planned
+    again = plan_dataset(
+        draft.layers, op.dataset, op.base, op.source, current, primary_key=op.key, strategy=op.strategy
+    )
+    if again.conflicts and op.strategy == "fail":
+        raise MergeConflictError(again.conflicts)
+    if again.change is None:
+        assert view is not None
+        return Change("merge", view.schema)
+    return again.change
+
+
+@plan.register(SetContract)
+def _set_contract(op: SetContract, draft: Draft, rows: pa.Table | None = None) -> None:
+    draft.set_contract(op.dataset, op.contract)
+
+
+@plan.register(SetRules)
+def _set_rules(op: SetRules, draft: Draft, rows: pa.Table | None = None) -> None:
+    draft.set_rules(op.settings)
+
+
+def batch_of(op: Op) -> pa.Table | None:
+    """The rows ``op`` brings, if it brings any."""
+    return op.data if isinstance(op, Batch) else None
+
+
+def quarantines(op: Op) -> bool:
+    """Whether rows of ``op`` that break the contract are set aside instead of refusing all."""
+    return isinstance(op, Batch) and op.on_violation == "quarantine"

@@ -1,4 +1,4 @@
-"""What a write, delete, upsert or transaction reports back."""
+"""What a write, delete, upsert, transaction or merge reports back."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lake.graph.commits import DatasetChange
+from lake.table.threeway import DatasetPlan
 from lake.validation.report import ValidationReport
 
 
@@ -32,3 +33,21 @@ class WriteResult:
             "datasets": {k: v.to_json() for k, v in self.datasets.items()},
             "validation": {k: v.to_dict() for k, v in self.validation.items()},
         }
+
+
+def planned_changes(plans: Mapping[str, DatasetPlan]) -> dict[str, DatasetChange]:
+    """What a merge's plans would do to each dataset, as a commit records it (for a dry run or
+    a fast-forward, which make no Delta commit to count from)."""
+    out: dict[str, DatasetChange] = {}
+    for name, p in plans.items():
+        if p.change is None:
+            continue
+        ch = p.change
+        out[name] = DatasetChange(
+            operation=f"merge ({p.action})",
+            rows_added=ch.rows_added,
+            rows_removed=ch.rows_removed,
+            files_added=len(ch.restore) + (1 if ch.data is not None and ch.data.num_rows else 0),
+            files_removed=len(ch.remove),
+        )
+    return out
