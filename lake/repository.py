@@ -33,7 +33,7 @@ from lake.graph.commits import Commit, CommitStore, Snapshot, now_utc
 from lake.graph.history import walk
 from lake.graph.names import check_readable_dataset_name, check_ref_name
 from lake.graph.refs import Kind, Ref, RefStore
-from lake.merge.gate import evaluate
+from lake.merge.gate import GateContext, evaluate
 from lake.merge.plan import MergeConflictError, PreparedMerge, Strategy, prepare_merge
 from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
 from lake.storage import ObjectStore, StorageConfig, open_store
@@ -313,7 +313,8 @@ class Repository:
         ``approve_contract_change`` previews the verdict with that approval given."""
         target = into or self.default_branch
         prep = self._prepare_merge(source, self._refs.require(target), "fail")
-        return evaluate(self, prep, approval=approve_contract_change)
+        context = GateContext(self._layers, self._contracts, self._profiles)
+        return evaluate(context, prep, approval=approve_contract_change)
 
     def _prepare_merge(self, source: str, target: Ref, strategy: Strategy) -> PreparedMerge:
         return prepare_merge(
@@ -359,7 +360,8 @@ class Repository:
             return MergeResult(source, target, base_id, t_id, "up-to-date", {}, (), dry_run)
         gate_meta: dict[str, Any] = {}
         if not dry_run:
-            report = evaluate(self, prep, approval=approve_contract_change)
+            context = GateContext(self._layers, self._contracts, self._profiles)
+            report = evaluate(context, prep, approval=approve_contract_change)
             # conflicts are the merge's own business (MergeConflictError, or a strategy resolves them)
             blocking = [c for c in report.checks if c.status == "fail" and c.category != "merge"]
             if blocking and not force:

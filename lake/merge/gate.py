@@ -1,6 +1,12 @@
 """The merge gate: judges the would-be result of merging a branch, with checks that come from
 the target's contract (never from the branch under test), on the rows the merge brings.
 
+The gate is a step, not a part of the repository: it is handed a :class:`GateContext` (the
+target's data, contract versions and profiles) and the prepared merge, and reads nothing else.
+Its checks are tuples of small functions run in order, so each tuple reads as the report's
+table of contents: :data:`MERGE_CHECKS` for the merge as a whole, then per dataset
+:data:`CHECKS` (the merge changes its data) or :data:`KEPT_CHECKS` (it keeps them).
+
 Per dataset the merge changes: the proposed contract change (a breaking change blocks unless
 the target's ``schema_evolution`` is ``any``), the schema against ``schema_evolution``, every
 contract check on the merged data (table-wide rules hold across both sides' rows), drift of the
@@ -9,57 +15,132 @@ rows the branch adds against the target's rows, and volume against the contract'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, cast
 
 import polars as pl
 import pyarrow as pa
 
-from lake.contracts import Contract, DriftSpec, diff_contracts
+from lake.contracts import Contract, DriftMethod, DriftSpec, diff_contracts
+from lake.graph.commits import Snapshot
 from lake.graph.names import is_quarantine
 from lake.merge.plan import DatasetPlan, PreparedMerge
+from lake.stores.contracts import ContractStore
+from lake.stores.profiles import ProfileStore
+from lake.table.change import Change
 from lake.table.diff import ColumnAdded, schema_diff
 from lake.table.frames import conform, delta_schema_json
+from lake.table.layers import Layers
 from lake.table.views import FileRef, KeptRows, View, read_files
 from lake.validation.drift import MIN_ROWS, column_drift, identifier_reason
-from lake.validation.engine import cast_to_contract, validate
 from lake.validation.gate_report import GateCheck, GateReport, Status
-from lake.validation.profile import Profile
-
-if TYPE_CHECKING:
-    from lake.repository import Repository
+from lake.validation.profile import ColumnProfile
+from lake.validation.rows import CheckedRows, check_rows
 
 
-def evaluate(repo: Repository, prep: PreparedMerge, *, approval: str | None = None) -> GateReport:
+@dataclass(frozen=True)
+class GateContext:
+    """What the gate reads besides the merge it judges, handed to it by its caller: the
+    datasets' files, the contract versions the commits name, and the protected branches'
+    profiles."""
+
+    layers: Layers
+    contracts: ContractStore
+    profiles: ProfileStore
+
+
+@dataclass(frozen=True)
+class DatasetUnderReview:
+    """One dataset of the merge, and what its checks share."""
+
+    name: str
+    plan: DatasetPlan
+    merge: PreparedMerge
+    approval: str | None  # a person's reason for changing the target's contract
+    change: Change | None = None  # what the merge does to the target's data; None: it keeps them
+    contract: Contract | None = None  # the target's, which judges the data the merge brings
+    view: View | None = None  # the target's data; None where the dataset is new to it
+    rows: pa.Table | None = None  # the rows the merge brings; read only when a contract judges them
+    removed: int = 0  # how many of the target's rows the merge removes
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self.view.snapshot if self.view is not None else None
+
+    @cached_property
+    def checked(self) -> CheckedRows:
+        """The rows the merge brings, checked by the target's contract the way writes are (cast
+        to its types; table-wide rules across the target's kept rows too); computed once, by the
+        first check that asks (quality, then drift)."""
+        assert self.contract is not None and self.change is not None
+        kept = KeptRows(self.view, self.change.remove) if self.view is not None else None
+        return check_rows(self.contract, self.rows, others=kept)
+
+
+MergeCheck = Callable[[PreparedMerge], list[GateCheck]]
+DatasetCheck = Callable[[GateContext, DatasetUnderReview], list[GateCheck]]
+
+
+def evaluate(context: GateContext, prep: PreparedMerge, *, approval: str | None = None) -> GateReport:
     """Judge a prepared merge (its plans are the merge's own, so gate and merge agree).
 
     ``approval`` is a person's reason for changing the target's contract; without it, any
     change to the contract of a protected target fails the gate."""
-    source, target = prep.source, prep.target
-    s_id, t_id = prep.source_id, prep.target_id
-    checks: list[GateCheck] = []
     if prep.up_to_date:
-        checks.append(
-            GateCheck("*", "merge", "up-to-date", "pass", message=f"{target} already contains {source}")
-        )
-        return GateReport(source, target, s_id, t_id, tuple(checks))
-    checks += _rule_changes(prep)
-    planned = {id(c) for p in prep.plans.values() for c in p.conflicts}
-    for c in prep.conflicts:
-        if id(c) not in planned:  # contract conflicts; dataset conflicts are reported with their plan
-            checks.append(GateCheck(c.dataset, "merge", "conflict", "fail", message=c.reason))
-    for name, plan in sorted(prep.plans.items()):
-        for c in plan.conflicts:
-            checks.append(GateCheck(name, "merge", "conflict", "fail", message=c.describe()))
-        if plan.action == "keep" or plan.change is None:
-            checks += _contract_checks(repo, name, prep, approval)
-            continue
-        checks += _dataset_checks(repo, name, plan, prep, approval)
+        done = f"{prep.target} already contains {prep.source}"
+        return _report(prep, [GateCheck("*", "merge", "up-to-date", "pass", message=done)])
+    checks = [c for check in MERGE_CHECKS for c in check(prep)]
+    for ds in _datasets(context, prep, approval):
+        steps = CHECKS if ds.change is not None else KEPT_CHECKS
+        checks += [c for check in steps for c in check(context, ds)]
     if not any(c.category != "protection" for c in checks):
         checks.append(GateCheck("*", "merge", "changes", "pass", message="the merge changes no dataset"))
-    return GateReport(source, target, s_id, t_id, tuple(checks))
+    return _report(prep, checks)
 
 
-def _rule_changes(prep: PreparedMerge) -> list[GateCheck]:
+def _report(prep: PreparedMerge, checks: list[GateCheck]) -> GateReport:
+    return GateReport(prep.source, prep.target, prep.source_id, prep.target_id, tuple(checks))
+
+
+def _datasets(
+    context: GateContext, prep: PreparedMerge, approval: str | None
+) -> Iterator[DatasetUnderReview]:
+    """The datasets of the merge by name, each with what its checks read: the target's contract,
+    its data and the rows the merge brings only where the merge changes the data, and those rows
+    only where a contract judges them."""
+    target = prep.target_commit
+    for name, plan in sorted(prep.plans.items()):
+        change = None if plan.action == "keep" else plan.change
+        if change is None:
+            yield DatasetUnderReview(name, plan, prep, approval)
+            continue
+        key = target.contracts.get(name)
+        contract = context.contracts.get(key) if key else None
+        snap = target.datasets.get(name)
+        view = View(context.layers, name, snap) if snap is not None else None
+        rows: pa.Table | None = None  # not read where no contract judges them
+        if contract is not None:
+            rows = _rows(context, name, list(change.restore), change.schema, change.data)
+        removed = sum(r.file.rows for r in change.remove)
+        yield DatasetUnderReview(name, plan, prep, approval, change, contract, view, rows, removed)
+
+
+def _rows(
+    context: GateContext, name: str, refs: list[FileRef], schema: pa.Schema, extra: pa.Table | None
+) -> pa.Table:
+    """The rows the merge brings into the target: the files it adds and the rows it writes."""
+    parts = [read_files(context.layers, name, refs, schema)] if refs else []
+    if extra is not None and extra.num_rows:
+        parts.append(conform(extra, schema, allow_new_columns=False)[0])
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+# --- checks of the merge as a whole -------------------------------------------------------------
+
+
+def rule_changes(prep: PreparedMerge) -> list[GateCheck]:
     """A warning for every change of the target's protection rules since the branch forked:
     a reviewer must see that the rules the gate applies are not the ones the branch began under."""
     out = []
@@ -80,131 +161,98 @@ def _rule_changes(prep: PreparedMerge) -> list[GateCheck]:
     return out
 
 
-def _rows(
-    repo: Repository, name: str, refs: list[FileRef], schema: pa.Schema, extra: pa.Table | None
-) -> pa.Table:
-    """The rows the merge brings into the target: the files it adds and the rows it writes."""
-    parts = [read_files(repo._layers, name, refs, schema)] if refs else []
-    if extra is not None and extra.num_rows:
-        parts.append(conform(extra, schema, allow_new_columns=False)[0])
-    return pa.concat_tables(parts) if parts else schema.empty_table()
+def contract_conflicts(prep: PreparedMerge) -> list[GateCheck]:
+    """Conflicts between the two sides' contracts (a dataset's own conflicts open its checks)."""
+    planned = {id(c) for p in prep.plans.values() for c in p.conflicts}
+    return [
+        GateCheck(c.dataset, "merge", "conflict", "fail", message=c.reason)
+        for c in prep.conflicts
+        if id(c) not in planned
+    ]
 
 
-def _contract_checks(
-    repo: Repository, name: str, prep: PreparedMerge, approval: str | None
-) -> list[GateCheck]:
+# --- checks of one dataset ----------------------------------------------------------------------
+
+
+def conflicts(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
+    """What the merge would refuse for this dataset."""
+    return [GateCheck(ds.name, "merge", "conflict", "fail", message=c.describe()) for c in ds.plan.conflicts]
+
+
+def contract_change(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
     """The contract change the branch brings, judged against the target's contract: a breaking
     change blocks unless the target's schema_evolution is ``any``. On a protected target every
     change (looser or not, a first contract, a removal) blocks unless it is approved; an approval
     turns the change's failures into warnings, and the merge commit records it."""
+    name, prep, approval = ds.name, ds.merge, ds.approval
     source, target, base = prep.source_commit, prep.target_commit, prep.base
     t_key, s_key = target.contracts.get(name), source.contracts.get(name)
     if (base is not None and s_key == base.contracts.get(name)) or s_key == t_key:
         return []  # the branch did not touch the contract, or brings the one the target has
-    checks: list[GateCheck] = []
-    if prep.rules.protected:
-        if approval:
-            checks.append(GateCheck(name, "contract", "approval", "warn", value="approved", message=approval))
-        else:
-            checks.append(
-                GateCheck(
-                    name,
-                    "contract",
-                    "approval",
-                    "fail",
-                    value="not approved",
-                    message=f"{prep.target} is protected: any change to its contract needs an explicit "
-                    f"approval (lake merge {prep.source} --into {prep.target} "
-                    '--approve-contract-change "why")',
-                )
-            )
-    current = repo._contracts.get(t_key) if t_key else None
-    demote = "warn" if approval else "fail"
+    checks = _approval(ds) if prep.rules.protected else []
+    current = context.contracts.get(t_key) if t_key else None
     if s_key is None:
-        checks.append(
-            GateCheck(
-                name,
-                "contract",
-                "removed",
-                "warn",
-                message="the branch removes the dataset's contract: its writes would go unchecked",
-            )
-        )
-    elif current is None:
-        checks.append(
-            GateCheck(
-                name,
-                "contract",
-                "proposed",
-                "warn",
-                message="the branch brings the first contract for this dataset; "
-                "it takes effect after the merge",
-            )
-        )
-    else:
-        d = diff_contracts(current, repo._contracts.get(s_key))
-        allowed = current.schema_evolution == "any"
-        for c in d.changes:
-            status = (
-                demote
-                if c.level == "breaking" and not allowed
-                else "warn"
-                if c.level != "compatible"
-                else "pass"
-            )
-            checks.append(
-                GateCheck(name, "contract", c.path, cast(Status, status), value=c.level, message=c.message)
-            )
+        removed = "the branch removes the dataset's contract: its writes would go unchecked"
+        return [*checks, GateCheck(name, "contract", "removed", "warn", message=removed)]
+    if current is None:
+        first = "the branch brings the first contract for this dataset; it takes effect after the merge"
+        return [*checks, GateCheck(name, "contract", "proposed", "warn", message=first)]
+    allowed = current.schema_evolution == "any"
+    for c in diff_contracts(current, context.contracts.get(s_key)).changes:
+        if c.level == "breaking" and not allowed:
+            status: Status = "warn" if approval else "fail"
+        else:
+            status = "warn" if c.level != "compatible" else "pass"
+        checks.append(GateCheck(name, "contract", c.path, status, value=c.level, message=c.message))
     return checks
 
 
-def _dataset_checks(
-    repo: Repository, name: str, plan: DatasetPlan, prep: PreparedMerge, approval: str | None
-) -> list[GateCheck]:
-    checks: list[GateCheck] = []
-    change = plan.change
-    assert change is not None
-    target = prep.target_commit
-    checks += _contract_checks(repo, name, prep, approval)
-    t_key = target.contracts.get(name)
-    contract = repo._contracts.get(t_key) if t_key else None
-    if contract is None:
-        if prep.rules.require_contracts and not is_quarantine(name) and name not in prep.contracts:
-            checks.append(
-                GateCheck(
-                    name,
-                    "contract",
-                    "required",
-                    "fail",
-                    message=f"{prep.target} requires a contract for every dataset, and {name!r} has none",
-                )
-            )
-        checks.append(
-            GateCheck(
-                name,
-                "quality",
-                "contract",
-                "warn",
-                message="the target has no contract for this dataset, so nothing judges its data",
-            )
+def _approval(ds: DatasetUnderReview) -> list[GateCheck]:
+    """On a protected target: whether the contract change carries a person's approval."""
+    if ds.approval:
+        return [GateCheck(ds.name, "contract", "approval", "warn", value="approved", message=ds.approval)]
+    prep = ds.merge
+    return [
+        GateCheck(
+            ds.name,
+            "contract",
+            "approval",
+            "fail",
+            value="not approved",
+            message=f"{prep.target} is protected: any change to its contract needs an explicit "
+            f"approval (lake merge {prep.source} --into {prep.target} "
+            '--approve-contract-change "why")',
         )
-        return checks
-    snap = target.datasets.get(name)
-    tview = View(repo._layers, name, snap) if snap is not None else None
-    new_rows = _rows(repo, name, list(change.restore), change.schema, change.data)
-    removed_rows = sum(r.file.rows for r in change.remove)
+    ]
 
-    # 1. schema against the target's rule
-    deltas = schema_diff(snap.schema if snap else None, delta_schema_json(change.schema)) if snap else ()
-    rule = contract.schema_evolution
+
+def contract_required(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
+    """A target that requires contracts refuses a dataset that would reach it without one."""
+    rules, target = ds.merge.rules, ds.merge.target
+    if ds.contract is not None or not rules.require_contracts:
+        return []
+    if is_quarantine(ds.name) or ds.name in ds.merge.contracts:
+        return []
+    why = f"{target} requires a contract for every dataset, and {ds.name!r} has none"
+    return [GateCheck(ds.name, "contract", "required", "fail", message=why)]
+
+
+def schema(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
+    """The merged schema against the target's ``schema_evolution`` (``strict``: no change;
+    ``additive``: only new nullable columns; ``any``)."""
+    if ds.contract is None or ds.change is None:
+        return []
+    snap = ds.snapshot
+    deltas = schema_diff(snap.schema, delta_schema_json(ds.change.schema)) if snap else ()
+    rule = ds.contract.schema_evolution
     bad = [
         d
         for d in deltas
         if rule == "strict" or (rule == "additive" and not (isinstance(d, ColumnAdded) and d.nullable))
     ]
-    checks.append(
+    return [
         GateCheck(
-            name,
+            ds.name,
             "schema",
             f"schema_evolution={rule}",
             "fail" if bad else "pass",
@@ -212,140 +260,163 @@ def _dataset_checks(
             threshold=rule,
             message=("not allowed: " + "; ".join(d.describe() for d in bad)) if bad else "",
         )
-    )
+    ]
 
-    # 2. quality: every contract check, table-wide rules across both sides' rows
-    typed = cast_to_contract(contract, new_rows)
-    others = KeptRows(tview, change.remove) if tview is not None else None
-    report, _ = validate(contract, typed.table, others=others, pre=typed.results)
-    for r in report.results:
-        checks.append(
-            GateCheck(
-                name,
-                "quality",
-                r.name,
-                r.status,
-                value=f"{r.failed_rows} of {r.rows} rows",
-                threshold=r.threshold,
-                message=r.message,
-                samples=tuple(r.samples),
-            )
-        )
 
-    # 3. drift of the rows the branch adds or changes, against the target's rows
-    profile = repo._profiles.get(name, snap) if snap is not None else None
-    checks += _drift(name, contract, typed.table, tview, profile)
-
-    # 4. volume
-    target_rows = snap.rows if snap else 0
-    vol = contract.volume
-    problems = []
-    if vol is not None:
-        if vol.max_rows_added is not None and new_rows.num_rows > vol.max_rows_added:
-            problems.append(f"adds {new_rows.num_rows} rows, more than {vol.max_rows_added}")
-        if vol.max_rows_removed is not None and removed_rows > vol.max_rows_removed:
-            problems.append(f"removes {removed_rows} rows, more than {vol.max_rows_removed}")
-        if vol.max_growth is not None and target_rows and new_rows.num_rows / target_rows > vol.max_growth:
-            problems.append(
-                f"grows the dataset by {new_rows.num_rows / target_rows:.1%}, more than {vol.max_growth:.1%}"
-            )
-    checks.append(
+def quality(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
+    """Every check of the target's contract on the rows the merge brings; table-wide rules
+    (uniqueness, row counts, freshness) across the target's kept rows too."""
+    if ds.contract is None:
+        nothing = "the target has no contract for this dataset, so nothing judges its data"
+        return [GateCheck(ds.name, "quality", "contract", "warn", message=nothing)]
+    return [
         GateCheck(
-            name,
-            "volume",
-            "rows",
-            "fail" if problems else "pass",
-            value=f"+{new_rows.num_rows} / -{removed_rows} (target {target_rows})",
-            threshold=", ".join(
-                f"{k}={v}" for k, v in (vol.model_dump(exclude_none=True).items() if vol else [])
-            ),
-            message="; ".join(problems),
+            ds.name,
+            "quality",
+            r.name,
+            r.status,
+            value=f"{r.failed_rows} of {r.rows} rows",
+            threshold=r.threshold,
+            message=r.message,
+            samples=tuple(r.samples),
         )
-    )
-    return checks
+        for r in ds.checked.report.results
+    ]
 
 
-def _drift(
-    name: str, contract: Contract, current: pa.Table, tview: View | None, profile: Profile | None
-) -> list[GateCheck]:
-    """Drift of ``current`` against the target: from its profile when the target keeps one (a
-    protected branch), else from a scan of the target's columns."""
-    out: list[GateCheck] = []
-    if tview is None:
-        return out
-    spec = contract.drift or DriftSpec()
-    keys = [*contract.primary_key, *(c for c, s in contract.columns.items() if s.unique)]
-    cur = pl.from_arrow(current)
+def drift(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
+    """Drift of the rows the merge brings against the target's, per column: from the target's
+    profile when it keeps one (a protected branch), else from a scan of the target's columns."""
+    if ds.contract is None or ds.view is None:
+        return []
+    profile = context.profiles.get(ds.name, ds.view.snapshot)
+    spec = ds.contract.drift or DriftSpec()
+    keys = [*ds.contract.primary_key, *(c for c, s in ds.contract.columns.items() if s.unique)]
+    cur = pl.from_arrow(ds.checked.table)
     assert isinstance(cur, pl.DataFrame)
-    columns = [c for c in contract.columns if c in cur.columns and c in tview.schema.names]
+    columns = [c for c in ds.contract.columns if c in cur.columns and c in ds.view.schema.names]
     if not columns:
-        return out
-    reference = None if profile is not None else tview.scan().select(columns).collect()
+        return []
+    scanned = None if profile is not None else ds.view.scan().select(columns).collect()
+    out: list[GateCheck] = []
     for col in columns:
         cfg = spec.columns.get(col, spec.default)
         if cfg.method == "none":
             continue
-        cur_s = cur[col]
-        null_rate = None
+        kept = None
         if profile is not None:
-            prof = profile.columns.get(col)
-            if prof is None or prof.kind == "other" or (prof.kind == "categorical" and prof.counts is None):
+            kept = profile.columns.get(col)
+            if kept is None or kept.kind == "other" or (kept.kind == "categorical" and kept.counts is None):
                 out.append(
-                    GateCheck(name, "drift", col, "skip", message="no distribution kept for this column")
+                    GateCheck(ds.name, "drift", col, "skip", message="no distribution kept for this column")
                 )
                 continue
-            ref_s = prof.reference(col)
-            null_rate = prof.nulls / prof.rows if prof.rows else 0.0
-            if prof.rows - prof.nulls < MIN_ROWS:
-                ref_s = ref_s.head(0)  # too few values: column_drift says so
+            ref = kept.reference(col)
+            if kept.rows - kept.nulls < MIN_ROWS:
+                ref = ref.head(0)  # too few values: column_drift says so
         else:
-            assert reference is not None
-            ref_s = reference[col]
-        if cfg.method == "auto":
-            why = identifier_reason(col, ref_s if profile is None else cur_s, keys)
-            if why:
-                out.append(GateCheck(name, "drift", col, "skip", message=why))
-                continue
-        if isinstance(cur_s.dtype, pl.Datetime) or cur_s.dtype == pl.Date:
-            cur_s = cur_s.dt.epoch("s")
-            if profile is None:
-                ref_s = ref_s.dt.epoch("s")
-        result = column_drift(col, ref_s, cur_s, cfg.method, cfg.threshold)
-        if null_rate is not None:
-            result.reference_summary["null_rate"] = round(null_rate, 6)
-            result.reference_summary["rows"] = profile.columns[col].rows if profile else 0
-            result.reference_summary["from"] = "profile"
-        details: dict[str, Any] = {
-            "method": result.method,
-            "value": result.value,
-            "reference": result.reference_summary,
-            "current": result.current_summary,
-        }
-        if result.histogram is not None:
-            details["histogram"] = result.histogram.to_dict()
-        out.append(
-            GateCheck(
-                name,
-                "drift",
-                col,
-                cast(Status, result.status),
-                value="" if result.value is None else f"{result.value:.4f}",
-                threshold="" if result.threshold is None else f"{result.method} {result.threshold}",
-                message=result.reason,
-                drift=details,
-            )
-        )
-        ref_null = result.reference_summary.get("null_rate", 0.0)
-        cur_null = result.current_summary.get("null_rate", 0.0)
-        if abs(cur_null - ref_null) > 0.1:
-            out.append(
-                GateCheck(
-                    name,
-                    "drift",
-                    f"{col}.null_rate",
-                    "warn",
-                    value=f"{cur_null:.1%}",
-                    threshold=f"reference {ref_null:.1%} ± 10 points",
-                )
-            )
+            assert scanned is not None
+            ref = scanned[col]
+        out += _column_drift(ds.name, col, ref, cur[col], kept, cfg, keys)
     return out
+
+
+def _column_drift(
+    name: str,
+    col: str,
+    ref: pl.Series,
+    cur: pl.Series,
+    kept: ColumnProfile | None,
+    cfg: DriftMethod,
+    keys: list[str],
+) -> list[GateCheck]:
+    """One column's drift, and a warning when its null rate moved by more than 10 points.
+    ``kept`` is the target profile's column ``ref`` comes from (None: ``ref`` is a scan)."""
+    if cfg.method == "auto":
+        why = identifier_reason(col, ref if kept is None else cur, keys)
+        if why:
+            return [GateCheck(name, "drift", col, "skip", message=why)]
+    if isinstance(cur.dtype, pl.Datetime) or cur.dtype == pl.Date:
+        cur = cur.dt.epoch("s")
+        if kept is None:  # a profile keeps them as numbers already
+            ref = ref.dt.epoch("s")
+    result = column_drift(col, ref, cur, cfg.method, cfg.threshold)
+    if kept is not None:
+        result.reference_summary["null_rate"] = round(kept.nulls / kept.rows if kept.rows else 0.0, 6)
+        result.reference_summary["rows"] = kept.rows
+        result.reference_summary["from"] = "profile"
+    details: dict[str, Any] = {
+        "method": result.method,
+        "value": result.value,
+        "reference": result.reference_summary,
+        "current": result.current_summary,
+    }
+    if result.histogram is not None:
+        details["histogram"] = result.histogram.to_dict()
+    out = [
+        GateCheck(
+            name,
+            "drift",
+            col,
+            cast(Status, result.status),
+            value="" if result.value is None else f"{result.value:.4f}",
+            threshold="" if result.threshold is None else f"{result.method} {result.threshold}",
+            message=result.reason,
+            drift=details,
+        )
+    ]
+    ref_null = result.reference_summary.get("null_rate", 0.0)
+    cur_null = result.current_summary.get("null_rate", 0.0)
+    if abs(cur_null - ref_null) > 0.1:
+        moved = f"reference {ref_null:.1%} ± 10 points"
+        out.append(
+            GateCheck(name, "drift", f"{col}.null_rate", "warn", value=f"{cur_null:.1%}", threshold=moved)
+        )
+    return out
+
+
+def volume(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
+    """Rows added and removed against the contract's optional ``volume`` bounds."""
+    if ds.contract is None or ds.rows is None:
+        return []
+    added, removed = ds.rows.num_rows, ds.removed
+    target_rows = ds.snapshot.rows if ds.snapshot else 0
+    vol = ds.contract.volume
+    problems = []
+    if vol is not None:
+        if vol.max_rows_added is not None and added > vol.max_rows_added:
+            problems.append(f"adds {added} rows, more than {vol.max_rows_added}")
+        if vol.max_rows_removed is not None and removed > vol.max_rows_removed:
+            problems.append(f"removes {removed} rows, more than {vol.max_rows_removed}")
+        if vol.max_growth is not None and target_rows and added / target_rows > vol.max_growth:
+            problems.append(f"grows the dataset by {added / target_rows:.1%}, more than {vol.max_growth:.1%}")
+    bounds = vol.model_dump(exclude_none=True).items() if vol else []
+    return [
+        GateCheck(
+            ds.name,
+            "volume",
+            "rows",
+            "fail" if problems else "pass",
+            value=f"+{added} / -{removed} (target {target_rows})",
+            threshold=", ".join(f"{k}={v}" for k, v in bounds),
+            message="; ".join(problems),
+        )
+    ]
+
+
+MERGE_CHECKS: tuple[MergeCheck, ...] = (rule_changes, contract_conflicts)
+"""Checks of the merge as a whole, before any dataset's."""
+
+CHECKS: tuple[DatasetCheck, ...] = (
+    conflicts,
+    contract_change,
+    contract_required,
+    schema,
+    quality,
+    drift,
+    volume,
+)
+"""Per dataset whose data the merge changes, in the report's order."""
+
+KEPT_CHECKS: tuple[DatasetCheck, ...] = (conflicts, contract_change)
+"""Per dataset whose data the merge keeps (or cannot merge): only the contract the branch proposes."""
