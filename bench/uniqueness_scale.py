@@ -14,6 +14,8 @@ from _common import report, tempdir
 
 import lake
 from lake.contracts import Contract
+from lake.storage import open_store
+from lake.table.layers import Layers
 from lake.table.views import KeptRows, View
 from lake.validation.engine import validate
 
@@ -48,7 +50,7 @@ def main() -> None:
     for i in range(args.files):
         main_branch.write("events", batch(i * n, n))
     built = time.perf_counter() - start
-    view = View(repo._layers, "events", repo.snapshot("events"))
+    view = View(Layers(repo.config, open_store(repo.config)), "events", repo.snapshot("events"))
     new = batch(args.files * n, n)
     clash = batch(args.files * n - 10, n)  # overlaps the newest file by 10 ids
 

@@ -29,6 +29,8 @@ from deltalake.transaction import AddAction, create_table_with_add_actions
 
 import lake
 from lake.graph.commits import Layer
+from lake.storage import open_store
+from lake.table.layers import Layers
 from lake.table.layers import rows_of as log_rows_of
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -387,7 +389,7 @@ def test_a_file_without_stats_is_not_counted_as_empty(repo: lake.Repository) -> 
     assert action["num_records"] is None  # what a stats-less file looks like to delta-rs
 
     # The lake reading that layer counts the file's rows from its footer, not as zero.
-    files = repo._layers.files(fresh, Layer("", 0))
+    files = Layers(repo.config, open_store(repo.config)).files(fresh, Layer("", 0))
     assert [f.rows for f in files.values()] == [3]
     assert all(_strict(f.stats)["numRecords"] == 3 for f in files.values())
 
