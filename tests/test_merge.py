@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import lake
 from lake.contracts import Contract
+from lake.graph.refs import RefStore
 
 FilesOf = Callable[[lake.Repository, str], set[str]]
 PK = Contract.model_validate(
@@ -282,3 +283,31 @@ def test_a_merge_of_two_disjoint_appends_contains_both(
     # merging an unchanged branch changes nothing
     head = repo.branch("main").head
     assert repo.merge("a").kind == "up-to-date" and repo.branch("main").head == head
+
+
+def test_a_merge_rebased_past_a_rival_keeps_its_second_parent(repo: lake.Repository) -> None:
+    """A writer of another dataset moves main just before the merge swaps the ref: the merge
+    rebases onto it, and must stay a merge (two parents), so that merging again is a no-op."""
+    main = repo.branch("main")
+    main.write("orders", rows([1]))
+    repo.create_branch("feature").write("orders", rows([2]))
+    real_move = RefStore.move
+    raced = {"done": False}
+
+    def move_after_a_rival(self: RefStore, ref, commit, **kw):  # type: ignore[no-untyped-def]
+        if not raced["done"] and ref.name == "main":
+            raced["done"] = True
+            repo.branch("main").write("other", pa.table({"x": [1]}), message="rival")
+        return real_move(self, ref, commit, **kw)
+
+    RefStore.move = move_after_a_rival  # type: ignore[method-assign]
+    try:
+        repo.merge("feature")
+    finally:
+        RefStore.move = real_move  # type: ignore[method-assign]
+    head = repo.commit("main").commit
+    assert raced["done"] and len(head.parents) == 2
+    assert repo.commit(head.parents[0]).commit.message == "rival"
+    assert head.parents[1] == repo.resolve("feature")
+    assert repo.merge("feature").kind == "up-to-date"
+    assert ids(repo) == [1, 2]

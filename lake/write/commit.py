@@ -247,7 +247,8 @@ def _rebase(commit: Commit, onto_id: str, onto: Commit, touched: set[str]) -> Co
     for d in touched:
         _carry(d, commit.datasets, datasets)
         _carry(d, commit.contracts, contracts)
-    return replace(commit, parents=(onto_id,), datasets=datasets, contracts=contracts, time=now_utc())
+    parents = (onto_id, *commit.parents[1:])  # a merge stays a merge: its second parent is kept
+    return replace(commit, parents=parents, datasets=datasets, contracts=contracts, time=now_utc())
 
 
 def _carry(key: str, ours: Mapping[str, T], theirs: dict[str, T]) -> None:
