@@ -33,7 +33,7 @@ from lake.graph.commits import Commit, CommitStore, Snapshot, now_utc
 from lake.graph.history import walk
 from lake.graph.names import check_readable_dataset_name, check_ref_name
 from lake.graph.refs import Kind, Ref, RefStore
-from lake.merge.gate import GateContext, evaluate
+from lake.merge.gate import GateContext, evaluate, verdict_metadata
 from lake.merge.plan import MergeConflictError, PreparedMerge, Strategy, prepare_merge
 from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
 from lake.storage import ObjectStore, StorageConfig, open_store
@@ -43,7 +43,7 @@ from lake.table.diff import DatasetDiff, Diff, dataset_diff, file_changes
 from lake.table.frames import arrow_schema
 from lake.table.layers import Layers
 from lake.table.views import View
-from lake.validation.gate_report import GateFailedError, GateReport
+from lake.validation.gate_report import GateReport
 from lake.validation.report import ValidationReport
 from lake.write.branch import Branch
 from lake.write.check import validate_snapshot
@@ -79,6 +79,7 @@ class Repository:
             self.default_branch,
             after_commit=self._keep_profiles,
         )
+        self._gate_context = GateContext(self._layers, self._contracts, self._profiles)
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -313,7 +314,7 @@ class Repository:
         ``approve_contract_change`` previews the verdict with that approval given."""
         target = into or self.default_branch
         prep = self._prepare_merge(source, self._refs.require(target), "fail")
-        context = GateContext(self._layers, self._contracts, self._profiles)
+        context = self._gate_context
         return evaluate(context, prep, approval=approve_contract_change)
 
     def _prepare_merge(self, source: str, target: Ref, strategy: Strategy) -> PreparedMerge:
@@ -360,31 +361,14 @@ class Repository:
             return MergeResult(source, target, base_id, t_id, "up-to-date", {}, (), dry_run)
         gate_meta: dict[str, Any] = {}
         if not dry_run:
-            context = GateContext(self._layers, self._contracts, self._profiles)
-            report = evaluate(context, prep, approval=approve_contract_change)
-            # conflicts are the merge's own business (MergeConflictError, or a strategy resolves them)
-            blocking = [c for c in report.checks if c.status == "fail" and c.category != "merge"]
-            if blocking and not force:
-                raise GateFailedError(report)
-            gate_meta["lake.gate"] = report.summary()
-            approved = [c for c in report.checks if c.name == "approval" and c.value == "approved"]
-            if approved:
-                gate_meta["lake.contract_approval"] = {
-                    "reason": approve_contract_change,
-                    "by": author or default_author(),
-                    "datasets": sorted({c.dataset for c in approved}),
-                    "changes": [
-                        f"{c.dataset}: {c.name} {c.value}: {c.message}".strip()
-                        for c in report.checks
-                        if c.category == "contract" and c.name != "approval"
-                    ],
-                }
-            if force and not report.passed:
-                gate_meta["lake.override"] = {
-                    "reason": reason,
-                    "by": author or default_author(),
-                    "report": report.summary(),
-                }
+            report = evaluate(self._gate_context, prep, approval=approve_contract_change)
+            gate_meta = verdict_metadata(
+                report,
+                force=force,
+                reason=reason,
+                approval=approve_contract_change,
+                by=author or default_author(),
+            )
         summaries = planned_changes(prep.plans)
         if base_id == t_id and target != self.default_branch and not gate_meta.get("lake.override"):
             if not dry_run:

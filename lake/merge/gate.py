@@ -24,6 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from lake.contracts import Contract, DriftMethod, DriftSpec, diff_contracts
+from lake.errors import GateFailedError
 from lake.graph.commits import Snapshot
 from lake.graph.names import is_quarantine
 from lake.merge.plan import DatasetPlan, PreparedMerge
@@ -420,3 +421,31 @@ CHECKS: tuple[DatasetCheck, ...] = (
 
 KEPT_CHECKS: tuple[DatasetCheck, ...] = (conflicts, contract_change)
 """Per dataset whose data the merge keeps (or cannot merge): only the contract the branch proposes."""
+
+
+def verdict_metadata(
+    report: GateReport, *, force: bool, reason: str | None, approval: str | None, by: str
+) -> dict[str, Any]:
+    """What the merge commit records of the gate: its summary, an approved contract change (the
+    reason, who, the datasets, the diff the report showed), and an override. Raises
+    :class:`GateFailedError` when the gate blocks and ``force`` does not override it (conflicts
+    are the merge's own business: a strategy resolves them, or MergeConflictError)."""
+    blocking = [c for c in report.checks if c.status == "fail" and c.category != "merge"]
+    if blocking and not force:
+        raise GateFailedError(report)
+    meta: dict[str, Any] = {"lake.gate": report.summary()}
+    approved = [c for c in report.checks if c.name == "approval" and c.value == "approved"]
+    if approved:
+        meta["lake.contract_approval"] = {
+            "reason": approval,
+            "by": by,
+            "datasets": sorted({c.dataset for c in approved}),
+            "changes": [
+                f"{c.dataset}: {c.name} {c.value}: {c.message}".strip()
+                for c in report.checks
+                if c.category == "contract" and c.name != "approval"
+            ],
+        }
+    if force and not report.passed:
+        meta["lake.override"] = {"reason": reason, "by": by, "report": report.summary()}
+    return meta
