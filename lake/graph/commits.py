@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lake.errors import RefNotFoundError, StorageError
-from lake.storage import ObjectStore, PreconditionFailed
+from lake.errors import RefNotFoundError
+from lake.graph.objects import ContentStore
+from lake.storage import ObjectStore
 
 COMMITS = "_lake/commits/"
 
@@ -142,44 +143,32 @@ def now_utc() -> str:
 
 
 class CommitStore:
-    """Reads and writes commit objects under ``_lake/commits/<sha256>``."""
+    """Reads and writes commit objects under ``_lake/commits/<sha256 of the object>``."""
 
     def __init__(self, store: ObjectStore) -> None:
-        self._store = store
-        self._cache: dict[str, Commit] = {}
+        self._objects: ContentStore[Commit] = ContentStore(
+            store,
+            COMMITS,
+            kind="commit",
+            key_of=lambda commit: commit.id,
+            encode=lambda commit: commit.encode(),
+            decode=lambda data, _key: Commit.from_json(json.loads(data)),
+            verify=lambda key, data, _commit: hashlib.sha256(data).hexdigest() == key,
+        )
 
     def put(self, commit: Commit) -> str:
-        cid = commit.id
-        if cid in self._cache:
-            return cid
-        try:
-            self._store.put(COMMITS + cid, commit.encode(), if_none_match=True)
-        except PreconditionFailed:
-            pass  # content-addressed: the object there is this very commit
-        self._cache[cid] = commit
-        return cid
+        return self._objects.put(commit)
 
     def get(self, cid: str) -> Commit:
-        hit = self._cache.get(cid)
-        if hit is not None:
-            return hit
-        blob = self._store.get(COMMITS + cid)
-        if blob is None:
-            raise RefNotFoundError(f"no commit {cid}")
-        data = blob.data
-        if hashlib.sha256(data).hexdigest() != cid:
-            raise StorageError(f"commit object {cid} is corrupt: its content does not hash to its id")
-        commit = Commit.from_json(json.loads(data))
-        self._cache[cid] = commit
-        return commit
+        return self._objects.get(cid)
 
     def expand(self, prefix: str) -> str | None:
         """The one commit id that starts with ``prefix`` (at least 4 hex digits), or None."""
         if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
             return None
         if len(prefix) == 64:
-            return prefix if self._store.get(COMMITS + prefix) is not None else None
-        matches = [k.removeprefix(COMMITS) for k in self._store.list(COMMITS + prefix)]
+            return prefix if self._objects.exists(prefix) else None
+        matches = self._objects.keys(prefix)
         if len(matches) > 1:
             raise RefNotFoundError(
                 f"commit prefix {prefix} is ambiguous: it matches {len(matches)} commits",

@@ -1,39 +1,29 @@
 """Contract versions stored in the lake, content-addressed: ``_lake/contracts/<hash>`` (YAML).
-Commits name the contract in force for each dataset by its hash."""
+Commits name the contract in force for each dataset by its hash (of its canonical form)."""
 
 from __future__ import annotations
 
 from lake.contracts import Contract
-from lake.errors import RefNotFoundError, StorageError
-from lake.storage import ObjectStore, PreconditionFailed
+from lake.graph.objects import ContentStore
+from lake.storage import ObjectStore
 
 CONTRACTS = "_lake/contracts/"
 
 
 class ContractStore:
     def __init__(self, store: ObjectStore) -> None:
-        self._store = store
-        self._cache: dict[str, Contract] = {}
+        self._objects: ContentStore[Contract] = ContentStore(
+            store,
+            CONTRACTS,
+            kind="contract",
+            key_of=lambda contract: contract.hash,
+            encode=lambda contract: contract.to_yaml().encode(),
+            decode=lambda data, key: Contract.from_text(data.decode(), f"contract {key[:12]}"),
+            verify=lambda key, _data, contract: contract.hash == key,
+        )
 
     def put(self, contract: Contract) -> str:
-        key = contract.hash
-        if key not in self._cache:
-            try:
-                self._store.put(CONTRACTS + key, contract.to_yaml().encode(), if_none_match=True)
-            except PreconditionFailed:
-                pass  # content-addressed: that object is this very contract
-            self._cache[key] = contract
-        return key
+        return self._objects.put(contract)
 
     def get(self, key: str) -> Contract:
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        blob = self._store.get(CONTRACTS + key)
-        if blob is None:
-            raise RefNotFoundError(f"no contract {key[:12]} in the repository")
-        contract = Contract.from_text(blob.data.decode(), f"contract {key[:12]}")
-        if contract.hash != key:
-            raise StorageError(f"contract object {key[:12]} is corrupt: its content does not hash to its id")
-        self._cache[key] = contract
-        return contract
+        return self._objects.get(key)
