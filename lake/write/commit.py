@@ -101,7 +101,6 @@ def commit(
     merged: str | None = None,
 ) -> WriteResult:
     """Make ``ops`` one commit on ``branch`` (with ``merged`` as second parent: a merge)."""
-    refuse_case_clash(ctx, branch, [op.dataset for op in ops if isinstance(op, Written)])
     txn = Txn(branch, message)
     while not txn.patience.exhausted():
         draft = _begin(ctx, txn, merged)
@@ -164,6 +163,8 @@ def _check(ctx: WriteContext, draft: Draft, txn: Txn, index: int, op: Written) -
             f"branch {draft.branch!r} is protected: it changes only by merges",
             hint=f"write on a branch and merge it: lake merge BRANCH --into {draft.branch}",
         )
+    if op.dataset not in draft.datasets:
+        _refuse_case_clash(ctx, draft, op.dataset)
     contract = contract_in_force(ctx.contracts, draft, op.dataset)
     checked = check(ctx.layers, op, draft, contract, txn.staged.get(index))
     if checked.files is not None and blind_append(checked.change):
@@ -265,20 +266,16 @@ def _result(txn: Txn, draft: Draft, commit_id: str) -> WriteResult:
     )
 
 
-def refuse_case_clash(ctx: WriteContext, branch: str, names: Sequence[str]) -> None:
-    """Refuse a new dataset whose name differs only in case from one the branch or the
-    default branch holds: the two folders would be one on macOS, Windows and in Spark."""
-    if not names:
-        return
-    existing = set(ctx.commits.get(ctx.refs.require(branch).commit).datasets)
-    new = [n for n in names if n not in existing]
-    if not new:
-        return
-    existing |= set(ctx.commits.get(ctx.refs.require(ctx.default_branch).commit).datasets)
-    for name in new:
-        other = case_clash(name, existing)
-        if other is not None:
-            raise InvalidInputError(
-                f"dataset name {name!r} differs from the existing dataset {other!r} only in case",
-                hint=f"write to {other!r}, or choose a name that differs in more than case",
-            )
+def _refuse_case_clash(ctx: WriteContext, draft: Draft, name: str) -> None:
+    """Refuse a new dataset whose name differs only in case from one the branch (as the draft
+    holds it) or the default branch holds: the two folders would be one on macOS, Windows and
+    in Spark. Only a dataset's first write pays the default branch's head read."""
+    existing = set(draft.datasets)
+    if draft.branch != ctx.default_branch:
+        existing |= set(ctx.commits.get(ctx.refs.require(ctx.default_branch).commit).datasets)
+    other = case_clash(name, existing)
+    if other is not None:
+        raise InvalidInputError(
+            f"dataset name {name!r} differs from the existing dataset {other!r} only in case",
+            hint=f"write to {other!r}, or choose a name that differs in more than case",
+        )
