@@ -67,7 +67,17 @@ class LocalStore:
                     fh.write(data)
                     fh.flush()
                     os.fsync(fh.fileno())
-                os.replace(tmp, path)
+                if if_none_match:
+                    # link() never replaces: atomic put-if-absent against writers that do not take
+                    # our lock either (delta-rs commits Delta log entries with a no-replace rename).
+                    try:
+                        os.link(tmp, path)
+                    except FileExistsError:
+                        raise PreconditionFailed(f"{key} exists already") from None
+                    finally:
+                        os.unlink(tmp)
+                else:
+                    os.replace(tmp, path)
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from lake.graph.commits import DatasetChange, Layer, Snapshot
+from lake.table.deltalog import Operation
 from lake.table.frames import conform, delta_schema_json
 from lake.table.layers import DataFile, Layers, SchemaChange, VersionTaken
 from lake.table.views import FileRef, View
@@ -31,6 +32,7 @@ class Change:
     restore: list[FileRef] = field(default_factory=list)
     rows_added: int = 0
     rows_removed: int = 0
+    parameters: dict[str, str] = field(default_factory=dict)  # the Delta operation's parameters
 
 
 def apply_change(
@@ -44,6 +46,7 @@ def apply_change(
     metadata: Mapping[str, Any],
     may_heal: Callable[[int], bool],
     staged: Future[list[DataFile]] | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> tuple[Snapshot, DatasetChange]:
     """Commit ``change`` into the layer ``own`` and return the dataset's new snapshot.
 
@@ -114,6 +117,7 @@ def apply_change(
         schema=change.schema,
         schema_change=schema_change,
         metadata=metadata,
+        operation=Operation.of(change.operation, {**change.parameters, **(parameters or {})}),
     )
 
     kept = [lay for lay in (snapshot.layers if snapshot else ()) if lay.path != own]

@@ -34,8 +34,10 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 
 from lake.errors import VersionTaken as VersionTaken  # defined in lake.errors
 from lake.graph.commits import Layer
-from lake.storage import ObjectStore, StorageConfig
+from lake.storage import ObjectStore, PreconditionFailed, StorageConfig
 from lake.storage.faults import storage_error, storage_errors
+from lake.table import deltalog
+from lake.table.deltalog import Operation
 
 TARGET_FILE_BYTES = 64 * 1024 * 1024
 # Old log entries must stay: lake commits time-travel to any version they name.
@@ -382,11 +384,13 @@ class Layers:
         schema_change: SchemaChange,
         metadata: Mapping[str, Any],
         add_prefix: str = "",
+        operation: Operation | None = None,
     ) -> int:
         """Commit ``adds`` and ``removes`` on top of version ``base`` (None: create the table).
 
         Returns the new version. ``schema_change='add'`` first adds the schema's new columns;
         ``'replace'`` overwrites the whole layer, schema included (``removes`` must be empty).
+        ``operation`` is what the log entry says was done (see :mod:`lake.table.deltalog`).
         """
         uri = self.uri(dataset, layer_path)
         opts = self.config.delta_options()
@@ -431,6 +435,9 @@ class Layers:
                 dt = self._table(uri, version)
             if not add_actions and not removes:
                 return version
+            if _plain_protocol(dt):
+                self._log(dt, uri, dataset, layer_path, version, adds, removes, custom, operation, add_prefix)
+                return version + 1
             removals = [RemoveAction(f.path, True, int(time.time() * 1000), f.size, {}) for f in removes]
             dt.create_write_transaction(
                 [*add_actions, *removals],
@@ -440,7 +447,7 @@ class Layers:
                 post_commithook_properties=_HOOKS,
             )
             return version + 1
-        except CommitFailedError as exc:
+        except (CommitFailedError, PreconditionFailed) as exc:
             raise VersionTaken(f"version {0 if base is None else base + 1} of {uri} exists already") from exc
         except DeltaError as exc:
             if base is None and "exists" in str(exc).lower():
@@ -450,6 +457,39 @@ class Layers:
         except OSError as exc:  # delta-rs's object-store failures (a dropped connection, a timeout)
             fault = storage_error("commit to the Delta table", uri, exc, config=self.config, writing=True)
             raise fault from exc
+
+    def _log(
+        self,
+        dt: DeltaTable,
+        uri: str,
+        dataset: str,
+        layer_path: str,
+        version: int,
+        adds: Sequence[DataFile],
+        removes: Sequence[DataFile],
+        custom: Mapping[str, Any],
+        operation: Operation | None,
+        add_prefix: str,
+    ) -> None:
+        """Write version ``version + 1`` of the layer's log ourselves (if absent), then the
+        checkpoint its interval asks for, as delta-rs's post-commit hook would."""
+        body = deltalog.entry(
+            read_version=version,
+            operation=operation or Operation.of("append"),
+            adds=[
+                deltalog.FileAction(add_prefix + f.path, f.size, f.modification_time, f.stats) for f in adds
+            ],
+            removes=[deltalog.FileAction(f.path, f.size) for f in removes],
+            custom=custom,
+            author=str(custom["lake.author"]) if custom.get("lake.author") else None,
+        )
+        prefix = self.key(dataset, layer_path, "")
+        with storage_errors("commit to the Delta table", uri, self.config, writing=True):
+            self.store.put(deltalog.log_key(prefix, version + 1), body, if_none_match=True)
+        interval = int(dt.metadata().configuration.get("delta.checkpointInterval", "100") or 100)
+        if (version + 1) % max(1, interval) == 0:
+            with storage_errors("write a checkpoint of the Delta table", uri, self.config, writing=True):
+                self._table(uri, version + 1).create_checkpoint()
 
     def heal(self, dataset: str, layer_path: str, expected: int, metadata: Mapping[str, Any]) -> int:
         """Make the layer's newest version hold exactly the files of version ``expected`` again.
@@ -479,7 +519,18 @@ class Layers:
             schema=schema,
             schema_change=None,
             metadata={**metadata, "lake.heal": str(expected)},
+            operation=Operation.of("heal", {"version": str(expected)}),
         )
+
+
+def _plain_protocol(dt: DeltaTable) -> bool:
+    """Whether the table asks nothing of a writer beyond adding and removing files with stats
+    (reader 1, writer 2 or less, no table features, no append-only or column invariants): then
+    the lake writes the log entry itself. Anything more and delta-rs, which checks, commits."""
+    p = dt.protocol()
+    if p.min_reader_version > 1 or p.min_writer_version > 2 or p.reader_features or p.writer_features:
+        return False
+    return dt.metadata().configuration.get("delta.appendOnly", "false").lower() != "true"
 
 
 def removed_rows(info: Mapping[str, Any]) -> dict[str, int] | None:

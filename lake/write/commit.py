@@ -82,12 +82,15 @@ class Txn:
 
     branch: str
     message: str
+    author: str = ""
+    parameters: dict[str, str] = field(default_factory=dict)  # Delta operation parameters for all
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     patience: Patience = field(default_factory=Patience)
     staged: dict[int, Staged] = field(default_factory=dict)  # files of blind appends, by op
 
     def delta_metadata(self) -> dict[str, str]:
-        return {"lake.txn": self.id, "lake.branch": self.branch, "lake.message": self.message[:200]}
+        meta = {"lake.txn": self.id, "lake.branch": self.branch, "lake.message": self.message[:200]}
+        return {**meta, "lake.author": self.author} if self.author else meta
 
 
 def commit(
@@ -101,7 +104,7 @@ def commit(
     merged: str | None = None,
 ) -> WriteResult:
     """Make ``ops`` one commit on ``branch`` (with ``merged`` as second parent: a merge)."""
-    txn = Txn(branch, message)
+    txn = Txn(branch, message, author or default_author(), _delta_parameters(metadata or {}))
     while not txn.patience.exhausted():
         draft = _begin(ctx, txn, merged)
         try:
@@ -122,6 +125,19 @@ def commit(
         f"({txn.patience.attempts} attempts); gave up",
         hint="nothing was committed; run the operation again",
     )
+
+
+def _delta_parameters(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """What a merge or a revert adds to the parameters of every Delta commit it makes."""
+    merge = metadata.get("lake.merge")
+    if isinstance(merge, Mapping):
+        return {
+            "source": f"{merge.get('source')}@{str(merge.get('source_commit', ''))[:12]}",
+            "strategy": str(merge.get("strategy", "")),
+        }
+    if metadata.get("lake.revert"):
+        return {"commit": str(metadata["lake.revert"])}
+    return {}
 
 
 def _begin(ctx: WriteContext, txn: Txn, merged: str | None) -> Draft:
@@ -191,6 +207,7 @@ def _delta_commit(
         metadata=txn.delta_metadata(),
         may_heal=functools.partial(txn.patience.may_heal, dataset, draft.own),
         staged=files,
+        parameters=txn.parameters,
     )
     txn.patience.committed(dataset, draft.own, new.layers[-1].version)
     draft.record(dataset, new, done)

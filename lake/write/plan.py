@@ -5,6 +5,7 @@ the plan is :func:`lake.table.change.apply_change`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -71,7 +72,14 @@ def plan_delete(view: View, where: str) -> Change:
             view.scan(touched).filter(pred.fill_null(False).not_()), f"the predicate {where!r}", view
         )
         kept, _ = conform(frame.to_arrow(), view.schema, allow_new_columns=False)
-    return Change("delete", view.schema, data=kept, remove=touched, rows_removed=deleted)
+    return Change(
+        "delete",
+        view.schema,
+        data=kept,
+        remove=touched,
+        rows_removed=deleted,
+        parameters={"predicate": json.dumps([where])},
+    )
 
 
 def plan_upsert(view: View | None, data: Any, key: Sequence[str], *, schema_mode: SchemaMode) -> Change:
@@ -114,7 +122,19 @@ def plan_upsert(view: View | None, data: Any, key: Sequence[str], *, schema_mode
         remove=rewrite.files,
         rows_added=table.num_rows,
         rows_removed=rewrite.matched,
+        parameters=_merge_on(keys),
     )
+
+
+def _merge_on(keys: Sequence[str]) -> dict[str, str]:
+    """An upsert's parameters as Delta logs a MERGE INTO ... WHEN MATCHED UPDATE * WHEN NOT
+    MATCHED INSERT *."""
+    on = " AND ".join(f"target.{k} = source.{k}" for k in keys)
+    return {
+        "predicate": json.dumps([on]),
+        "matchedPredicates": json.dumps([{"actionType": "update"}]),
+        "notMatchedPredicates": json.dumps([{"actionType": "insert"}]),
+    }
 
 
 def plan_revert(view: View | None, added: Sequence[str], removed: Sequence[FileRef]) -> Change:
