@@ -402,17 +402,41 @@ def diff(
     )
 
 
+class RevertStrategyOpt(StrEnum):
+    fail = "fail"
+    revert_wins = "revert-wins"
+    current_wins = "current-wins"
+
+
 @app.command()
 def revert(
     commit: Annotated[str, typer.Argument(help="The commit to undo.")],
     branch: BranchOpt = "main",
+    parent: Annotated[
+        int | None,
+        typer.Option(
+            "--parent",
+            min=1,
+            help="Revert a merge commit against this parent (1 = the branch merged into), as git's -m.",
+        ),
+    ] = None,
+    strategy: Annotated[
+        RevertStrategyOpt,
+        typer.Option(
+            "--strategy",
+            help="When later commits changed the same rows: fail, revert-wins (bring the rows "
+            "before the commit back) or current-wins (keep the rows as they are now).",
+        ),
+    ] = RevertStrategyOpt.fail,
     message: Message = None,
     author: Author = None,
     repo: Repo = None,
     json_out: Json = False,
 ) -> None:
-    """Make a new commit on a branch that undoes a commit."""
-    result = _open(repo).revert(commit, branch=branch, message=message, author=author)
+    """Make a new commit on a branch that undoes the rows a commit changed (exit 1 on a conflict)."""
+    result = _open(repo).revert(
+        commit, branch=branch, parent=parent, strategy=strategy.value, message=message, author=author
+    )
     output.write_result(result, json_out)
 
 

@@ -257,3 +257,21 @@ class MergeConflictError(LakeError):
 
     def to_dict(self) -> dict[str, object]:
         return {**super().to_dict(), "conflicts": [c.to_dict() for c in self.conflicts]}
+
+class RevertConflictError(MergeConflictError):
+    """Later commits changed rows the reverted commit changed; nothing was committed. Reported
+    as a merge's conflicts are (a revert is a merge with the commit as base)."""
+
+    def __init__(self, commit: str, conflicts: Sequence[_Conflict]) -> None:
+        self.commit = commit
+        self.conflicts = conflicts
+        LakeError.__init__(
+            self,
+            f"reverting {commit[:12]} conflicts with later commits, so nothing was committed:\n"
+            + "\n".join(f"  {c.describe()}" for c in conflicts),
+            hint="revert with --strategy revert-wins (bring the rows before the commit back) "
+            "or current-wins (keep the rows later commits made), or fix the rows by hand",
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "commit": self.commit}

@@ -39,9 +39,11 @@ from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagIn
 from lake.storage import ObjectStore, StorageConfig, open_store
 from lake.stores.contracts import ContractStore
 from lake.stores.profiles import ProfileStore
-from lake.table.diff import DatasetDiff, Diff, dataset_diff, file_changes
+from lake.table.diff import DatasetDiff, Diff, dataset_diff
 from lake.table.frames import arrow_schema
 from lake.table.layers import Layers
+from lake.table.revert import STRATEGIES as REVERT_STRATEGIES
+from lake.table.revert import RevertStrategy
 from lake.table.views import View
 from lake.validation.gate_report import GateReport
 from lake.validation.report import ValidationReport
@@ -459,19 +461,55 @@ class Repository:
         return target_uri
 
     def revert(
-        self, commit: str, *, branch: str | None = None, message: str | None = None, author: str | None = None
+        self,
+        commit: str,
+        *,
+        branch: str | None = None,
+        parent: int | None = None,
+        strategy: RevertStrategy = "fail",
+        message: str | None = None,
+        author: str | None = None,
     ) -> WriteResult:
-        """Make a new commit on ``branch`` that undoes the changes ``commit`` made."""
+        """Make a new commit on ``branch`` that undoes the rows ``commit`` changed: the rows it
+        added that are still there go, the rows it removed come back, however later commits
+        rewrote its files. Rows match by the primary key of the contract in force (the
+        branch's, else the commit's), else by whole rows, counting duplicates.
+
+        A row a later commit changed again is a conflict: ``strategy`` ``fail`` (default)
+        raises :class:`RevertConflictError`, ``revert-wins`` brings the row before the commit
+        back anyway, ``current-wins`` keeps the branch's row. A merge commit is reverted
+        against one of its parents, ``parent`` (1-based, as git's ``-m``: 1 is the branch
+        merged into), and refused without one."""
+        if strategy not in REVERT_STRATEGIES:
+            raise InvalidInputError(
+                f"unknown revert strategy {strategy!r}", hint=f"use one of {', '.join(REVERT_STRATEGIES)}"
+            )
         cid = self.resolve(commit)
         target = self._commits.get(cid)
-        if not target.parents:
+        parents = target.parents
+        if not parents:
             raise RefusedError(
                 f"commit {cid[:12]} is the repository's first commit; there is nothing to revert"
             )
-        parent = self._commits.get(target.parents[0])
+        listed = ", ".join(f"{i} = {p[:12]}" for i, p in enumerate(parents, 1))
+        if parent is None and len(parents) > 1:
+            raise InvalidInputError(
+                f"commit {cid[:12]} is a merge (parents {listed}): say which parent is the mainline",
+                hint=f"lake revert {cid[:12]} --parent 1 undoes what the merge brought into the branch "
+                "it was merged into (Python: parent=1)",
+            )
+        if parent is not None and not 1 <= parent <= len(parents):
+            raise InvalidInputError(
+                f"commit {cid[:12]} has no parent {parent} (parents {listed})",
+                hint=f"--parent takes 1 to {len(parents)}",
+            )
+        mainline = parents[(parent or 1) - 1]
+        base = self._commits.get(mainline)
+        on = branch or self.default_branch
+        head = self._commits.get(self.resolve(f"refs/heads/{on}"))
         ops: list[Op] = []
-        for name in sorted(set(target.datasets) | set(parent.datasets)):
-            before, after = parent.datasets.get(name), target.datasets.get(name)
+        for name in sorted(set(target.datasets) | set(base.datasets)):
+            before, after = base.datasets.get(name), target.datasets.get(name)
             if before == after:
                 continue
             if after is None or (before is not None and before.schema != after.schema):
@@ -480,13 +518,19 @@ class Repository:
                     "revert cannot undo that",
                     hint="overwrite the dataset with the data you want instead",
                 )
-            added, removed = file_changes(self._layers, name, before, after)
-            ops.append(Revert(name, cid, tuple(added), tuple(removed.values())))
-        return Branch(self, branch or self.default_branch).commit(
+            contract = head.contracts.get(name) or target.contracts.get(name)
+            key = tuple(self._contracts.get(contract).primary_key) if contract else ()
+            ops.append(Revert(name, cid, before, after, key, strategy))
+        metadata: dict[str, Any] = {"lake.revert": cid}
+        if len(parents) > 1 or parent is not None:
+            metadata["lake.revert_parent"] = parent
+        if strategy != "fail":
+            metadata["lake.revert_strategy"] = strategy
+        return Branch(self, on).commit(
             ops,
             message=message or f"Revert {cid[:12]}: {target.message}",
             author=author,
-            metadata={"lake.revert": cid},
+            metadata=metadata,
         )
 
 

@@ -20,8 +20,8 @@ import pyarrow as pa
 from lake.errors import InvalidInputError, MergeConflictError
 from lake.graph.commits import Snapshot
 from lake.table.change import Change
+from lake.table.revert import RevertStrategy
 from lake.table.threeway import DatasetPlan, Strategy, plan_dataset
-from lake.table.views import FileRef
 from lake.write.draft import Draft
 from lake.write.plan import SchemaMode, plan_delete, plan_revert, plan_upsert, plan_write
 
@@ -76,12 +76,17 @@ class Delete:
 
 @dataclass(frozen=True)
 class Revert:
-    """Undo what one commit did to the dataset's files."""
+    """Undo the rows one commit changed in the dataset: from ``before`` (the dataset at the
+    commit's mainline parent; None: the commit created it) to ``after`` (at the commit).
+    Rows match by ``key`` (the primary key, chosen once when the revert was asked for; empty:
+    whole rows); later changes to the same rows are conflicts that ``strategy`` decides."""
 
     dataset: str
-    commit: str  # the commit undone (for the record)
-    added: tuple[str, ...]  # the paths of the files it added
-    removed: tuple[FileRef, ...]  # the files it removed
+    commit: str  # the commit undone
+    before: Snapshot | None = field(repr=False)
+    after: Snapshot = field(repr=False)
+    key: tuple[str, ...] = ()
+    strategy: RevertStrategy = "fail"
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,15 @@ def _delete(op: Delete, draft: Draft, rows: pa.Table | None = None) -> Change:
 
 @plan.register(Revert)
 def _revert(op: Revert, draft: Draft, rows: pa.Table | None = None) -> Change:
-    return plan_revert(draft.view(op.dataset), op.added, op.removed)
+    return plan_revert(
+        op.dataset,
+        draft.view(op.dataset),
+        op.before,
+        op.after,
+        commit=op.commit,
+        key=op.key,
+        strategy=op.strategy,
+    )
 
 
 @plan.register(MergeDataset)

@@ -12,12 +12,14 @@ from typing import Any, Literal
 import polars as pl
 import pyarrow as pa
 
-from lake.errors import DatasetNotFoundError, InvalidInputError, SchemaMismatchError
+from lake.errors import DatasetNotFoundError, InvalidInputError, RevertConflictError, SchemaMismatchError
+from lake.graph.commits import Snapshot
 from lake.table.change import Change
 from lake.table.frames import conform, normalize, to_arrow
 from lake.table.keys import FILE, collect, files_named, rewrite_keys
 from lake.table.layers import SchemaChange
-from lake.table.views import FileRef, View
+from lake.table.revert import RevertStrategy, plan_revert_rows
+from lake.table.views import View
 
 SchemaMode = Literal["strict", "merge", "overwrite"]
 
@@ -137,18 +139,28 @@ def _merge_on(keys: Sequence[str]) -> dict[str, str]:
     }
 
 
-def plan_revert(view: View | None, added: Sequence[str], removed: Sequence[FileRef]) -> Change:
-    """Undo a commit's change to the dataset: remove the files it added (those still present)
-    and bring back the files it removed (those not present again)."""
+def plan_revert(
+    dataset: str,
+    view: View | None,
+    before: Snapshot | None,
+    after: Snapshot,
+    *,
+    commit: str,
+    key: Sequence[str],
+    strategy: RevertStrategy,
+) -> Change:
+    """Undo, in ``view``, the rows one commit (``commit``) changed in ``dataset``, from
+    ``before`` (its parent's snapshot) to ``after`` (its own): by primary key ``key`` if there
+    is one, else by whole rows (:mod:`lake.table.revert`). Later changes to the same rows are
+    conflicts, decided by ``strategy`` (``fail`` raises :class:`RevertConflictError`)."""
     if view is None:
-        raise DatasetNotFoundError("the dataset to revert no longer exists on this branch")
-    present = view.files
-    back = [ref for ref in removed if ref.path not in present]
-    return Change(
-        "revert",
-        view.schema,
-        remove=[present[p] for p in added if p in present],
-        restore=back,
-        rows_added=sum(r.file.rows for r in back),
-        rows_removed=sum(present[p].file.rows for p in added if p in present),
+        raise DatasetNotFoundError(
+            f"commit {commit[:12]} changed {dataset!r}, which this branch does not hold",
+            hint="revert it on a branch that holds the dataset",
+        )
+    planned = plan_revert_rows(
+        view.layers, dataset, before, after, view, key=key, strategy=strategy, label=commit[:12]
     )
+    if planned.change is None:
+        raise RevertConflictError(commit, planned.conflicts)
+    return planned.change
