@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -91,7 +91,22 @@ def changes_rows(result: lake.WriteResult) -> list[list[Any]]:
     ]
 
 
+def adopted(records: Sequence[Mapping[str, Any]]) -> None:
+    """Say on stderr which commits of other engines a write or merge adopted first."""
+    for a in records:
+        versions = ", ".join(f"{v} ({op})" for v, op in zip(a["versions"], a["operations"], strict=False))
+        engines = ", ".join(a.get("engines", ())) or "another engine"
+        kind = "a change of data" if a.get("data_change") else "maintenance: no row changed"
+        err.print(
+            f"note: adopted Delta version(s) {versions} of {a['dataset']}, written by {engines} "
+            f"outside the lake ({kind}), as commit {short(a['commit'])}",
+            highlight=False,
+            markup=False,
+        )
+
+
 def write_result(result: lake.WriteResult, as_json: bool) -> None:
+    adopted(result.adopted)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -179,6 +194,7 @@ def contract_diff(diff: ContractDiff) -> None:
 
 
 def merge_result(result: lake.MergeResult) -> None:
+    adopted(result.adopted)
     verb = "would merge" if result.dry_run else "merged"
     if result.kind == "up-to-date":
         out.print(f"{result.target} already contains {result.source}: nothing to merge")

@@ -65,6 +65,25 @@ class RefNotFoundError(LakeError):
     """No branch, tag or commit answers to that name."""
 
 
+class CommitExpiredError(RefNotFoundError):
+    """The commit is older than what ``lake gc`` kept and no branch or tag held it, so gc
+    reclaimed its files: its data cannot be read any more (its message stays in the log)."""
+
+    def __init__(self, commit: str, *, reclaimed: str, horizon: str) -> None:
+        self.commit = commit
+        self.reclaimed = reclaimed
+        self.horizon = horizon
+        super().__init__(
+            f"commit {commit[:12]} has expired: lake gc reclaimed its files on {reclaimed[:19]} "
+            f"(it was older than the retention horizon {horizon[:19]} and no branch or tag held it)",
+            hint="its message and author stay in 'lake log'; read a branch, a tag or a newer commit "
+            "instead (tag commits you need to keep before gc, or run gc with a longer --older-than)",
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "commit": self.commit, "reclaimed": self.reclaimed}
+
+
 class AmbiguousRefError(UsageError):
     """A name answers as more than one of branch, tag and commit, and they differ."""
 
@@ -87,6 +106,27 @@ class ConcurrentUpdateError(LakeError):
 
 class RefusedError(LakeError):
     """An operation is refused by a rule of the repository (for example: deleting main)."""
+
+
+class ForeignChangeError(RefusedError):
+    """Another engine committed to a lake table, and the lake cannot adopt the change on its own:
+    the branch is protected (the change skipped the gate), the change breaks the contract, or the
+    lake cannot read what it wrote. Nothing was lost and nothing was committed."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, found: Any = None, reports: Sequence[Any] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.found: Any = found  # lake.table.foreign.Pending
+        self.reports: list[Any] = list(reports)  # lake.validation.report.ValidationReport
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        if self.found is not None:
+            out["foreign"] = self.found.to_dict()
+        if self.reports:
+            out["reports"] = [r.to_dict() for r in self.reports]
+        return out
 
 
 class StorageError(LakeError):
@@ -257,6 +297,7 @@ class MergeConflictError(LakeError):
 
     def to_dict(self) -> dict[str, object]:
         return {**super().to_dict(), "conflicts": [c.to_dict() for c in self.conflicts]}
+
 
 class RevertConflictError(MergeConflictError):
     """Later commits changed rows the reverted commit changed; nothing was committed. Reported

@@ -11,7 +11,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 import pyarrow as pa
@@ -40,6 +40,9 @@ from lake.storage import ObjectStore, StorageConfig, open_store
 from lake.stores.contracts import ContractStore
 from lake.stores.profiles import ProfileStore
 from lake.table.diff import DatasetDiff, Diff, dataset_diff
+from lake.table.foreign import Pending
+from lake.table.foreign import adopt as adopt_versions
+from lake.table.foreign import scan as foreign_scan
 from lake.table.frames import arrow_schema
 from lake.table.layers import Layers
 from lake.table.revert import STRATEGIES as REVERT_STRATEGIES
@@ -49,7 +52,7 @@ from lake.validation.gate_report import GateReport
 from lake.validation.report import ValidationReport
 from lake.write.branch import Branch
 from lake.write.check import validate_snapshot
-from lake.write.commit import Landed, WriteContext, commit, default_author
+from lake.write.commit import Landed, WriteContext, adopt_foreign, commit, default_author
 from lake.write.ops import MergeDataset, Op, Revert, SetContract, SetRules
 from lake.write.results import planned_changes
 
@@ -402,8 +405,97 @@ class Repository:
             merged=s_id,
         )
         return MergeResult(
-            source, target, base_id, result.commit, kind, dict(result.datasets), tuple(conflicts), False
+            source,
+            target,
+            base_id,
+            result.commit,
+            kind,
+            dict(result.datasets),
+            tuple(conflicts),
+            False,
+            result.adopted,
         )
+
+    # -- other engines' commits -------------------------------------------------------------------
+    def foreign(self, branch: str | None = None, *, dataset: str | None = None) -> list[Pending]:
+        """The Delta versions other engines committed to ``branch``'s tables (default: main's,
+        the documented plain tables) that no lake commit names yet, per dataset."""
+        ref = self._refs.require(branch or self.default_branch)
+        head = self._commits.get(ref.commit)
+        own = self.write_context.own_layer(ref)
+        names = [dataset] if dataset else sorted(head.datasets)
+        out = []
+        for name in names:
+            snap = head.datasets.get(name)
+            mine = snap.layer(own) if snap else None
+            found = foreign_scan(self._layers, name, own, mine.version if mine else None)
+            if found is not None and (found.foreign or found.versions is None):
+                out.append(found)
+        return out
+
+    def repair_foreign(
+        self,
+        dataset: str,
+        decision: Literal["adopt", "undo"],
+        *,
+        reason: str,
+        branch: str | None = None,
+        force: bool = False,
+        author: str | None = None,
+    ) -> WriteResult | None:
+        """Decide what becomes of the Delta versions another engine committed to ``dataset``'s table
+        on ``branch`` (default main): ``adopt`` them (on a protected branch the gate judges them as
+        it judges a merge; ``force`` overrides a failed gate) or ``undo`` them (a new Delta version
+        without their files; no file is deleted). ``reason`` is recorded in the commit. None: there
+        was nothing to decide."""
+        if not reason.strip():
+            raise InvalidInputError("a repair needs --reason: say why the foreign change is kept or undone")
+        if decision not in ("adopt", "undo"):
+            raise InvalidInputError(f"unknown repair {decision!r}: use adopt or undo")
+        name = branch or self.default_branch
+        found = self.foreign(name, dataset=dataset)
+        if not found:
+            return None
+        by = author or default_author()
+        meta: dict[str, Any] = {"lake.repair": {"decision": decision, "reason": reason, "by": by}}
+        ref = self._refs.require(name)
+        if decision == "adopt" and ref.protected and found[0].data_change:
+            meta.update(self._judge_foreign(ref, found[0], force=force, reason=reason, by=by))
+        return adopt_foreign(self.write_context, name, found[0], decision, **meta)
+
+    def _judge_foreign(
+        self, ref: Ref, found: Pending, *, force: bool, reason: str, by: str
+    ) -> dict[str, Any]:
+        """The gate's verdict on foreign versions, judged as a merge of a commit holding them into
+        ``ref`` (the commit is written but no ref names it: gc reclaims it)."""
+        head = self._commits.get(ref.commit)
+        snap = head.datasets.get(found.dataset)
+
+        def wait(_latest: int) -> bool:
+            return False  # a lake writer in the middle of a commit: judge once it is done
+
+        new, done = adopt_versions(self._layers, found.dataset, snap, found, metadata={}, may_heal=wait)
+        proposal = Commit(
+            parents=(ref.commit,),
+            author=by,
+            time=now_utc(),
+            message=f"Foreign change to {found.dataset}, as a merge for the gate",
+            datasets={**head.datasets, found.dataset: new},
+            changes={found.dataset: done},
+            contracts=dict(head.contracts),
+        )
+        source = f"foreign versions {', '.join(str(v.version) for v in found.foreign)} of {found.dataset}"
+        prep = prepare_merge(
+            self._commits,
+            self._contracts,
+            self._layers,
+            source=source,
+            source_id=self._commits.put(proposal),
+            target=ref,
+            strategy="fail",
+        )
+        report = evaluate(self._gate_context, prep)
+        return verdict_metadata(report, force=force, reason=reason, approval=None, by=by)
 
     def table_uri(self, dataset: str) -> str:
         """Where main's copy of ``dataset`` lives as a plain Delta table."""

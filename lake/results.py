@@ -68,6 +68,7 @@ class MergeResult:
     datasets: Mapping[str, DatasetChange]
     conflicts: tuple[Any, ...] = ()
     dry_run: bool = False
+    adopted: tuple[Mapping[str, Any], ...] = ()  # foreign Delta versions adopted first (WriteResult's)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,4 +80,5 @@ class MergeResult:
             "dry_run": self.dry_run,
             "datasets": {k: v.to_json() for k, v in self.datasets.items()},
             "conflicts": [c.to_dict() for c in self.conflicts],
+            "adopted": [dict(a) for a in self.adopted],
         }

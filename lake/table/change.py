@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from lake.graph.commits import DatasetChange, Layer, Snapshot
 from lake.table.deltalog import Operation
+from lake.table.foreign import ForeignVersions, pending
 from lake.table.frames import conform, delta_schema_json
 from lake.table.layers import DataFile, Layers, SchemaChange, VersionTaken
 from lake.table.views import FileRef, View
@@ -58,6 +59,10 @@ def apply_change(
     base = mine.version if mine else None
     schema_change = change.schema_change
     latest = layers.latest_version(dataset, own)
+    if latest is not None and latest != base:
+        found = pending(layers, dataset, own, base, latest)
+        if found.foreign or found.versions is None:
+            raise ForeignVersions(found)  # adopted (or refused) first, never healed away
     if latest != base:
         if latest is None or not may_heal(latest):
             raise VersionTaken(f"{dataset}: the layer {own or '(main)'} has versions no commit names yet")

@@ -30,10 +30,12 @@ from lake.graph.names import case_clash
 from lake.graph.refs import Ref, RefStore
 from lake.stores.contracts import ContractStore
 from lake.table.change import Change, apply_change
+from lake.table.foreign import ForeignVersions, Pending
 from lake.table.layers import Layers, VersionTaken
+from lake.write.adopt import apply_adopt
 from lake.write.check import Checked, Written, check, contract_in_force, quarantine_op
 from lake.write.draft import Draft
-from lake.write.ops import Delete, MergeDataset, Op, SetContract, SetRules, plan
+from lake.write.ops import Adopt, Decision, Delete, MergeDataset, Op, SetContract, SetRules, plan
 from lake.write.patience import Patience
 from lake.write.results import WriteResult
 from lake.write.stage import Files, Staged, blind_append, is_noop, rows
@@ -87,6 +89,7 @@ class Txn:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     patience: Patience = field(default_factory=Patience)
     staged: dict[int, Staged] = field(default_factory=dict)  # files of blind appends, by op
+    adopted: list[Mapping[str, Any]] = field(default_factory=list)  # foreign versions adopted first
 
     def delta_metadata(self) -> dict[str, str]:
         meta = {"lake.txn": self.id, "lake.branch": self.branch, "lake.message": self.message[:200]}
@@ -113,6 +116,12 @@ def commit(
         except VersionTaken:
             txn.patience.backoff()
             continue
+        except ForeignVersions as found:
+            if any(isinstance(op, Adopt) and op.dataset == found.pending.dataset for op in ops):
+                raise  # an adoption that meets more foreign versions: start it over from the top
+            adopted = adopt_foreign(ctx, branch, found.pending)
+            txn.adopted.extend(adopted.adopted)
+            continue
         if draft.unchanged():
             return _result(txn, draft, draft.ref.commit)
         landed = _move(ctx, draft, _commit_object(draft, txn, author, metadata))
@@ -125,6 +134,35 @@ def commit(
         f"({txn.patience.attempts} attempts); gave up",
         hint="nothing was committed; run the operation again",
     )
+
+
+def adopt_foreign(
+    ctx: WriteContext, branch: str, found: Pending, decision: Decision = "auto", **meta: Any
+) -> WriteResult:
+    """Make the foreign versions ``found`` a commit of their own on ``branch``, before the work
+    that met them goes on (see :mod:`lake.write.adopt`): author and operation from their commitInfo."""
+    versions = found.foreign
+    first = versions[0] if versions else None
+    what = ", ".join(f"{v.version} ({v.operation})" for v in versions) or "(unknown)"
+    verb = {"auto": "Adopt", "adopt": "Adopt", "undo": "Undo"}[decision]
+    record = {
+        "dataset": found.dataset,
+        "decision": decision,
+        "versions": [v.version for v in versions],
+        "operations": [v.operation for v in versions],
+        "engines": sorted({v.engine for v in versions}),
+        "data_change": found.data_change,
+    }
+    result = commit(
+        ctx,
+        branch,
+        [Adopt(found.dataset, decision)],
+        message=f"{verb} Delta version(s) {what} of {found.dataset}, written by "
+        f"{first.engine if first else 'another engine'}",
+        author=(first.author or first.engine) if first else None,
+        metadata={"lake.adopt": record, **meta},
+    )
+    return replace(result, adopted=({"commit": result.commit, **record}, *result.adopted))
 
 
 def _delta_parameters(metadata: Mapping[str, Any]) -> dict[str, str]:
@@ -151,6 +189,16 @@ def _apply(ctx: WriteContext, draft: Draft, txn: Txn, index: int, op: Op) -> Non
     rows is planned, checked, and committed to the dataset's Delta layer."""
     if isinstance(op, SetContract | SetRules):
         plan(op, draft)
+        return
+    if isinstance(op, Adopt):
+        apply_adopt(
+            ctx.layers,
+            draft,
+            op,
+            contract_in_force(ctx.contracts, draft, op.dataset) if op.dataset in draft.datasets else None,
+            metadata=txn.delta_metadata(),
+            may_heal=functools.partial(txn.patience.may_heal, op.dataset, draft.own),
+        )
         return
     if isinstance(op, MergeDataset):
         checked = Checked(_planned(op, draft))  # judged by the merge gate, not per write
@@ -279,7 +327,13 @@ def _carry(key: str, ours: Mapping[str, T], theirs: dict[str, T]) -> None:
 
 def _result(txn: Txn, draft: Draft, commit_id: str) -> WriteResult:
     return WriteResult(
-        txn.branch, commit_id, draft.ref.commit, draft.changes, txn.patience.attempts, draft.reports
+        txn.branch,
+        commit_id,
+        draft.ref.commit,
+        draft.changes,
+        txn.patience.attempts,
+        draft.reports,
+        tuple(txn.adopted),
     )
 
 

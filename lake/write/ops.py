@@ -135,9 +135,24 @@ class SetRules:
         return {k: v for k, v in pairs if v is not None}
 
 
+Decision = Literal["auto", "adopt", "undo"]
+
+
+@dataclass(frozen=True)
+class Adopt:
+    """Take in the Delta versions another engine committed to the branch's layer of ``dataset``
+    (:mod:`lake.table.foreign`). ``auto``: what the commit loop does when it meets them (a
+    compaction always; a data change on an unprotected branch once the contract passes; else
+    refuse); ``adopt``: a person decided to keep them (the gate has judged them); ``undo``: a
+    person decided to take them out of the table."""
+
+    dataset: str
+    decision: Decision = "auto"
+
+
 Batch = Append | Overwrite | Upsert  # the operations that bring rows (checked by the contract)
 DataOp = Batch | Delete | Revert | MergeDataset  # the operations on a dataset's rows
-Op = DataOp | SetContract | SetRules
+Op = DataOp | SetContract | SetRules | Adopt
 
 
 def check_on_violation(mode: str) -> None:

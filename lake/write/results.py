@@ -19,6 +19,9 @@ class WriteResult:
     datasets: Mapping[str, DatasetChange]
     attempts: int = 1
     validation: Mapping[str, ValidationReport] = field(default_factory=dict)
+    # Commits made first, adopting Delta versions another engine wrote to a table this write met
+    # (each: commit, dataset, versions, operations, engines, data_change).
+    adopted: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -32,6 +35,7 @@ class WriteResult:
             "changed": self.changed,
             "datasets": {k: v.to_json() for k, v in self.datasets.items()},
             "validation": {k: v.to_dict() for k, v in self.validation.items()},
+            "adopted": [dict(a) for a in self.adopted],
         }
 
 
