@@ -18,5 +18,6 @@ for name in (
     "gate_scale",
     "drift_speed",
     "import_time",
+    "optimize",
 ):
     subprocess.run([sys.executable, str(HERE / f"{name}.py")], check=True)

@@ -440,6 +440,35 @@ def revert(
     output.write_result(result, json_out)
 
 
+@app.command()
+def optimize(
+    dataset: Annotated[str, typer.Argument(help="The dataset whose small files to compact.")],
+    branch: BranchOpt = "main",
+    target_size: Annotated[
+        str,
+        typer.Option(
+            "--target-size",
+            help="The size of the files to write, e.g. 128MB or 64MiB (MB = 10^6 bytes, MiB = 2^20).",
+        ),
+    ] = "128MiB",
+    author: Author = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Compact small files into one Delta OPTIMIZE commit (dataChange false): no row changes, so
+    it is allowed on a protected branch. Old files stay for history until 'lake gc'."""
+    from pydantic import ByteSize, TypeAdapter, ValidationError
+
+    try:
+        size = int(TypeAdapter(ByteSize).validate_python(target_size))
+    except ValidationError:
+        raise lake.InvalidInputError(
+            f"--target-size {target_size!r} is not a size", hint="write it as 128MB, 64MiB or 1GB"
+        ) from None
+    result = _open(repo).optimize(dataset, branch=branch, target_size=size, author=author)
+    output.write_result(result, json_out)
+
+
 ApproveContractChange = Annotated[
     str | None,
     typer.Option(

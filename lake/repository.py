@@ -53,7 +53,8 @@ from lake.validation.report import ValidationReport
 from lake.write.branch import Branch
 from lake.write.check import validate_snapshot
 from lake.write.commit import Landed, WriteContext, adopt_foreign, commit, default_author
-from lake.write.ops import MergeDataset, Op, Revert, SetContract, SetRules
+from lake.write.ops import MergeDataset, Op, Optimize, Revert, SetContract, SetRules
+from lake.write.optimize import DEFAULT_TARGET_BYTES
 from lake.write.results import planned_changes
 
 CONFIG = "_lake/config.json"
@@ -414,6 +415,29 @@ class Repository:
             tuple(conflicts),
             False,
             result.adopted,
+        )
+
+    def optimize(
+        self,
+        dataset: str,
+        *,
+        branch: str | None = None,
+        target_size: int = DEFAULT_TARGET_BYTES,
+        author: str | None = None,
+    ) -> WriteResult:
+        """Compact the small files of ``dataset`` on ``branch`` (default main) into files of about
+        ``target_size`` bytes, as one Delta OPTIMIZE commit (``dataChange: false``). No row changes,
+        so a protected branch allows it; the commit records it. Old files stay until ``gc``."""
+        if target_size < 1:
+            raise InvalidInputError(f"--target-size must be positive, not {target_size}")
+        name = branch or self.default_branch
+        return commit(
+            self.write_context,
+            name,
+            [Optimize(dataset, target_size)],
+            message=f"Optimize {dataset} (target file size {target_size:,} bytes)",
+            author=author,
+            metadata={"lake.optimize": {"dataset": dataset, "target_size": target_size}},
         )
 
     # -- other engines' commits -------------------------------------------------------------------

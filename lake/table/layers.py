@@ -333,8 +333,11 @@ class Layers:
         return out
 
     # -- writing ---------------------------------------------------------------------------------
-    def write_files(self, dataset: str, layer_path: str, table: pa.Table) -> list[DataFile]:
-        """Write ``table`` as parquet files below the layer root; commit nothing."""
+    def write_files(
+        self, dataset: str, layer_path: str, table: pa.Table, *, rows_per_file: int | None = None
+    ) -> list[DataFile]:
+        """Write ``table`` as parquet files below the layer root; commit nothing. Files hold
+        ``rows_per_file`` rows each, or as many as :data:`TARGET_FILE_BYTES` of Arrow memory."""
         if table.num_rows == 0:
             return []
         local = self.config.scheme == "file"
@@ -343,7 +346,7 @@ class Layers:
             with storage_errors("write data files to", root, self.config, writing=True):
                 os.makedirs(root, exist_ok=True)
         per_row = max(1, table.nbytes // max(1, table.num_rows))
-        step = max(1, TARGET_FILE_BYTES // per_row)
+        step = rows_per_file or max(1, TARGET_FILE_BYTES // per_row)
         chunks = [table.slice(i, step) for i in range(0, table.num_rows, step)]
 
         def write(chunk: pa.Table) -> DataFile:

@@ -35,7 +35,8 @@ from lake.table.layers import Layers, VersionTaken
 from lake.write.adopt import apply_adopt
 from lake.write.check import Checked, Written, check, contract_in_force, quarantine_op
 from lake.write.draft import Draft
-from lake.write.ops import Adopt, Decision, Delete, MergeDataset, Op, SetContract, SetRules, plan
+from lake.write.ops import Adopt, Decision, Delete, MergeDataset, Op, Optimize, SetContract, SetRules, plan
+from lake.write.optimize import compact
 from lake.write.patience import Patience
 from lake.write.results import WriteResult
 from lake.write.stage import Files, Staged, blind_append, is_noop, rows
@@ -189,6 +190,11 @@ def _apply(ctx: WriteContext, draft: Draft, txn: Txn, index: int, op: Op) -> Non
     rows is planned, checked, and committed to the dataset's Delta layer."""
     if isinstance(op, SetContract | SetRules):
         plan(op, draft)
+        return
+    if isinstance(op, Optimize):
+        compacted = compact(ctx.layers, draft.existing(op.dataset), draft.own, op.target_size)
+        if compacted is not None:
+            _delta_commit(ctx, draft, txn, op.dataset, compacted[0], compacted[1])
         return
     if isinstance(op, Adopt):
         apply_adopt(

@@ -135,6 +135,15 @@ class SetRules:
         return {k: v for k, v in pairs if v is not None}
 
 
+@dataclass(frozen=True)
+class Optimize:
+    """Compact the small files of ``dataset`` into files of about ``target_size`` bytes: no row
+    changes (:mod:`lake.write.optimize`), so it is allowed on a protected branch."""
+
+    dataset: str
+    target_size: int
+
+
 Decision = Literal["auto", "adopt", "undo"]
 
 
@@ -152,7 +161,7 @@ class Adopt:
 
 Batch = Append | Overwrite | Upsert  # the operations that bring rows (checked by the contract)
 DataOp = Batch | Delete | Revert | MergeDataset  # the operations on a dataset's rows
-Op = DataOp | SetContract | SetRules | Adopt
+Op = DataOp | SetContract | SetRules | Adopt | Optimize
 
 
 def check_on_violation(mode: str) -> None:
