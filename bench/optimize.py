@@ -46,7 +46,8 @@ def main() -> None:
     files_after = repo.datasets()[0].files
     ours_after, plain_after = read_times(repo, args.repeat)
     report(
-        f"optimize after {args.appends:,} appends of {args.rows:,} rows ({files_before} files -> {files_after})",
+        f"optimize after {args.appends:,} appends of {args.rows:,} rows "
+        f"({files_before} files -> {files_after})",
         [
             ("lake read: after / before optimize", ours_after, ours_before, 1.0),
             ("polars read_delta: after / before optimize", plain_after, plain_before, 1.0),
