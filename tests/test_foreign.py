@@ -172,6 +172,8 @@ def test_undo_takes_the_foreign_files_out_of_the_table_and_deletes_nothing(
     stored_before = _stored(repo)
     repo.repair_foreign("orders", "undo", reason="written by a job that had no business here")
     assert plain_ids(repo) == lake_ids(repo) == [1, 2, 3]
+    plain = pl.read_delta(repo.table_uri("orders"), storage_options=repo.config.polars_options())
+    assert plain.columns == ["id", "amount"]  # an added column is taken back too
     assert _stored(repo) >= stored_before  # undo deleted no file
     assert repo.foreign() == []
     decided = repo.log(limit=1)[0].commit

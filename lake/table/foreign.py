@@ -236,9 +236,8 @@ def undo(
         schema_change=None,
         metadata=metadata,
         operation=Operation.of("undo", {"version": str(p.named)}),
+        restore_metadata=p.named if any(v.metadata is not None for v in p.foreign) else None,
     )
-    if version == p.latest:  # nothing to add or remove: the versions changed no file
-        version = p.latest
     layers_ = tuple(lay if lay.path != p.layer else Layer(p.layer, version) for lay in snapshot.layers)
     new = Snapshot(
         layers=layers_,

@@ -388,12 +388,15 @@ class Layers:
         metadata: Mapping[str, Any],
         add_prefix: str = "",
         operation: Operation | None = None,
+        restore_metadata: int | None = None,
     ) -> int:
         """Commit ``adds`` and ``removes`` on top of version ``base`` (None: create the table).
 
         Returns the new version. ``schema_change='add'`` first adds the schema's new columns;
         ``'replace'`` overwrites the whole layer, schema included (``removes`` must be empty).
         ``operation`` is what the log entry says was done (see :mod:`lake.table.deltalog`).
+        ``restore_metadata``: also put back the table's metadata (schema, properties) as that
+        version had it (undoing another engine's schema change).
         """
         uri = self.uri(dataset, layer_path)
         opts = self.config.delta_options()
@@ -436,10 +439,13 @@ class Layers:
                 )
                 version += 1
                 dt = self._table(uri, version)
-            if not add_actions and not removes:
+            if not add_actions and not removes and restore_metadata is None:
                 return version
             if _plain_protocol(dt):
-                self._log(dt, uri, dataset, layer_path, version, adds, removes, custom, operation, add_prefix)
+                meta = self._metadata_action(uri, restore_metadata) if restore_metadata is not None else None
+                self._log(
+                    dt, uri, dataset, layer_path, version, adds, removes, custom, operation, add_prefix, meta
+                )
                 return version + 1
             removals = [RemoveAction(f.path, True, int(time.time() * 1000), f.size, {}) for f in removes]
             dt.create_write_transaction(
@@ -473,6 +479,7 @@ class Layers:
         custom: Mapping[str, Any],
         operation: Operation | None,
         add_prefix: str,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Write version ``version + 1`` of the layer's log ourselves (if absent), then the
         checkpoint its interval asks for, as delta-rs's post-commit hook would."""
@@ -484,6 +491,7 @@ class Layers:
             ],
             removes=[deltalog.FileAction(f.path, f.size) for f in removes],
             custom=custom,
+            metadata=metadata,
             author=str(custom["lake.author"]) if custom.get("lake.author") else None,
         )
         prefix = self.key(dataset, layer_path, "")
@@ -493,6 +501,22 @@ class Layers:
         if (version + 1) % max(1, interval) == 0:
             with storage_errors("write a checkpoint of the Delta table", uri, self.config, writing=True):
                 self._table(uri, version + 1).create_checkpoint()
+
+    def _metadata_action(self, uri: str, version: int) -> dict[str, Any]:
+        """The ``metaData`` action that gives the table the schema and properties it had at
+        ``version`` (the table's id stays: it is the same table)."""
+        then = self._table(uri, version)
+        m = then.metadata()
+        return {
+            "id": m.id,
+            "name": m.name,
+            "description": m.description,
+            "format": {"provider": "parquet", "options": {}},
+            "schemaString": then.schema().to_json(),
+            "partitionColumns": list(m.partition_columns),
+            "configuration": dict(m.configuration),
+            "createdTime": m.created_time,
+        }
 
     def heal(self, dataset: str, layer_path: str, expected: int, metadata: Mapping[str, Any]) -> int:
         """Make the layer's newest version hold exactly the files of version ``expected`` again.
