@@ -31,6 +31,8 @@ from . import output
 if TYPE_CHECKING:
     import polars as pl
 
+    from lake.maintain.fsck import FsckResult
+
 app = typer.Typer(
     name="lake",
     help="Branches, commits, diffs and merges for Delta tables.",
@@ -585,6 +587,144 @@ def gate(
             fh.write(report.to_markdown())
     if report.verdict == "fail" or (report.verdict == "warn" and fail_on is FailOn.warn):
         raise typer.Exit(1)
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KB", "MB", "GB", "TB"):
+        value /= 1024
+        if value < 1024 or unit == "TB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+@app.command("gc")
+def gc_command(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help="Keep every commit newer than this (30m, 12h, 7d, 2w); branch and tag heads always.",
+        ),
+    ] = "7d",
+    grace: Annotated[
+        str, typer.Option("--grace", help="Delete nothing younger than this (an in-flight writer's files).")
+    ] = "1h",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would be freed; delete nothing.")
+    ] = False,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Delete the files no branch, tag or recent commit can reach (the lake's VACUUM)."""
+    result = _open(repo).gc(older_than=older_than, grace=grace, dry_run=dry_run)
+    if json_out:
+        output.emit_json(result.to_dict())
+        return
+    total = result.total
+    verb = "would free" if dry_run else "freed"
+    output.out.print(
+        f"{verb} [bold]{total.files}[/] files, [bold]{_size(total.bytes)}[/] "
+        f"(kept {result.retained} commits: every branch and tag head, and all newer than {result.horizon})",
+        highlight=False,
+    )
+    output.table(
+        None,
+        ["what", "files", "size"],
+        [
+            ["data files of failed writes and expired commits", result.data.files, _size(result.data.bytes)],
+            [
+                f"layers of deleted branches ({len(result.layers)})",
+                result.layer_files.files,
+                _size(result.layer_files.bytes),
+            ],
+            ["contracts, profiles no kept commit names", result.metadata.files, _size(result.metadata.bytes)],
+        ],
+    )
+    if result.expired:
+        will = "would expire" if dry_run else "expired"
+        output.out.print(
+            f"{len(result.expired)} commit(s) {will}: their messages stay in 'lake log', their data is gone",
+            highlight=False,
+        )
+    for line in result.skipped:
+        output.err.print(f"[yellow]skipped[/] {line}", highlight=False)
+
+
+@app.command("fsck")
+def fsck_command(
+    grace: Annotated[
+        str, typer.Option("--grace", help="Files younger than this are no orphans (in-flight writers).")
+    ] = "1h",
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Check refs, commits, contracts, profiles and data files; list foreign and orphaned Delta
+    versions, orphan files and whose each branch layer is. Exit 1 when anything is found."""
+    result = _open(repo).fsck(grace=grace)
+    if json_out:
+        output.emit_json(result.to_dict())
+    else:
+        _fsck_report(result)
+    if not result.clean:
+        raise typer.Exit(1)
+
+
+def _fsck_report(result: FsckResult) -> None:
+    checked = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in result.checked.items())
+    output.out.print(f"checked {checked}", highlight=False)
+    if result.problems:
+        output.table(
+            "problems", ["kind", "where", "problem"], [[p.kind, p.where, p.message] for p in result.problems]
+        )
+    if result.unnamed:
+        output.table(
+            "Delta versions no lake commit names",
+            ["dataset", "branch", "version", "kind", "operation", "written by"],
+            [
+                [
+                    u.dataset,
+                    u.branch,
+                    u.version,
+                    u.kind,
+                    u.operation,
+                    f"lake txn {u.txn}" if u.txn else u.engine,
+                ]
+                for u in result.unnamed
+            ],
+        )
+    if result.orphans:
+        output.table(
+            "orphan files (in no Delta version; 'lake gc' reclaims them)",
+            ["dataset", "file", "size", "modified"],
+            [[o.dataset, o.path, _size(o.size), o.modified] for o in result.orphans],
+        )
+    if result.layers:
+        output.table(
+            "branch layers",
+            ["dataset", "layer", "branch", "status", "created from", "files", "size"],
+            [
+                [
+                    b.dataset,
+                    b.layer,
+                    b.branch or "?",
+                    b.status,
+                    output.short(b.created_from) if b.created_from else "",
+                    b.files,
+                    _size(b.bytes),
+                ]
+                for b in result.layers
+            ],
+        )
+    for w in result.warnings:
+        output.err.print(f"[yellow]warning:[/] {w.where}: {w.message}", highlight=False)
+    if result.clean:
+        output.out.print("[green]clean[/]")
+    else:
+        found = len(result.problems) + len(result.unnamed) + len(result.orphans)
+        output.out.print(f"[bold red]{found} finding(s)[/]")
 
 
 @branch_app.command("create")

@@ -11,6 +11,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, Literal
 
 import polars as pl
@@ -33,6 +34,12 @@ from lake.graph.commits import Commit, CommitStore, Snapshot, now_utc
 from lake.graph.history import walk
 from lake.graph.names import check_readable_dataset_name, check_ref_name
 from lake.graph.refs import Kind, Ref, RefStore
+from lake.maintain import owners
+from lake.maintain.expired import refuse_expired
+from lake.maintain.fsck import FsckResult
+from lake.maintain.fsck import fsck as check_repository
+from lake.maintain.gc import DEFAULT_GRACE, DEFAULT_OLDER_THAN, GcResult, parse_duration
+from lake.maintain.gc import gc as collect_garbage
 from lake.merge.gate import GateContext, evaluate, verdict_metadata
 from lake.merge.plan import MergeConflictError, PreparedMerge, Strategy, prepare_merge
 from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
@@ -164,6 +171,8 @@ class Repository:
                 hint=f"say which: refs/heads/{ref} for the branch, refs/tags/{ref} for the tag, "
                 "or more digits of the commit id",
             )
+        if not any(what.startswith(("branch ", "tag ")) for what, _ in candidates):
+            refuse_expired(self._store, candidates[0][1])  # a bare commit id: gc may have expired it
         return candidates[0][1]
 
     def commit(self, ref: str) -> CommitInfo:
@@ -178,7 +187,9 @@ class Repository:
         check_ref_name(name)
         cid = self.resolve(from_ref or self.default_branch)
         self._refuse_nested(name, "branch")
-        self._refs.create(name, "branch", cid, branch_id=uuid.uuid4().hex[:16])
+        branch_id = uuid.uuid4().hex[:16]
+        self._refs.create(name, "branch", cid, branch_id=branch_id)
+        owners.record(self._store, branch_id, name, cid)  # whose layers _branches/<id> are, for fsck
         return Branch(self, name)
 
     def _refuse_nested(self, name: str, kind: Kind) -> None:
@@ -226,6 +237,43 @@ class Repository:
             if ref is not None:
                 out.append(TagInfo(name, ref.commit))
         return out
+
+    # -- housekeeping ----------------------------------------------------------------------------
+    def gc(
+        self,
+        *,
+        older_than: timedelta | str = DEFAULT_OLDER_THAN,
+        grace: timedelta | str = DEFAULT_GRACE,
+        dry_run: bool = False,
+    ) -> GcResult:
+        """Delete what no branch, no tag and no commit newer than ``older_than`` can reach (see
+        :mod:`lake.maintain.gc`); nothing younger than ``grace``. Commits it expires can no longer
+        be read (:class:`~lake.errors.CommitExpiredError`). ``dry_run`` only reports."""
+        return collect_garbage(
+            self._commits,
+            self._refs,
+            self._layers,
+            self._store,
+            self.config,
+            older_than=parse_duration(older_than, "older_than"),
+            grace=parse_duration(grace, "grace"),
+            dry_run=dry_run,
+        )
+
+    def fsck(self, *, grace: timedelta | str = DEFAULT_GRACE) -> FsckResult:
+        """Check every ref, commit, contract, profile and named file; list foreign and orphaned
+        Delta versions, orphan files (older than ``grace``) and the owner of each branch layer
+        (see :mod:`lake.maintain.fsck`). Changes nothing."""
+        return check_repository(
+            self._commits,
+            self._refs,
+            self._layers,
+            self._contracts,
+            self._store,
+            self.config,
+            default_branch=self.default_branch,
+            grace=parse_duration(grace, "grace"),
+        )
 
     # -- history ---------------------------------------------------------------------------------
     def log(

@@ -40,8 +40,18 @@ from lake.table import deltalog
 from lake.table.deltalog import Operation
 
 TARGET_FILE_BYTES = 64 * 1024 * 1024
-# Old log entries must stay: lake commits time-travel to any version they name.
-TABLE_CONFIGURATION = {"delta.enableExpiredLogCleanup": "false", "delta.checkpointInterval": "10"}
+# Old log entries must stay: lake commits time-travel to any version they name. A file this table
+# no longer uses may still be used by a branch, a tag or an older commit, for as long as they live:
+# no finite retention is safe, so a default VACUUM by any engine (its retention is the table's
+# deletedFileRetentionDuration) must never find a removed file old enough, and Spark's own check
+# refuses a shorter ``RETAIN``. 36,500 days (a century) is as long as Spark and delta-rs parse
+# comfortably. ``lake gc`` reclaims space instead: it knows which commits still need a file.
+TABLE_CONFIGURATION = {
+    "delta.enableExpiredLogCleanup": "false",
+    "delta.checkpointInterval": "10",
+    "delta.deletedFileRetentionDuration": "interval 36500 days",
+    "delta.logRetentionDuration": "interval 36500 days",
+}
 _HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 SchemaChange = Literal["add", "replace"] | None
 
