@@ -10,7 +10,9 @@ stays attached, and a hint that says what to check.
 
 Not faults, and passed through: :class:`deltalake.exceptions.CommitFailedError` (a lost race:
 the caller maps it to a retry) and :class:`~deltalake.exceptions.TableNotFoundError` (an
-answer). Credentials never reach a message: the secret key and session token are masked.
+answer). Credentials never reach a message: the secret key and session token are masked
+(those given and those :mod:`lake.storage.credentials` resolved), and so are terminal colours
+(delta-rs colours its arrows even into a pipe).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import polars as pl
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from lake.errors import LakeError, StorageError
+from lake.storage.credentials import NO_CREDENTIALS_HINT, handed_out
 from lake.storage.options import BUDGET_OPTIONS, ENV_PREFIX, SECRET_OPTIONS
 
 if TYPE_CHECKING:
@@ -45,6 +48,7 @@ _CREDENTIALS = re.compile(
     r"(?i)access ?denied|forbidden|\b403\b|invalidaccesskeyid|signaturedoesnotmatch|expiredtoken"
     r"|invalidtoken|credential"
 )
+_METADATA = re.compile(r"169\.254\.169\.254|169\.254\.170\.2|instance metadata|imds", re.IGNORECASE)
 _NO_BUCKET = re.compile(r"(?i)nosuchbucket|bucket (?:does not|doesn't) exist")
 _MAX_CAUSE = 1000
 
@@ -61,15 +65,18 @@ def describe(exc: BaseException, secrets: Iterable[str] = ()) -> str:
 
 
 def mask(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with each secret, and anything echoed as ``secret_access_key=...``, replaced."""
-    for secret in {s for s in secrets if s}:
+    """``text`` with terminal colours stripped and each secret, and anything echoed as
+    ``secret_access_key=...``, replaced."""
+    text = _ANSI.sub("", text)
+    for secret in {s for s in (*secrets, *handed_out()) if s}:
         text = text.replace(secret, "***")
     return _ECHOED.sub(r"\1***", text)
 
 
 def env_secrets() -> list[str]:
-    """The secrets the environment holds (what the CLI's storage options come from)."""
-    return [os.environ[k] for k in SECRET_OPTIONS if os.environ.get(k)]
+    """The secrets the environment holds, and every one this process resolved (a profile's,
+    SSO's, ...): what no message of the CLI may show."""
+    return [*(os.environ[k] for k in SECRET_OPTIONS if os.environ.get(k)), *handed_out()]
 
 
 def hint(exc: BaseException, cause: str, *, writing: bool = False) -> str:
@@ -80,10 +87,13 @@ def hint(exc: BaseException, cause: str, *, writing: bool = False) -> str:
             "the object store did not answer in time: check that the endpoint is up and reachable, "
             f"or allow more time with the storage options {names} (for the CLI: {ENV_PREFIX}TIMEOUT, ...)"
         )
+    elif _METADATA.search(cause):  # a client that looked for credentials by itself
+        advice = f"no AWS credentials reached the client: {NO_CREDENTIALS_HINT}"
     elif isinstance(exc, PermissionError) or _CREDENTIALS.search(f"{type(exc).__name__} {cause}"):
         advice = (
-            "the object store refused the request: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY "
-            "and AWS_SESSION_TOKEN, and the permissions they carry"
+            "the object store refused the request: check the credentials (AWS_PROFILE, or "
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN) and the permissions "
+            "they carry; temporary keys may have expired"
         )
     elif _NO_BUCKET.search(cause):
         advice = "check that the bucket exists and AWS_ENDPOINT_URL points at the right server"

@@ -7,7 +7,9 @@ refuse unknown names here instead.
 
 Every client gets the same :class:`Budget` of timeouts and retries, so that a hung endpoint
 fails in about half a minute whichever client meets it (see "Storage faults" in
-docs/architecture.md).
+docs/architecture.md), and the same credentials, region and endpoint, resolved once through
+botocore's chain by :class:`lake.storage.credentials.AwsAccess` (see "Credentials" there).
+Options are rendered afresh for each client, so refreshed credentials reach the next one.
 """
 
 from __future__ import annotations
@@ -18,20 +20,29 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
 from lake.errors import InvalidStorageOptionError, UsageError
+from lake.storage.credentials import AwsAccess, parse_bool
 
-# Accepted names (case-insensitive), as delta-rs spells them.
+if TYPE_CHECKING:
+    from botocore.session import Session as BotocoreSession
+
+# Accepted names (case-insensitive), as delta-rs spells them. AWS_DEFAULT_REGION is read as
+# AWS_REGION. Where an option is not given, botocore's chain decides (environment, profile).
 S3_OPTIONS = frozenset(
     {
+        "AWS_PROFILE",
         "AWS_ENDPOINT_URL",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
         "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
         "AWS_ALLOW_HTTP",
         "CONNECT_TIMEOUT",
         "TIMEOUT",
@@ -39,7 +50,7 @@ S3_OPTIONS = frozenset(
         "RETRY_TIMEOUT",
     }
 )
-_FROM_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_BOOLEANS = ("AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "AWS_ALLOW_HTTP")
 # Values that must never appear in a message (see lake.storage.faults).
 SECRET_OPTIONS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 # The budget's options; where no storage option sets one, LAKE_STORAGE_<NAME> may (the CLI's way).
@@ -103,8 +114,15 @@ class StorageConfig:
     root: str  # absolute local path, or "bucket/prefix" for S3
     bucket: str | None = None
     prefix: str = ""
-    options: Mapping[str, str] = field(default_factory=dict)  # the AWS_* options, as given
+    # the AWS_* options, as given (names upper-cased); never shown, they may hold secrets
+    options: Mapping[str, str] = field(default_factory=dict, repr=False)
     budget: Budget = field(default_factory=Budget)
+    # credentials, region and endpoint for every client (S3 only), resolved on first use
+    aws: AwsAccess | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.scheme == "s3" and self.aws is None:
+            object.__setattr__(self, "aws", AwsAccess(self.options, self.uri))
 
     @classmethod
     def parse(cls, uri: str, storage_options: Mapping[str, str] | None = None) -> StorageConfig:
@@ -141,44 +159,89 @@ class StorageConfig:
         return f"{self.uri}/{rel}" if rel else self.uri
 
     def secrets(self) -> list[str]:
-        """The option values no message may show."""
-        return [self.options[k] for k in SECRET_OPTIONS if self.options.get(k)]
+        """The values no message may show: secrets given as options, and those resolved."""
+        given = [self.options[k] for k in SECRET_OPTIONS if self.options.get(k)]
+        return [*given, *(self.aws.secrets() if self.aws is not None else ())]
 
     def delta_options(self) -> dict[str, str] | None:
-        if self.scheme != "s3":
+        """delta-rs's storage options: the credentials as they are now, and the budget."""
+        if self.aws is None:
             return None
-        return {**self.options, **self.budget.object_store()}
+        return {**_object_store(self.aws), **self.budget.object_store()}
 
     def polars_options(self) -> dict[str, str | int] | None:
-        if self.scheme != "s3":
+        """polars' storage options (object_store keys, lower case), as for delta-rs."""
+        if self.aws is None:
             return None
-        return {**{k.lower(): v for k, v in self.options.items()}, **self.budget.polars()}
+        return {**{k.lower(): v for k, v in _object_store(self.aws).items()}, **self.budget.polars()}
 
     def arrow_filesystem(self) -> pafs.FileSystem:
-        if self.scheme != "s3":
+        """A pyarrow filesystem with the credentials as they are now: build one per use."""
+        if self.aws is None:
             return pafs.LocalFileSystem()
-        opts = self.options
-        endpoint = opts.get("AWS_ENDPOINT_URL")
-        scheme = "https"
+        aws = self.aws
+        keys = aws.keys()
+        endpoint, scheme = aws.endpoint, "https"
         if endpoint is not None:
             parsed = urlparse(endpoint)
             scheme = parsed.scheme or "https"
             endpoint = parsed.netloc or endpoint
         return pafs.S3FileSystem(
-            access_key=opts.get("AWS_ACCESS_KEY_ID"),
-            secret_key=opts.get("AWS_SECRET_ACCESS_KEY"),
-            session_token=opts.get("AWS_SESSION_TOKEN"),
-            region=opts.get("AWS_REGION", "us-east-1"),
+            access_key=keys.access_key,
+            secret_key=keys.secret_key,
+            session_token=keys.token,
+            region=aws.region,
             endpoint_override=endpoint,
             scheme=scheme,
+            force_virtual_addressing=bool(aws.virtual_hosted),
             connect_timeout=self.budget.connect_timeout,
             request_timeout=self.budget.timeout,  # on Linux: abort below 1 byte/s for this long
             retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=self.budget.attempts),
         )
 
+    def botocore_session(self) -> BotocoreSession:
+        """The botocore session boto3 clients are built on: it holds the same credentials
+        object, so boto3 refreshes them as the others are refreshed. S3 only."""
+        if self.aws is None:
+            raise UsageError(f"{self.uri} is a local path: it has no AWS session")
+        return self.aws.session()
+
+    def boto3_options(self) -> dict[str, str | None]:
+        """What a boto3 S3 client is built with besides its session and the budget."""
+        if self.aws is None:
+            raise UsageError(f"{self.uri} is a local path: it has no S3 client")
+        hosted = self.aws.virtual_hosted
+        return {
+            "endpoint_url": self.aws.endpoint,
+            "region_name": self.aws.region,
+            "addressing_style": None if hosted is None else ("virtual" if hosted else "path"),
+        }
+
     def arrow_path(self, uri: str) -> str:
         """A URI below this repository as the path its pyarrow filesystem expects."""
         return uri.removeprefix("s3://") if self.scheme == "s3" else uri
+
+
+def _object_store(aws: AwsAccess) -> dict[str, str]:
+    """The AWS_* options of delta-rs and polars (object_store), rendered now: fresh keys."""
+    keys = aws.keys()
+    opts = {
+        "AWS_ACCESS_KEY_ID": keys.access_key,
+        "AWS_SECRET_ACCESS_KEY": keys.secret_key,
+        "AWS_REGION": aws.region,
+        "AWS_ALLOW_HTTP": "true" if aws.allow_http else "false",
+    }
+    if keys.token:
+        opts["AWS_SESSION_TOKEN"] = keys.token
+    elif os.environ.get("AWS_SESSION_TOKEN"):
+        # object_store reads the environment too, and would sign these keys with that token
+        # (the token of other keys: a profile named in the options overrides the environment)
+        opts["AWS_SESSION_TOKEN"] = ""
+    if aws.endpoint is not None:
+        opts["AWS_ENDPOINT_URL"] = aws.endpoint
+    if aws.virtual_hosted is not None:
+        opts["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "true" if aws.virtual_hosted else "false"
+    return opts
 
 
 def _s3_options(given: Mapping[str, str]) -> dict[str, str]:
@@ -191,16 +254,29 @@ def _s3_options(given: Mapping[str, str]) -> dict[str, str]:
                 hint=f"accepted names: {', '.join(sorted(S3_OPTIONS))}",
             )
         opts[key] = str(value)
-    for key in _FROM_ENV:
-        if key not in opts and os.environ.get(key):
-            opts[key] = os.environ[key]
+    default_region = opts.pop("AWS_DEFAULT_REGION", None)
+    if default_region is not None:
+        if opts.get("AWS_REGION", default_region) != default_region:
+            raise InvalidStorageOptionError(
+                f"storage options AWS_REGION={opts['AWS_REGION']!r} and "
+                f"AWS_DEFAULT_REGION={default_region!r} disagree",
+                hint="give the region once, as AWS_REGION",
+            )
+        opts["AWS_REGION"] = default_region
+    has_key, has_secret = bool(opts.get("AWS_ACCESS_KEY_ID")), bool(opts.get("AWS_SECRET_ACCESS_KEY"))
+    if has_key != has_secret or (opts.get("AWS_SESSION_TOKEN") and not has_key):
+        missing = "AWS_SECRET_ACCESS_KEY" if has_key else "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        raise InvalidStorageOptionError(
+            f"storage options give part of a key: {missing} missing",
+            hint="give AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY together (and AWS_SESSION_TOKEN "
+            "for temporary keys), or none of them and let AWS_PROFILE or the environment supply them",
+        )
+    for key in _BOOLEANS:
+        if key in opts:
+            parse_bool(key, opts[key])
     for key in BUDGET_OPTIONS:
         if key not in opts and os.environ.get(ENV_PREFIX + key):
             opts[key] = os.environ[ENV_PREFIX + key]
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    opts.setdefault("AWS_REGION", region or "us-east-1")
-    if opts.get("AWS_ENDPOINT_URL", "").startswith("http://"):
-        opts.setdefault("AWS_ALLOW_HTTP", "true")
     return opts
 
 

@@ -1,5 +1,8 @@
 """S3 (or any S3-compatible server) as an object store. The only module that imports boto3.
 
+Its client is built on the repository's own botocore session (:mod:`lake.storage.credentials`),
+so boto3 signs with the very credentials delta-rs, polars and pyarrow are handed.
+
 Compare-and-swap uses S3 conditional writes: ``If-None-Match: *`` to create, ``If-Match: <etag>``
 to replace. A lost race answers 412 PreconditionFailed (or 409 ConditionalRequestConflict while
 another conditional write is in flight); both become :class:`PreconditionFailed`.
@@ -7,10 +10,13 @@ another conditional write is in flight); both become :class:`PreconditionFailed`
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import boto3.session
 import botocore.config
 import botocore.exceptions
 
@@ -19,10 +25,30 @@ from lake.storage.base import Blob, PreconditionFailed
 from lake.storage.faults import storage_error
 
 if TYPE_CHECKING:
+    from botocore.session import Session as BotocoreSession
+
     from lake.storage.options import StorageConfig
 
 _LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+# One boto3 session per repository's botocore session (boto3 registers its handlers on the
+# botocore session it wraps, and refuses to do so twice).
+_SESSIONS: weakref.WeakKeyDictionary[BotocoreSession, boto3.session.Session] = weakref.WeakKeyDictionary()
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _session(config: StorageConfig) -> boto3.session.Session:
+    """The boto3 session on the repository's own botocore session, which holds the credentials
+    delta-rs, polars and pyarrow are handed (and refreshes them): never boto3's process-wide
+    default session, which read the environment once, whenever it was first used."""
+    core = config.botocore_session()
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(core)
+        if session is None:
+            session = _SESSIONS[core] = boto3.session.Session(botocore_session=core)
+        return session
 
 
 class S3Store:
@@ -32,19 +58,19 @@ class S3Store:
         self.bucket = config.bucket
         self.prefix = config.prefix
         self.config = config
-        opts = config.options
         budget = config.budget
-        self._client: Any = boto3.client(
+        session = _session(config)
+        settings = config.boto3_options()
+        style = settings["addressing_style"]
+        self._client: Any = session.client(
             "s3",
-            endpoint_url=opts.get("AWS_ENDPOINT_URL"),
-            aws_access_key_id=opts.get("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=opts.get("AWS_SECRET_ACCESS_KEY"),
-            aws_session_token=opts.get("AWS_SESSION_TOKEN"),
-            region_name=opts.get("AWS_REGION", "us-east-1"),
+            endpoint_url=settings["endpoint_url"],
+            region_name=settings["region_name"],
             config=botocore.config.Config(
                 retries={"total_max_attempts": budget.attempts, "mode": "standard"},
                 connect_timeout=budget.connect_timeout,
                 read_timeout=budget.timeout,
+                s3={"addressing_style": "virtual" if style == "virtual" else "path"} if style else None,
             ),
         )
 
