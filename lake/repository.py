@@ -265,10 +265,7 @@ class Repository:
         Delta versions, orphan files (older than ``grace``) and the owner of each branch layer
         (see :mod:`lake.maintain.fsck`). Changes nothing."""
         return check_repository(
-            self._commits,
-            self._refs,
             self._layers,
-            self._contracts,
             self._store,
             self.config,
             default_branch=self.default_branch,

@@ -449,17 +449,20 @@ def _hidden(key: str) -> bool:
 
 
 def fsck(
-    commits: CommitStore,
-    refs: RefStore,
-    layers: Layers,
-    contracts: ContractStore,
-    store: ObjectStore,
-    config: StorageConfig,
-    *,
-    default_branch: str,
-    grace: timedelta,
+    layers: Layers, store: ObjectStore, config: StorageConfig, *, default_branch: str, grace: timedelta
 ) -> FsckResult:
-    run = _Fsck(commits, refs, layers, contracts, store, config, default_branch, grace)
+    """Check the repository in ``store``. Objects are read afresh (never from a cache a
+    repository kept), so what is checked is what storage holds."""
+    run = _Fsck(
+        CommitStore(store),
+        RefStore(store),
+        layers,
+        ContractStore(store),
+        store,
+        config,
+        default_branch,
+        grace,
+    )
     heads = run.heads()
     loaded = run.load_commits(heads)
     marked = {s.key.removeprefix(expired.EXPIRED) for s in run.under(expired.EXPIRED)}
