@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lake.errors import InvalidStorageOptionError, StorageError
+from lake.errors import InvalidStorageOptionError, LakeError, StorageError
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -139,7 +139,7 @@ class AwsAccess:
             if self._resolved is None:
                 try:
                     self._resolved = self._chain()
-                except StorageError:
+                except LakeError:  # no credentials, or an option (from the environment) refused
                     raise
                 except Exception as exc:  # botocore's: a profile that is missing or broken, ...
                     raise self._failed("find AWS credentials", exc) from exc
