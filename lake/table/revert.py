@@ -71,7 +71,7 @@ def plan_revert_rows(
     """Undo, in ``view``, what changed ``name`` from ``before`` (the commit's parent; None: the
     commit created it) to ``after`` (the commit). ``key`` is the primary key (may be empty),
     ``label`` names the commit in conflicts."""
-    added, removed = file_changes(layers, name, before, after)
+    added, removed = _file_changes(layers, name, before, after)
     commit_schema = arrow_schema(after.schema)
     on = list(key) if key and all(k in commit_schema.names and k in view.schema.names for k in key) else []
     rows = _CommitRows(layers, name, commit_schema, added, removed)
@@ -82,6 +82,20 @@ def plan_revert_rows(
     if on:
         return _by_key(view, rows, on, strategy, label)
     return RevertPlan(name, _by_value(view, rows))
+
+
+def _file_changes(
+    layers: Layers, name: str, before: Snapshot | None, after: Snapshot
+) -> tuple[dict[str, FileRef], dict[str, FileRef]]:
+    """(files ``after`` holds that ``before`` does not, and the reverse), by path. The Delta logs
+    tell it when both stack the same layers; otherwise (a merge commit against its second
+    parent: the parent's branch layer, referenced from main's) the file lists are compared,
+    because a file one side holds in its own layer the other may hold by reference."""
+    if before is not None and {x.path for x in before.layers} == {x.path for x in after.layers}:
+        return file_changes(layers, name, before, after)
+    had = View(layers, name, before).files if before is not None else {}
+    has = View(layers, name, after).files
+    return {p: r for p, r in has.items() if p not in had}, {p: r for p, r in had.items() if p not in has}
 
 
 class _CommitRows:
@@ -119,7 +133,11 @@ class _CommitRows:
 
 
 def _numbered(frame: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
-    return frame.with_columns(pl.int_range(pl.len()).over(cols).alias(_N))
+    """``frame`` with its copies of each row value numbered 0, 1, ... (a window over every
+    column is slow: where no row repeats, and with a primary key none does, each is copy 0)."""
+    if not frame.height or frame.n_unique(subset=cols) == frame.height:
+        return frame.with_columns(pl.lit(0, pl.Int64).alias(_N))
+    return frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over(cols).alias(_N))
 
 
 def _less(a: pl.DataFrame, b: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
