@@ -144,3 +144,21 @@ def test_diff_between_two_commits_of_main_reads_the_log_range(repo: lake.Reposit
     # the delete rewrote the first file (2 rows) as one of 1 row; the append added 1 row
     assert (d.rows_added, d.rows_removed, d.files_added, d.files_removed) == (2, 2, 2, 1)
     assert repo.diff("main", "main").datasets == ()
+
+
+def test_diff_of_a_branch_against_the_merge_that_took_it_counts_only_what_differs(
+    repo: lake.Repository,
+) -> None:
+    """Found while building exact revert (issue 9.7): main holds the branch's files by reference
+    after the merge, and the log-based diff counted them as added."""
+    main = repo.branch("main")
+    main.write("orders", pa.table({"id": [1, 2, 3]}))
+    repo.create_branch("feature")
+    repo.branch("feature").write("orders", pa.table({"id": [4]}))
+    main.write("orders", pa.table({"id": [5]}))
+    merged = repo.merge("feature")
+    assert merged.commit is not None
+    [d] = repo.diff("feature", merged.commit).datasets
+    assert (d.files_added, d.files_removed, d.rows_added, d.rows_removed) == (1, 0, 1, 0)
+    [back] = repo.diff(merged.commit, "feature").datasets
+    assert (back.files_added, back.files_removed, back.rows_added, back.rows_removed) == (0, 1, 0, 1)

@@ -183,6 +183,11 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
             after, f = last[p]
             ref = FileRef(layer_path, f, hi if after else lo)
             at_a, at_b = (before, after) if va < vb else (after, before)
+            # main's layer may hold a branch's file by reference (after a merge): a file is on a
+            # side if any of that side's layers holds it.
+            seen = states.get(ref.path)
+            if seen is not None:
+                at_a, at_b = at_a or seen[0], at_b or seen[1]
             states[ref.path] = (at_a, at_b, ref)
     for p in set(a.shadowed) ^ set(b.shadowed):
         if p not in states:
