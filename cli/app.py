@@ -653,19 +653,68 @@ def gc_command(
         output.err.print(f"[yellow]skipped[/] {line}", highlight=False)
 
 
+class RepairOpt(StrEnum):
+    adopt = "adopt"
+    undo = "undo"
+
+
 @app.command("fsck")
 def fsck_command(
     grace: Annotated[
         str, typer.Option("--grace", help="Files younger than this are no orphans (in-flight writers).")
     ] = "1h",
+    repair: Annotated[
+        RepairOpt | None,
+        typer.Option(
+            "--repair",
+            help="Decide about Delta versions other engines wrote: adopt them (on a protected branch "
+            "the gate judges them as a merge) or undo them (a new Delta version without their files).",
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="Repair this dataset only (default: every one).")
+    ] = None,
+    branch: Annotated[
+        str, typer.Option("--branch", "-b", help="The branch whose tables to repair.")
+    ] = "main",
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded in the commit).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Adopt although the gate blocks (needs --reason; recorded).")
+    ] = False,
+    author: Author = None,
     repo: Repo = None,
     json_out: Json = False,
 ) -> None:
     """Check refs, commits, contracts, profiles and data files; list foreign and orphaned Delta
     versions, orphan files and whose each branch layer is. Exit 1 when anything is found."""
-    result = _open(repo).fsck(grace=grace)
+    opened = _open(repo)
+    repaired: list[dict[str, object]] = []
+    if repair is not None:
+        if not (reason or "").strip():
+            raise lake.InvalidInputError(
+                "--repair needs --reason: say why the foreign change is kept or undone"
+            )
+        names = [dataset] if dataset else [p.dataset for p in opened.foreign(branch)]
+        for name in names:
+            done = opened.repair_foreign(
+                name, repair.value, reason=reason or "", branch=branch, force=force, author=author
+            )
+            if done is not None:
+                repaired.append({"dataset": name, "decision": repair.value, "commit": done.commit})
+                if not json_out:
+                    output.out.print(
+                        f"{'adopted' if repair.value == 'adopt' else 'undid'} the foreign versions of "
+                        f"{name} on {branch}: commit {output.short(done.commit)}",
+                        highlight=False,
+                        markup=False,
+                    )
+            elif not json_out:
+                output.out.print(f"{name}: no foreign versions on {branch}", highlight=False, markup=False)
+    result = opened.fsck(grace=grace)
     if json_out:
-        output.emit_json(result.to_dict())
+        output.emit_json(
+            {**result.to_dict(), "repaired": repaired} if repair is not None else result.to_dict()
+        )
     else:
         _fsck_report(result)
     if not result.clean:

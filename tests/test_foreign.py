@@ -279,3 +279,33 @@ def test_delta_history_tells_each_operation(repo: lake.Repository) -> None:
     for h in history[:-1]:
         assert h["engineInfo"] == "lakegate" and h["lake.txn"]
     assert plain_ids(repo) == lake_ids(repo)
+
+
+def test_cli_protected_main_refuses_then_fsck_repairs(cli: Lake, tmp_path: Path) -> None:
+    """The protected-main path as a person meets it: the merge is refused (exit 1) with the
+    explanation, fsck lists the version (exit 1), --repair adopt needs a reason, then decides."""
+    day1, more = tmp_path / "day1.csv", tmp_path / "more.csv"
+    day1.write_text("id,amount\n1,1.0\n2,2.0\n3,3.0\n")
+    more.write_text("id,amount\n60,6.0\n")
+    cli("write", "orders", str(day1))
+    cli("branch", "protect", "main")
+    cli("branch", "create", "etl")
+    cli("write", "orders", str(more), "--branch", "etl")
+    repo = lake.Repository.open(cli.uri)
+    _append(repo)
+
+    refused = cli("merge", "etl", "--into", "main", code=1)
+    assert "version 1 (WRITE, written by delta-rs" in refused
+    assert "lake fsck --repair adopt" in refused
+    listed = cli.json("fsck", code=1)
+    assert isinstance(listed, dict)
+    assert any(u["version"] == 1 for u in listed["foreign_versions"]), listed
+    assert "--reason" in cli("fsck", "--repair", "adopt", code=2)
+
+    out = cli("fsck", "--repair", "adopt", "--dataset", "orders", "--reason", "approved backfill")
+    assert "adopted the foreign versions of orders on main" in out
+    cli("merge", "etl", "--into", "main")
+    assert lake_ids(repo) == [1, 2, 3, 60, 100] == plain_ids(repo)
+    shown = cli.json("log", "--limit", "2")
+    assert isinstance(shown, list)
+    assert shown[1]["metadata"]["lake.repair"]["reason"] == "approved backfill"
