@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import Lake
 from deltalake import write_deltalake
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
 import lake
 from lake.errors import CommitExpiredError
@@ -325,3 +329,145 @@ def test_durations() -> None:
     for bad in ("", "7 days", "-1d", "d"):
         with pytest.raises(lake.InvalidInputError):
             parse(bad)
+
+
+# -- the property: after any history and any gc, every retained ref reads what it read -------------
+Rows = list[tuple[int, str]]
+KEYS = st.lists(st.integers(0, 20), min_size=1, max_size=4, unique=True)
+REFUSALS = (
+    lake.MergeConflictError,
+    lake.GateFailedError,
+    lake.RevertConflictError,
+    lake.RefusedError,
+    lake.InvalidInputError,
+)
+
+
+def keyed(values: Sequence[int], tag: str = "") -> pa.Table:
+    return pa.table({"k": pa.array(list(values), pa.int64()), "v": pa.array([f"{tag}{x}" for x in values])})
+
+
+class GcMachine(RuleBasedStateMachine):
+    """Random branches, writes, deletes, upserts, merges, reverts, branch deletions, tags and
+    gcs (whole, or stopped after a few deletions); after each gc every branch and tag reads the
+    rows it read before, and each commit read before reads the same rows or is expired."""
+
+    def new_uri(self) -> str:
+        raise NotImplementedError
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.repo = lake.Repository.init(self.new_uri())
+        self.repo.branch("main").write("t", keyed([1, 2, 3]))
+        self.branches = ["main"]
+        self.tags: list[str] = []
+        self.n = 0
+
+    def rows(self, ref: str) -> Rows:
+        t = self.repo.read("t", ref)
+        return sorted(zip(t.column("k").to_pylist(), t.column("v").to_pylist(), strict=True))
+
+    def name(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    @rule(data=st.data())
+    def branch(self, data: st.DataObject) -> None:
+        source = data.draw(st.sampled_from(self.branches + self.tags))
+        self.branches.append(self.name("b"))
+        self.repo.create_branch(self.branches[-1], source)
+
+    @rule(data=st.data(), values=KEYS)
+    def write(self, data: st.DataObject, values: list[int]) -> None:
+        self.repo.branch(data.draw(st.sampled_from(self.branches))).write("t", keyed(values, "w"))
+
+    @rule(data=st.data(), cut=st.integers(0, 20))
+    def delete(self, data: st.DataObject, cut: int) -> None:
+        self.repo.branch(data.draw(st.sampled_from(self.branches))).delete(
+            "t", f"k % 3 = {cut % 3} AND k > {cut}"
+        )
+
+    @rule(data=st.data(), values=KEYS)
+    def upsert(self, data: st.DataObject, values: list[int]) -> None:
+        branch = self.repo.branch(data.draw(st.sampled_from(self.branches)))
+        branch.upsert("t", keyed(values, f"u{self.name('')}-"), key=["k"])
+
+    @rule(data=st.data(), strategy=st.sampled_from(["fail", "source-wins"]))
+    def merge(self, data: st.DataObject, strategy: str) -> None:
+        into = data.draw(st.sampled_from(self.branches))
+        sources = [x for x in self.branches + self.tags if x != into]
+        if sources:
+            try:
+                self.repo.merge(data.draw(st.sampled_from(sources)), into=into, strategy=strategy)  # type: ignore[arg-type]
+            except REFUSALS:
+                pass
+
+    @rule(data=st.data())
+    def revert(self, data: st.DataObject) -> None:
+        branch = data.draw(st.sampled_from(self.branches))
+        commit = data.draw(st.sampled_from(self.repo.log(branch, limit=4)))
+        try:
+            self.repo.revert(commit.id, branch=branch, parent=1 if len(commit.commit.parents) > 1 else None)
+        except (*REFUSALS, CommitExpiredError):
+            pass
+
+    @rule(data=st.data())
+    def delete_branch(self, data: st.DataObject) -> None:
+        if len(self.branches) > 1:
+            name = data.draw(st.sampled_from(self.branches[1:]))
+            self.repo.delete_branch(name)
+            self.branches.remove(name)
+
+    @rule(data=st.data())
+    def tag(self, data: st.DataObject) -> None:
+        self.tags.append(self.name("t"))
+        self.repo.create_tag(self.tags[-1], data.draw(st.sampled_from(self.branches)))
+
+    @rule(stop=st.none() | st.integers(0, 4))
+    def gc(self, stop: int | None) -> None:
+        refs = [f"refs/heads/{b}" for b in self.branches] + [f"refs/tags/{t}" for t in self.tags]
+        before = {ref: self.rows(ref) for ref in refs}
+        commits = {c.id for b in self.branches for c in self.repo.log(b, limit=3)}
+        earlier: dict[str, Rows] = {}
+        for cid in commits:
+            try:
+                earlier[cid] = self.rows(cid)
+            except (CommitExpiredError, lake.DatasetNotFoundError):  # expired, or before "t"
+                pass
+        if stop is None:
+            self.repo.gc(**NOW)
+        else:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(gc_module, "delete_keys", _stop_after(stop))
+                try:
+                    self.repo.gc(**NOW)
+                except Crash:
+                    pass
+        assert {ref: self.rows(ref) for ref in refs} == before
+        for cid, rows_then in earlier.items():
+            try:
+                assert self.rows(cid) == rows_then
+            except CommitExpiredError:
+                pass
+
+
+def _machine(make_uri: Callable[[], str]) -> type[GcMachine]:
+    class Machine(GcMachine):
+        def new_uri(self) -> str:
+            return make_uri()
+
+    return Machine
+
+
+def test_every_retained_ref_reads_the_same_rows_after_any_gc(tmp_path: Path) -> None:
+    run_state_machine_as_test(
+        _machine(lambda: str(tmp_path / uuid.uuid4().hex)),
+        settings=settings(max_examples=30, stateful_step_count=20, deadline=None),
+    )
+
+
+def test_every_retained_ref_reads_the_same_rows_after_any_gc_on_s3(bucket: str) -> None:
+    run_state_machine_as_test(
+        _machine(lambda: f"s3://{bucket}/{uuid.uuid4().hex}"),
+        settings=settings(max_examples=3, stateful_step_count=10, deadline=None),
+    )
