@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import Lake
-from deltalake import write_deltalake
+from deltalake import DeltaTable, write_deltalake
 
 import lake
 from lake.graph.refs import RefStore
@@ -173,3 +173,17 @@ def test_fsck_after_gc_is_clean_and_expired_commits_are_not_checked(repo: lake.R
     found = repo.fsck()
     assert found.clean
     assert found.checked["live_commits"] == 1 and found.checked["commits"] == 4
+
+
+def test_a_table_without_the_vacuum_retention_is_a_warning(repo: lake.Repository) -> None:
+    repo.branch("main").write("orders", rows([1]))
+    assert not repo.fsck().warnings
+    dt = DeltaTable(repo.table_uri("orders"), storage_options=repo.config.delta_options())
+    dt.alter.set_table_properties({"delta.deletedFileRetentionDuration": "interval 7 days"})
+
+    found = repo.fsck()
+
+    [warning] = found.warnings
+    assert warning.kind == "vacuum" and "delta.deletedFileRetentionDuration" in warning.message
+    assert not found.problems  # a warning; the new Delta version itself is listed as foreign
+    assert [u.kind for u in found.unnamed] == ["foreign"]
