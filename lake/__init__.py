@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lake.errors import (
     AmbiguousRefError,
+    CommitExpiredError,
     ConcurrentUpdateError,
     ContractError,
     ContractViolationError,
@@ -108,6 +109,7 @@ __all__ = [
     "ColumnAdded",
     "ColumnDropped",
     "Commit",
+    "CommitExpiredError",
     "CommitInfo",
     "ConcurrentUpdateError",
     "Contract",

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
 import lake
-from lake.errors import CommitExpiredError
+from lake import CommitExpiredError
 from lake.graph.refs import RefStore
 from lake.maintain import gc as gc_module
 from lake.maintain.stored import list_stored
