@@ -309,3 +309,33 @@ def test_cli_protected_main_refuses_then_fsck_repairs(cli: Lake, tmp_path: Path)
     shown = cli.json("log", "--limit", "2")
     assert isinstance(shown, list)
     assert shown[1]["metadata"]["lake.repair"]["reason"] == "approved backfill"
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing after it runs."""
+
+
+def test_a_foreign_compaction_of_an_unfinished_lake_write_is_refused(
+    repo: lake.Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: a lake writer died between its Delta commit and its ref (ids 900-902),
+    then another engine's OPTIMIZE folded that file into a compacted one. Adopting the
+    compaction made the rows the dead write never committed part of main."""
+    from lake.graph.refs import RefStore
+
+    _main_in_three_files(repo)
+
+    def crash(self: RefStore, ref: object, commit: str, **kw: object) -> None:
+        raise Crash
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RefStore, "move", crash)
+        with pytest.raises(Crash):
+            repo.branch("main").write("orders", rows([900, 901, 902]))
+    _optimize(repo)
+    with pytest.raises(ForeignChangeError, match="rewrote files of an unfinished lake write"):
+        repo.branch("main").write("orders", rows([4]))
+    assert lake_ids(repo) == [1, 2, 3]
+    repo.repair_foreign("orders", "undo", reason="compacted a crashed write")
+    repo.branch("main").write("orders", rows([4]))
+    assert lake_ids(repo) == [1, 2, 3, 4] == plain_ids(repo)

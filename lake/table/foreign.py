@@ -107,6 +107,18 @@ def refusal(p: Pending) -> str | None:
     """Why the foreign versions cannot be adopted as they are (None: they can)."""
     if p.versions is None:
         return "log entries of the range are gone (another engine cleaned up the log)"
+    unfinished: dict[str, str] = {}  # files that unfinished lake writes added -> their txn
+    for v in p.versions:
+        if not v.foreign:
+            unfinished.update((_path(a), v.txn or "") for a in v.adds)
+            continue
+        rewritten = sorted({_path(r) for r in v.removes} & unfinished.keys())
+        if rewritten:
+            txn = unfinished[rewritten[0]]
+            return (
+                f"{v.describe()} rewrote files of an unfinished lake write (transaction {txn}), "
+                "so the rows that write never committed cannot be told from the others"
+            )
     for v in p.foreign:
         what = v.describe()
         if v.protocol is not None:

@@ -46,7 +46,7 @@ def apply_adopt(
     found = scan(layers, op.dataset, draft.own, mine.version if mine else None)
     if found is None or not (found.foreign or found.versions is None):
         return None
-    why = refusal(found)
+    why = refusal(found) if op.decision != "undo" else None  # an undo takes anything back
     if why is not None:
         raise ForeignChangeError(
             f"{found.describe()}; the lake cannot adopt it: {why}",
