@@ -339,3 +339,58 @@ def test_a_foreign_compaction_of_an_unfinished_lake_write_is_refused(
     repo.repair_foreign("orders", "undo", reason="compacted a crashed write")
     repo.branch("main").write("orders", rows([4]))
     assert lake_ids(repo) == [1, 2, 3, 4] == plain_ids(repo)
+
+
+def _dt(repo: lake.Repository) -> DeltaTable:
+    return DeltaTable(repo.table_uri("orders"), storage_options=_opts(repo))
+
+
+def test_a_foreign_change_of_table_properties_alone_is_maintenance(repo: lake.Repository) -> None:
+    """Found by review: SET TBLPROPERTIES (no file, no schema change) counted as a data change,
+    so protected main refused every operation over a property."""
+    _main_in_three_files(repo)
+    repo.protect("main", protected=True)
+    repo.create_branch("etl")
+    repo.branch("etl").write("orders", rows([60]))
+    _dt(repo).alter.set_table_properties({"delta.checkpointInterval": "20"})
+    repo.merge("etl")
+    assert lake_ids(repo) == [1, 2, 3, 60] == plain_ids(repo)
+    adopted = repo.log(limit=2)[1].commit.metadata["lake.adopt"]
+    assert adopted["operations"] == ["SET TBLPROPERTIES"] and adopted["data_change"] is False
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"delta.enableExpiredLogCleanup": "true"}, "delta.enableExpiredLogCleanup=true"),
+        ({"delta.deletedFileRetentionDuration": "interval 0 days"}, "deletedFileRetentionDuration"),
+    ],
+)
+def test_a_foreign_commit_that_lets_engines_delete_lake_history_is_refused(
+    repo: lake.Repository, change: dict[str, str], reason: str
+) -> None:
+    """Found by review: a foreign SET TBLPROPERTIES enabling log cleanup was adopted, and the next
+    foreign cleanup_metadata made older lake commits unreadable."""
+    _main_in_three_files(repo)
+    _dt(repo).alter.set_table_properties(change)
+    with pytest.raises(ForeignChangeError, match=reason):
+        repo.branch("main").write("orders", rows([4]))
+    repo.repair_foreign("orders", "undo", reason="keep the lake's history")
+    assert _dt(repo).metadata().configuration.get(next(iter(change))) != next(iter(change.values()))
+    repo.branch("main").write("orders", rows([4]))
+    assert lake_ids(repo) == [1, 2, 3, 4] == plain_ids(repo)
+
+
+def test_a_foreign_check_constraint_is_refused_since_lake_writes_would_not_enforce_it(
+    repo: lake.Repository,
+) -> None:
+    """So is change data feed, which obliges every writer to write change files."""
+    _main_in_three_files(repo)
+    _dt(repo).alter.set_table_properties({"delta.enableChangeDataFeed": "true"})
+    with pytest.raises(ForeignChangeError, match="writer protocol 4"):
+        repo.branch("main").write("orders", rows([4]))
+    repo.repair_foreign("orders", "undo", reason="the lake writes no change files")
+    _dt(repo).alter.add_constraint({"positive": "id > 0"})
+    with pytest.raises(ForeignChangeError, match=r"delta\.constraints\.positive"):
+        repo.branch("main").write("orders", rows([-4]))
+    assert lake_ids(repo) == [1, 2, 3]

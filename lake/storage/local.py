@@ -52,7 +52,9 @@ class LocalStore:
     def put(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
         path = self._path(key)
         conditional = if_match is not None or if_none_match
-        lock = self._locked(path) if conditional else contextlib.nullcontext()
+        # link() makes a put-if-absent atomic by itself: only a compare-and-swap needs the lock
+        # (and a Delta log folder gets no lock files).
+        lock = self._locked(path) if if_match is not None else contextlib.nullcontext()
         with lock:
             if conditional:
                 current = self.get(key)

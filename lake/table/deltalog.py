@@ -166,6 +166,10 @@ class LoggedVersion:
     metadata: Mapping[str, Any] | None  # a ``metaData`` action (a schema or property change)
     protocol: Mapping[str, Any] | None  # a ``protocol`` action (new reader or writer features)
     other: tuple[str, ...]  # the kinds of any other action (cdc, domainMetadata, txn ...)
+    # Whether the ``metaData`` action changed the schema or the partitioning (None: not known);
+    # a change of table properties alone changes no data.
+    reschemes: bool | None = None
+    weakens: str = ""  # protective table properties the ``metaData`` action changed (see foreign)
 
     @property
     def txn(self) -> str | None:
@@ -199,7 +203,7 @@ class LoggedVersion:
     def data_change(self) -> bool:
         """Whether the version changed rows or the schema: False for a compaction (OPTIMIZE,
         Z-order, any rewrite whose every action says ``dataChange: false``)."""
-        if self.metadata is not None or self.protocol is not None:
+        if self.protocol is not None or (self.metadata is not None and self.reschemes is not False):
             return True
         actions = (*self.adds, *self.removes)
         return any(a.get("dataChange", True) is not False for a in actions)

@@ -11,8 +11,9 @@ deletion vectors).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -92,7 +93,46 @@ def pending(layers: Layers, dataset: str, layer: str, named: int | None, latest:
     versions = read_versions(
         layers.store, layers.key(dataset, layer, ""), -1 if named is None else named, latest
     )
-    return Pending(dataset, layer, named, latest, None if versions is None else tuple(versions))
+    if versions is None:
+        return Pending(dataset, layer, named, latest, None)
+    if named is not None and any(v.metadata is not None for v in versions):
+        versions = _judge_metadata(layers, dataset, layer, named, versions)
+    return Pending(dataset, layer, named, latest, tuple(versions))
+
+
+def _shape(schema_string: str, partitions: Sequence[str]) -> tuple[Any, list[str]]:
+    return json.loads(schema_string), list(partitions)
+
+
+def _judge_metadata(
+    layers: Layers, dataset: str, layer: str, named: int, versions: list[LoggedVersion]
+) -> list[LoggedVersion]:
+    """Mark each ``metaData`` action as a change of schema or partitioning, or of properties
+    only (which changes no data), against the table as the named version has it."""
+    then = layers._table(layers.uri(dataset, layer), named)
+    shape = _shape(then.schema().to_json(), then.metadata().partition_columns)
+    config = dict(then.metadata().configuration)
+    out = []
+    for v in versions:
+        if v.metadata is not None:
+            new = _shape(str(v.metadata.get("schemaString", "{}")), v.metadata.get("partitionColumns") or [])
+            now = dict(v.metadata.get("configuration") or {})
+            weakens = ", ".join(
+                f"{k}={now.get(k)}" for k in PROTECTIVE if k in config and now.get(k) != config[k]
+            )
+            v = replace(v, reschemes=new != shape, weakens=weakens)
+            shape, config = new, now
+        out.append(v)
+    return out
+
+
+# Table properties the lake sets so that its history survives other engines' maintenance: a foreign
+# commit that changes one would let them delete log entries or files that lake commits still name.
+PROTECTIVE = (
+    "delta.enableExpiredLogCleanup",
+    "delta.logRetentionDuration",
+    "delta.deletedFileRetentionDuration",
+)
 
 
 def scan(layers: Layers, dataset: str, layer: str, named: int | None) -> Pending | None:
@@ -121,6 +161,11 @@ def refusal(p: Pending) -> str | None:
             )
     for v in p.foreign:
         what = v.describe()
+        required = _writer_requirements(v)
+        if required:
+            return f"{what} added writer requirements the lake's writes do not enforce ({required})"
+        if v.weakens:
+            return f"{what} set {v.weakens}: engines could then delete what lake commits still name"
         if v.protocol is not None:
             reader = int(v.protocol.get("minReaderVersion", 1))
             features = v.protocol.get("readerFeatures") or []
@@ -137,6 +182,22 @@ def refusal(p: Pending) -> str | None:
             if r.get("deletionVector"):
                 return f"{what} removed rows with deletion vectors, which the lake cannot read"
     return None
+
+
+def _writer_requirements(v: LoggedVersion) -> str:
+    """What a version asks of every later writer that the lake's own commits would not honour:
+    a newer writer protocol or writer features (CHECK constraints, generated or identity
+    columns, append-only ...)."""
+    found = []
+    if v.protocol is not None:
+        writer = int(v.protocol.get("minWriterVersion", 2))
+        if writer > 2 or v.protocol.get("writerFeatures"):
+            found.append(f"writer protocol {writer} {v.protocol.get('writerFeatures') or []}")
+    config = (v.metadata or {}).get("configuration") or {}
+    found += sorted(k for k in config if k.startswith("delta.constraints."))
+    if str(config.get("delta.appendOnly", "false")).lower() == "true":
+        found.append("delta.appendOnly=true")
+    return ", ".join(found)
 
 
 def _path(action: Mapping[str, Any]) -> str:
