@@ -109,7 +109,7 @@ def _judge_metadata(
 ) -> list[LoggedVersion]:
     """Mark each ``metaData`` action as a change of schema or partitioning, or of properties
     only (which changes no data), against the table as the named version has it."""
-    then = layers._table(layers.uri(dataset, layer), named)
+    then = layers.table(dataset, layer, named)
     shape = _shape(then.schema().to_json(), then.metadata().partition_columns)
     config = dict(then.metadata().configuration)
     out = []
@@ -217,8 +217,7 @@ def adopted_paths(p: Pending, named_files: Mapping[str, DataFile]) -> list[str]:
 
 
 def _schema_of(layers: Layers, dataset: str, layer: str, version: int) -> pa.Schema:
-    uri = layers.uri(dataset, layer)
-    return pa.schema(layers._table(uri, version).schema().to_arrow())
+    return pa.schema(layers.table(dataset, layer, version).schema().to_arrow())
 
 
 def adopt(

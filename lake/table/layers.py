@@ -248,6 +248,10 @@ class Layers:
         with storage_errors("read the Delta table", at, self.config):  # TableNotFoundError passes
             return DeltaTable(uri, version=version, storage_options=self.config.delta_options())
 
+    def table(self, dataset: str, layer_path: str, version: int | None = None) -> DeltaTable:
+        """The layer's Delta table (at ``version``; None: the newest), storage faults named."""
+        return self._table(self.uri(dataset, layer_path), version)
+
     # -- reading ---------------------------------------------------------------------------------
     def latest_version(self, dataset: str, layer_path: str) -> int | None:
         """The layer's newest Delta version. The loaded table is kept for :meth:`commit`, which
