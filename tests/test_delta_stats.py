@@ -30,8 +30,8 @@ from deltalake.transaction import AddAction, create_table_with_add_actions
 import lake
 from lake.graph.commits import Layer
 from lake.storage import open_store
+from lake.table.deltalog import rows_of as log_rows_of
 from lake.table.layers import Layers
-from lake.table.layers import rows_of as log_rows_of
 
 # -- helpers -------------------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -91,20 +90,8 @@ def relative(layers: Layers, dataset: str, layer: str, path: str) -> str | None:
 
 
 def versions(layers: Layers, dataset: str, layer: str, after: int, upto: int) -> list[LoggedVersion] | None:
-    """The log entries of versions ``after+1 .. upto`` of a layer, read a few at a time; None
-    when one of them is gone."""
-    if upto <= after:
-        return []
-    prefix = layers.key(dataset, layer, "")
-
-    def one(v: int) -> list[LoggedVersion] | None:
-        return read_versions(layers.store, prefix, v - 1, v)
-
-    with ThreadPoolExecutor(max_workers=min(16, upto - after)) as pool:
-        got = list(pool.map(one, range(after + 1, upto + 1)))
-    if any(g is None for g in got):
-        return None
-    return [v for g in got for v in g or ()]
+    """The log entries of versions ``after+1 .. upto`` of a layer; None when one of them is gone."""
+    return read_versions(layers.store, layers.key(dataset, layer, ""), after, upto)
 
 
 def files_at(layers: Layers, dataset: str, layer: str, version: int) -> set[str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -93,7 +94,7 @@ def entry(
         "operationMetrics": {
             "numAddedFiles": str(len(adds)),
             "numRemovedFiles": str(len(removes)),
-            "numOutputRows": str(sum(_records(a) for a in adds)),
+            "numOutputRows": str(sum(rows_of({"stats": a.stats}) or 0 for a in adds)),
         },
         "engineInfo": ENGINE,
         "clientVersion": f"{ENGINE}-{_version()}",
@@ -131,14 +132,25 @@ def entry(
     return "".join(json.dumps(line, allow_nan=False) + "\n" for line in lines).encode()
 
 
-def _records(f: FileAction) -> int:
-    if not f.stats:
-        return 0
+def rows_of(add: Mapping[str, Any]) -> int | None:
+    """The row count an add action's stats record, or None when they record none (a file some
+    other writer added without stats): never guess 0, which would count the file as empty."""
+    stats = add.get("stats")
+    if not stats:
+        return None
     try:
-        n = json.loads(f.stats).get("numRecords")
-    except ValueError:
-        return 0
-    return n if isinstance(n, int) else 0
+        records = json.loads(stats).get("numRecords")
+    except (ValueError, AttributeError):
+        return None
+    return int(records) if isinstance(records, int) and not isinstance(records, bool) else None
+
+
+def removed_rows(info: Mapping[str, Any]) -> dict[str, int] | None:
+    """The rows of each file a lake commit removed, as recorded in its commitInfo."""
+    raw = info.get("lake.removed")
+    if raw is None:
+        return None
+    return {str(k): int(v) for k, v in json.loads(raw).items()}
 
 
 def _version() -> str:
@@ -215,36 +227,43 @@ class LoggedVersion:
 
 def read_versions(store: ObjectStore, prefix: str, after: int, upto: int) -> list[LoggedVersion] | None:
     """The log entries of versions ``after+1 .. upto`` of the table at ``prefix`` (a key prefix of
-    ``store``), or None when one of them is gone."""
+    ``store``), or None when one of them is gone. Reading the range costs what changed, never the
+    table's size; entries are fetched a few at a time."""
+    wanted = range(after + 1, upto + 1)
+    if len(wanted) <= 1:
+        blobs = [store.get(log_key(prefix, v)) for v in wanted]
+    else:
+        with ThreadPoolExecutor(max_workers=min(16, len(wanted))) as pool:
+            blobs = list(pool.map(lambda v: store.get(log_key(prefix, v)), wanted))
     out: list[LoggedVersion] = []
-    for version in range(after + 1, upto + 1):
-        blob = store.get(log_key(prefix, version))
+    for version, blob in zip(wanted, blobs, strict=True):
         if blob is None:
             return None
-        info: dict[str, Any] = {}
-        adds: list[Mapping[str, Any]] = []
-        removes: list[Mapping[str, Any]] = []
-        metadata: Mapping[str, Any] | None = None
-        protocol: Mapping[str, Any] | None = None
-        other: list[str] = []
-        for line in blob.data.splitlines():
-            if not line.strip():
-                continue
-            action = json.loads(line)
-            for kind, body in action.items():
-                if kind == "commitInfo":
-                    info = body
-                elif kind == "add":
-                    adds.append(body)
-                elif kind == "remove":
-                    removes.append(body)
-                elif kind == "metaData":
-                    metadata = body
-                elif kind == "protocol":
-                    protocol = body
-                else:
-                    other.append(kind)
-        out.append(
-            LoggedVersion(version, info, tuple(adds), tuple(removes), metadata, protocol, tuple(other))
-        )
+        out.append(_parse(version, blob.data))
     return out
+
+
+def _parse(version: int, data: bytes) -> LoggedVersion:
+    info: dict[str, Any] = {}
+    adds: list[Mapping[str, Any]] = []
+    removes: list[Mapping[str, Any]] = []
+    metadata: Mapping[str, Any] | None = None
+    protocol: Mapping[str, Any] | None = None
+    other: list[str] = []
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        for kind, body in json.loads(line).items():
+            if kind == "commitInfo":
+                info = body
+            elif kind == "add":
+                adds.append(body)
+            elif kind == "remove":
+                removes.append(body)
+            elif kind == "metaData":
+                metadata = body
+            elif kind == "protocol":
+                protocol = body
+            else:
+                other.append(kind)
+    return LoggedVersion(version, info, tuple(adds), tuple(removes), metadata, protocol, tuple(other))

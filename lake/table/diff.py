@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from lake.graph.commits import Layer, Snapshot
-from lake.table.layers import DataFile, Layers, removed_rows, rows_of
+from lake.table.deltalog import read_versions, removed_rows, rows_of
+from lake.table.layers import DataFile, Layers
 from lake.table.views import FileRef, View
 
 
@@ -145,17 +146,19 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
         if va == vb:
             continue
         lo, hi = min(va, vb), max(va, vb)
-        entries = layers.log_entries(dataset, layer_path, lo, hi)
+        entries = read_versions(layers.store, layers.key(dataset, layer_path, ""), lo, hi)
         if entries is None:
             return None
         first: dict[str, bool] = {}  # path -> present before the range
         last: dict[str, tuple[bool, DataFile]] = {}
         known_rows: dict[str, int] = {}
-        for info, actions in entries:
-            recorded = removed_rows(info) or {}
-            for entry in actions:
-                if "add" in entry:
-                    add = entry["add"]
+        for logged in entries:
+            recorded = removed_rows(logged.info) or {}
+            # A version adds and removes different files, so removes before adds is its order.
+            actions = [("remove", r) for r in logged.removes] + [("add", a) for a in logged.adds]
+            for kind, action in actions:
+                if kind == "add":
+                    add = action
                     p = add["path"]
                     added_rows = rows_of(add)
                     if added_rows is None:
@@ -171,7 +174,7 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
                     last[p] = (True, f)
                     known_rows[p] = f.rows
                 else:
-                    rm = entry["remove"]
+                    rm = action
                     p = rm["path"]
                     first.setdefault(p, True)
                     rows = recorded.get(p, known_rows.get(p))

@@ -323,29 +323,6 @@ class Layers:
             with ThreadPoolExecutor(max_workers=min(len(paths), 8)) as pool:
                 return dict(zip(paths, pool.map(count, paths), strict=True))
 
-    def log_entries(
-        self, dataset: str, layer_path: str, after: int, upto: int
-    ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]] | None:
-        """The commitInfo and file actions of versions ``after+1 .. upto``, or None if any log
-        entry is gone. Reading the range costs what changed, never the table's size."""
-        out: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-        for version in range(after + 1, upto + 1):
-            blob = self.store.get(self.key(dataset, layer_path, f"_delta_log/{version:020d}.json"))
-            if blob is None:
-                return None
-            info: dict[str, Any] = {}
-            actions: list[dict[str, Any]] = []
-            for line in blob.data.splitlines():
-                if not line.strip():
-                    continue
-                entry = json.loads(line)
-                if "commitInfo" in entry:
-                    info = entry["commitInfo"]
-                elif "add" in entry or "remove" in entry:
-                    actions.append(entry)
-            out.append((info, actions))
-        return out
-
     # -- writing ---------------------------------------------------------------------------------
     def write_files(
         self, dataset: str, layer_path: str, table: pa.Table, *, rows_per_file: int | None = None
@@ -572,24 +549,3 @@ def _plain_protocol(dt: DeltaTable) -> bool:
     if p.min_reader_version > 1 or p.min_writer_version > 2 or p.reader_features or p.writer_features:
         return False
     return dt.metadata().configuration.get("delta.appendOnly", "false").lower() != "true"
-
-
-def removed_rows(info: Mapping[str, Any]) -> dict[str, int] | None:
-    """The rows of each file a lake commit removed, as recorded in its commitInfo."""
-    raw = info.get("lake.removed")
-    if raw is None:
-        return None
-    return {str(k): int(v) for k, v in json.loads(raw).items()}
-
-
-def rows_of(add: Mapping[str, Any]) -> int | None:
-    """The row count an add action's stats record, or None when they record none (a file some
-    other writer added without stats): never guess 0, which would count the file as empty."""
-    stats = add.get("stats")
-    if not stats:
-        return None
-    try:
-        records = json.loads(stats).get("numRecords")
-    except (ValueError, AttributeError):
-        return None
-    return int(records) if isinstance(records, int) and not isinstance(records, bool) else None
