@@ -237,22 +237,17 @@ def adopt(
     latest_files = layers.files(dataset, Layer(p.layer, p.latest))
     named_files = layers.files(dataset, Layer(p.layer, p.named)) if p.named is not None else {}
     want = adopted_paths(p, named_files)
-    version = p.latest
-    if set(want) != set(latest_files):
-        missing = [w for w in want if w not in latest_files and w not in named_files]
-        if missing:
-            raise VersionTaken(f"{dataset}: foreign versions name files the log does not hold: {missing[:3]}")
-        version = layers.commit(
-            dataset,
-            p.layer,
-            base=p.latest,
-            adds=[named_files[w] for w in want if w not in latest_files],
-            removes=[f for path, f in latest_files.items() if path not in want],
-            schema=_schema_of(layers, dataset, p.layer, p.latest),
-            schema_change=None,
-            metadata={**metadata, "lake.heal": "foreign"},
-            operation=Operation.of("heal", {"keep": "foreign versions"}),
-        )
+    missing = [w for w in want if w not in latest_files and w not in named_files]
+    if missing:
+        raise VersionTaken(f"{dataset}: foreign versions name files the log does not hold: {missing[:3]}")
+    version = layers.restore(
+        dataset,
+        p.layer,
+        p.latest,
+        {w: latest_files.get(w) or named_files[w] for w in want},
+        metadata={**metadata, "lake.heal": "foreign"},
+        operation=Operation.of("heal", {"keep": "foreign versions"}),
+    )
     held = layers.files(dataset, Layer(p.layer, version))
     before = named_files
     added = [f for path, f in held.items() if path not in before]
@@ -296,16 +291,11 @@ def undo(
     assert p.named is not None
     latest_files = layers.files(dataset, Layer(p.layer, p.latest))
     named_files = layers.files(dataset, Layer(p.layer, p.named))
-    adds = [f for path, f in named_files.items() if path not in latest_files]
-    removes = [f for path, f in latest_files.items() if path not in named_files]
-    version = layers.commit(
+    version = layers.restore(
         dataset,
         p.layer,
-        base=p.latest,
-        adds=adds,
-        removes=removes,
-        schema=_schema_of(layers, dataset, p.layer, p.latest),
-        schema_change=None,
+        p.latest,
+        named_files,
         metadata=metadata,
         operation=Operation.of("undo", {"version": str(p.named)}),
         restore_metadata=p.named if any(v.metadata is not None for v in p.foreign) else None,
@@ -322,7 +312,7 @@ def undo(
         operation="undo",
         rows_added=0,
         rows_removed=0,
-        files_added=len(adds),
-        files_removed=len(removes),
+        files_added=sum(1 for path in named_files if path not in latest_files),
+        files_removed=sum(1 for path in latest_files if path not in named_files),
     )
     return new, change

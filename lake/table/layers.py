@@ -520,24 +520,45 @@ class Layers:
         assert latest is not None and latest >= expected
         if latest == expected:
             return expected
-        want = self.files(dataset, Layer(layer_path, expected))
+        return self.restore(
+            dataset,
+            layer_path,
+            latest,
+            self.files(dataset, Layer(layer_path, expected)),
+            metadata={**metadata, "lake.heal": str(expected)},
+            operation=Operation.of("heal", {"version": str(expected)}),
+        )
+
+    def restore(
+        self,
+        dataset: str,
+        layer_path: str,
+        latest: int,
+        want: Mapping[str, DataFile],
+        *,
+        metadata: Mapping[str, Any],
+        operation: Operation,
+        restore_metadata: int | None = None,
+    ) -> int:
+        """Commit, on top of ``latest``, the version that holds exactly the files ``want``
+        (adding and removing what differs; with ``restore_metadata``, the schema and properties of
+        that version too). Returns the new version, or ``latest`` when nothing differs."""
         have = self.files(dataset, Layer(layer_path, latest))
         adds = [f for p, f in want.items() if p not in have]
         removes = [f for p, f in have.items() if p not in want]
-        if not adds and not removes:
+        if not adds and not removes and restore_metadata is None:
             return latest
-        uri = self.uri(dataset, layer_path)
-        schema = pa.schema(self._table(uri, latest).schema().to_arrow())
         return self.commit(
             dataset,
             layer_path,
             base=latest,
             adds=adds,
             removes=removes,
-            schema=schema,
+            schema=pa.schema(self.table(dataset, layer_path, latest).schema().to_arrow()),
             schema_change=None,
-            metadata={**metadata, "lake.heal": str(expected)},
-            operation=Operation.of("heal", {"version": str(expected)}),
+            metadata=metadata,
+            operation=operation,
+            restore_metadata=restore_metadata,
         )
 
 
