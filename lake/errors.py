@@ -210,18 +210,18 @@ class _ValidationReport(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+def failed_checks(report: _ValidationReport) -> str:
+    """The checks a validation report failed, with their failing row counts: ``unique (3 rows)``."""
+    return ", ".join(f"{r.name} ({r.failed_rows} rows)" if r.failed_rows else r.name for r in report.failures)
+
+
 class ContractViolationError(LakeError):
     """Data broke the contract; nothing was committed. ``reports`` say which checks and rows."""
 
     def __init__(self, reports: Sequence[_ValidationReport]) -> None:
         given = list(reports)
         self.reports: list[Any] = given  # of lake.validation.report.ValidationReport
-        parts = []
-        for rep in given:
-            failed = ", ".join(
-                f"{r.name} ({r.failed_rows} rows)" if r.failed_rows else r.name for r in rep.failures
-            )
-            parts.append(f"{rep.dataset}: {failed}")
+        parts = [f"{rep.dataset}: {failed_checks(rep)}" for rep in given]
         super().__init__(
             "the data breaks the contract, so nothing was committed: " + "; ".join(parts),
             hint="fix the rows shown, or write with on_violation='quarantine' (CLI: --quarantine) "

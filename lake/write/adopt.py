@@ -19,13 +19,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lake.contracts import Contract
-from lake.errors import ForeignChangeError
+from lake.errors import ForeignChangeError, failed_checks
 from lake.graph.commits import Snapshot
+from lake.table.change import Change
 from lake.table.foreign import Pending, adopt, refusal, scan, undo
 from lake.table.layers import Layers
-from lake.table.views import KeptRows, View
+from lake.table.views import View
 from lake.validation.engine import cast_to_contract
-from lake.validation.rows import check_rows
+from lake.write.check import judge
 from lake.write.draft import Draft
 from lake.write.ops import Adopt
 
@@ -94,16 +95,11 @@ def _judge(
     after = View(layers, dataset, new)
     added = [ref for path, ref in after.files.items() if before is None or path not in before.files]
     removed = [ref for path, ref in (before.files if before else {}).items() if path not in after.files]
-    rows = after.to_arrow(refs=added) if added else None
-    typed = cast_to_contract(contract, rows) if rows is not None else None
-    others = KeptRows(before, removed) if before is not None else None
-    checked = check_rows(
-        contract, typed.table if typed else None, others=others, cast=typed.results if typed else ()
-    )
+    typed = cast_to_contract(contract, after.to_arrow(refs=added)) if added else None
+    change = Change("adopt", after.schema, data=typed.table if typed else None, remove=removed)
+    checked = judge(contract, change, before, typed)
     if not checked.report.ok:
-        failed = ", ".join(
-            f"{r.name} ({r.failed_rows} rows)" if r.failed_rows else r.name for r in checked.report.failures
-        )
+        failed = failed_checks(checked.report)
         raise ForeignChangeError(
             f"{found.describe()}. The data it leaves breaks the contract of {dataset!r}: {failed}. "
             "Nothing was committed and nothing was lost: the version stays in the Delta table",

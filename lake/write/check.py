@@ -68,7 +68,7 @@ def check(
     files = None if aside else (kept.reuse(change) if kept is not None else None)
     files = files or (None if aside else overlap(layers, op.dataset, draft.own, change))
     try:
-        checked = _judge(contract, change, draft.view(op.dataset), typed, blame=aside)
+        checked = judge(contract, change, draft.view(op.dataset), typed, blame=aside)
     except BaseException:
         if files is not None:
             files.cancel()
@@ -83,7 +83,7 @@ def check(
     return _quarantine(op, draft, contract, raw, typed, change, checked)
 
 
-def _judge(
+def judge(
     contract: Contract, change: Change, view: View | None, typed: Typed | None, *, blame: bool = False
 ) -> CheckedRows:
     """The rows ``change`` brings, checked with the rows the dataset keeps besides them."""
@@ -118,7 +118,7 @@ def _quarantine(
     keep = typed.table.filter(pa.array((~mask).to_list()))
     kept_change = plan(op, draft, keep)
     assert kept_change is not None
-    final = _judge(contract, kept_change, draft.view(op.dataset), None).report
+    final = judge(contract, kept_change, draft.view(op.dataset), None).report
     if not final.ok:
         raise ContractViolationError([final])
     frame = pl.from_arrow(raw.filter(pa.array(mask.to_list())))
