@@ -85,7 +85,7 @@ class Txn:
 
     branch: str
     message: str
-    author: str = ""
+    author: str = ""  # who the commit names (the caller's, else default_author())
     parameters: dict[str, str] = field(default_factory=dict)  # Delta operation parameters for all
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     patience: Patience = field(default_factory=Patience)
@@ -94,7 +94,7 @@ class Txn:
 
     def delta_metadata(self) -> dict[str, str]:
         meta = {"lake.txn": self.id, "lake.branch": self.branch, "lake.message": self.message[:200]}
-        return {**meta, "lake.author": self.author} if self.author else meta
+        return {**meta, "lake.author": self.author}
 
 
 def commit(
@@ -125,7 +125,7 @@ def commit(
             continue
         if draft.unchanged():
             return _result(txn, draft, draft.ref.commit)
-        landed = _move(ctx, draft, _commit_object(draft, txn, author, metadata))
+        landed = _move(ctx, draft, _commit_object(draft, txn, metadata))
         if landed is not None:
             ctx.after_commit(landed)
             return _result(txn, draft, landed.id)
@@ -267,7 +267,7 @@ def _delta_commit(
     draft.record(dataset, new, done)
 
 
-def _commit_object(draft: Draft, txn: Txn, author: str | None, metadata: Mapping[str, Any] | None) -> Commit:
+def _commit_object(draft: Draft, txn: Txn, metadata: Mapping[str, Any] | None) -> Commit:
     meta: dict[str, Any] = {**(metadata or {})}
     if draft.rules is None:  # a change of rules alone has always been recorded without it
         meta["lake.txn"] = txn.id
@@ -275,7 +275,7 @@ def _commit_object(draft: Draft, txn: Txn, author: str | None, metadata: Mapping
         meta["lake.validation"] = {d: r.summary() for d, r in sorted(draft.reports.items())}
     return Commit(
         parents=(draft.ref.commit,) if draft.merged is None else (draft.ref.commit, draft.merged),
-        author=author or default_author(),
+        author=txn.author,
         time=now_utc(),
         message=txn.message,
         datasets=draft.datasets,
