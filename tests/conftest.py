@@ -22,6 +22,7 @@ import pytest
 
 import lake
 from lake.cli.app import main
+from lake.graph.refs import RefStore
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -164,3 +165,19 @@ def cli(repo_uri: str, capsys: pytest.CaptureFixture[str]) -> Lake:
     lake_cli = Lake(repo_uri, capsys)
     assert main(["init", repo_uri]) == 0
     return lake_cli
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing after it runs."""
+
+
+def crash_between_delta_commit_and_ref(write: Callable[[], object]) -> None:
+    """Run ``write`` and let it die after its Delta commit, at the compare-and-swap of its ref."""
+
+    def crash(self: RefStore, ref: object, commit: str, **kw: object) -> None:
+        raise Crash
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RefStore, "move", crash)
+        with pytest.raises(Crash):
+            write()

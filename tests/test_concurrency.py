@@ -8,6 +8,7 @@ import os
 import polars as pl
 import pyarrow as pa
 import pytest
+from conftest import crash_between_delta_commit_and_ref
 
 import lake
 from lake.graph.refs import RefStore
@@ -91,10 +92,6 @@ def test_two_writers_of_different_datasets_both_land(repo: lake.Repository) -> N
     assert [c.commit.message for c in repo.log(limit=2)] == ["mine", "rival"]
 
 
-class Crash(BaseException):
-    """Stands for the process dying: nothing after it runs."""
-
-
 @pytest.mark.parametrize("branch", ["main", "feature"])
 def test_crash_between_the_delta_commit_and_the_ref_leaves_the_branch_consistent(
     repo: lake.Repository, branch: str
@@ -105,17 +102,7 @@ def test_crash_between_the_delta_commit_and_the_ref_leaves_the_branch_consistent
     b = repo.branch(branch)
     head = b.head
     before = sorted(repo.read("orders", branch).column("id").to_pylist())
-    real_move = RefStore.move
-
-    def crash(self: RefStore, ref, commit, **kw):  # type: ignore[no-untyped-def]
-        raise Crash
-
-    RefStore.move = crash  # type: ignore[method-assign]
-    try:
-        with pytest.raises(Crash):
-            b.write("orders", pa.table({"id": [99]}), message="lost")
-    finally:
-        RefStore.move = real_move  # type: ignore[method-assign]
+    crash_between_delta_commit_and_ref(lambda: b.write("orders", pa.table({"id": [99]}), message="lost"))
     # readers through the ref never see the half-done write
     assert b.head == head
     assert sorted(repo.read("orders", branch).column("id").to_pylist()) == before

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pytest
-from conftest import Lake
+from conftest import Lake, crash_between_delta_commit_and_ref
 from deltalake import DeltaTable, write_deltalake
 
 import lake
@@ -311,27 +311,12 @@ def test_cli_protected_main_refuses_then_fsck_repairs(cli: Lake, tmp_path: Path)
     assert shown[1]["metadata"]["lake.repair"]["reason"] == "approved backfill"
 
 
-class Crash(BaseException):
-    """Stands for the process dying: nothing after it runs."""
-
-
-def test_a_foreign_compaction_of_an_unfinished_lake_write_is_refused(
-    repo: lake.Repository, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_foreign_compaction_of_an_unfinished_lake_write_is_refused(repo: lake.Repository) -> None:
     """Found by review: a lake writer died between its Delta commit and its ref (ids 900-902),
     then another engine's OPTIMIZE folded that file into a compacted one. Adopting the
     compaction made the rows the dead write never committed part of main."""
-    from lake.graph.refs import RefStore
-
     _main_in_three_files(repo)
-
-    def crash(self: RefStore, ref: object, commit: str, **kw: object) -> None:
-        raise Crash
-
-    with monkeypatch.context() as patch:
-        patch.setattr(RefStore, "move", crash)
-        with pytest.raises(Crash):
-            repo.branch("main").write("orders", rows([900, 901, 902]))
+    crash_between_delta_commit_and_ref(lambda: repo.branch("main").write("orders", rows([900, 901, 902])))
     _optimize(repo)
     with pytest.raises(ForeignChangeError, match="rewrote files of an unfinished lake write"):
         repo.branch("main").write("orders", rows([4]))

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
-from conftest import Lake
+from conftest import Lake, crash_between_delta_commit_and_ref
 from deltalake import DeltaTable, write_deltalake
 
 import lake
-from lake.graph.refs import RefStore
 from lake.maintain.stored import list_stored
 
 
@@ -40,24 +38,6 @@ def parquet_bytes(ids: list[int]) -> bytes:
 
 def keys(repo: lake.Repository, prefix: str) -> list[str]:
     return sorted(s.key for s in list_stored(repo.config, prefix) if "/." not in s.key)
-
-
-class Crash(BaseException):
-    """Stands for the process dying."""
-
-
-def crash_between_delta_commit_and_ref(write: object) -> None:
-    real_move = RefStore.move
-
-    def crash(self: RefStore, ref, commit, **kw):  # type: ignore[no-untyped-def]
-        raise Crash
-
-    RefStore.move = crash  # type: ignore[method-assign]
-    try:
-        with pytest.raises(Crash):
-            write()  # type: ignore[operator]
-    finally:
-        RefStore.move = real_move  # type: ignore[method-assign]
 
 
 def test_a_healthy_repository_is_clean(cli: Lake, tmp_path: Path) -> None:

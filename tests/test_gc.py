@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import Lake
+from conftest import Crash, Lake, crash_between_delta_commit_and_ref
 from deltalake import write_deltalake
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -18,7 +18,6 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_a
 
 import lake
 from lake import CommitExpiredError
-from lake.graph.refs import RefStore
 from lake.maintain import gc as gc_module
 from lake.maintain.stored import list_stored
 
@@ -47,10 +46,6 @@ def put_garbage(repo: lake.Repository, key: str) -> None:
     fs = repo.config.arrow_filesystem()
     with fs.open_output_stream(repo.config.arrow_path(repo.config.join(key))) as out:
         pq.write_table(rows([666]), out)
-
-
-class Crash(BaseException):
-    """Stands for the process dying."""
 
 
 def history(repo: lake.Repository) -> dict[str, str]:
@@ -200,17 +195,7 @@ def test_versions_past_the_named_one_keep_their_files(repo: lake.Repository) -> 
     no lake commit names their versions yet, and gc must not take their files."""
     main = repo.branch("main")
     main.write("orders", rows([1]))
-    real_move = RefStore.move
-
-    def crash(self: RefStore, ref, commit, **kw):  # type: ignore[no-untyped-def]
-        raise Crash
-
-    RefStore.move = crash  # type: ignore[method-assign]
-    try:
-        with pytest.raises(Crash):
-            main.write("orders", rows([2]))
-    finally:
-        RefStore.move = real_move  # type: ignore[method-assign]
+    crash_between_delta_commit_and_ref(lambda: main.write("orders", rows([2])))
     write_deltalake(
         repo.table_uri("orders"), rows([100]), mode="append", storage_options=repo.config.delta_options()
     )
