@@ -15,11 +15,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import typer
+from proxies import FaultProxy
 
 import lake
 from lake.cli.app import app, main
@@ -76,32 +75,16 @@ class Signed:
     token: str | None
 
 
-class RecordingProxy:
-    """A TCP proxy on 127.0.0.1 (an OS-chosen port) in front of moto that notes, for every HTTP
-    request passing through, the access key id it was signed with and its session token."""
+class RecordingProxy(FaultProxy):
+    """A proxy in front of moto that notes, for every HTTP request passing through, the access key
+    id it was signed with and its session token."""
 
     def __init__(self, upstream: str) -> None:
         host, port = upstream.removeprefix("http://").split(":")
-        self.upstream = (host, int(port))
         self.requests: list[Signed] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__((host, int(port)))
 
-    def close(self) -> None:
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.upstream)
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
-
-    def _note(self, data: bytes) -> None:
+    def observe(self, data: bytes) -> None:
         starts = list(_REQUEST.finditer(data))
         for i, found in enumerate(starts):
             end = starts[i + 1].start() if i + 1 < len(starts) else len(data)
@@ -115,20 +98,6 @@ class RecordingProxy:
                     token.group(1).decode() if token else None,
                 )
             )
-
-    def _pump(self, src: socket.socket, dst: socket.socket, request: bool) -> None:
-        try:
-            while data := src.recv(65536):
-                if request:
-                    self._note(data)
-                dst.sendall(data)
-        except OSError:
-            pass
-        for sock in (src, dst):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 @pytest.fixture
