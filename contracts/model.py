@@ -3,6 +3,7 @@ problem is reported with the file, the line and the key (a typo must never disab
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import hashlib
 import json
@@ -14,7 +15,15 @@ from typing import Any, Literal, NamedTuple
 import polars as pl
 import pyarrow as pa
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from yaml.composer import ComposerError
 
 from lake.errors import ContractError as ContractError  # its home is lake.errors
@@ -42,21 +51,106 @@ class _Model(BaseModel):
 
 
 Number = int | float
+Bound = int | float | dt.datetime | dt.date
+"""A bound: a number, or for date and timestamp columns an ISO date or datetime (in the YAML
+``2024-01-31`` or ``2024-01-31T08:00:00+01:00``; quoted strings are parsed the same way)."""
+
+
+def _iso_bound(value: Any) -> Any:
+    """A quoted ISO date or datetime as a date or datetime; anything else as it is."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return dt.date.fromisoformat(text)
+            return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a number, an ISO date (2024-01-31) or an ISO datetime "
+                "(2024-01-31T08:00:00+01:00)"
+            ) from None
+    return value
+
+
+MetricName = Literal[
+    "mean",
+    "stddev",
+    "min",
+    "max",
+    "sum",
+    "quantile",
+    "distinct_count",
+    "unique_ratio",
+    "missing_count",
+    "missing_percent",
+    "duplicate_count",
+    "duplicate_percent",
+    "avg_length",
+]
+METRICS: tuple[str, ...] = MetricName.__args__  # type: ignore[attr-defined]
+NUMERIC_METRICS = frozenset({"mean", "stddev", "sum", "quantile"})
+"""Metrics of numbers only (``min`` and ``max`` take dates and timestamps too)."""
+STRING_METRICS = frozenset({"avg_length"})
+
+
+class MetricBound(_Model):
+    """Bounds on one statistic of a column, over the dataset after the write (``scope: dataset``)
+    or over the rows one write or merge brings (``scope: batch``)."""
+
+    min: Bound | None = None
+    max: Bound | None = None
+    p: float | None = Field(default=None, ge=0, le=1)  # quantile: which one
+    scope: Literal["dataset", "batch"] = "dataset"
+    severity: Severity = "error"
+    where: str | None = None
+
+    _iso = field_validator("min", "max", mode="before")(_iso_bound)
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> MetricBound:
+        if self.min is None and self.max is None:
+            raise ValueError("a metric needs min, max or both")
+        return self
+
+
+class Reference(_Model):
+    """Every non-null value of the column exists in ``dataset``'s ``column``, at the same commit."""
+
+    dataset: str = Field(min_length=1)
+    column: str = Field(min_length=1)
+    severity: Severity = "error"
 
 
 class ColumnSpec(_Model):
     type: str
     nullable: bool = True
     unique: bool = False
-    min: Number | None = None
-    max: Number | None = None
+    min: Bound | None = None
+    max: Bound | None = None
     in_: list[Any] | None = Field(default=None, alias="in")
     not_in: list[Any] | None = None
     pattern: str | None = None
     min_length: int | None = Field(default=None, ge=0)
     max_length: int | None = Field(default=None, ge=0)
     checks: list[str] = Field(default_factory=list)
+    metrics: dict[MetricName, list[MetricBound]] = Field(default_factory=dict)
+    references: Reference | None = None
+    where: str | None = None  # the column's checks run on the rows this selects
     description: str | None = None
+
+    _iso = field_validator("min", "max", mode="before")(_iso_bound)
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metric_lists(cls, value: Any) -> Any:
+        """``quantile: {p: 0.99, max: 5}`` and ``quantile: [{p: 0.5, ...}, {p: 0.99, ...}]`` alike."""
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, list) else [v] for k, v in value.items()}
+        return value
+
+    @field_serializer("metrics")
+    def _metric_forms(self, value: dict[str, list[MetricBound]]) -> dict[str, Any]:
+        return {k: v[0] if len(v) == 1 else v for k, v in value.items()}
 
     @field_validator("type")
     @classmethod
@@ -119,6 +213,7 @@ class CheckSpec(_Model):
     freshness: Freshness | None = None
     mostly: float = Field(default=1.0, gt=0, le=1)
     severity: Severity = "error"
+    where: str | None = None  # the check runs on the rows this selects
 
     @model_validator(mode="after")
     def _one_kind(self) -> CheckSpec:
@@ -139,8 +234,21 @@ DriftStat = Literal["auto", "wasserstein", "jensenshannon", "psi", "ks", "chisqu
 
 
 class DriftMethod(_Model):
+    """How one column's drift is judged: a statistic with its threshold, and the material
+    shifts that fail the gate whatever the statistic says (``severity: warn`` demotes all)."""
+
     method: DriftStat = "auto"
     threshold: float | None = Field(default=None, gt=0)
+    share_floor: float = Field(default=0.05, ge=0, le=1)
+    """A category holding at least this share of the reference's rows ..."""
+    share_factor: float = Field(default=2.0, gt=1)
+    """... fails when its share grows or shrinks by this factor (2: doubles or halves)."""
+    null_rate_rise: float = Field(default=0.05, gt=0, le=1)
+    """The null rate fails when it rises by this much (0.05: five points) ..."""
+    null_rate_factor: float = Field(default=2.0, gt=1)
+    """... or grows by this factor from a reference rate of at least ``null_rate_floor``."""
+    null_rate_floor: float = Field(default=0.01, ge=0, le=1)
+    severity: Severity = "error"
 
 
 class DriftSpec(_Model):
@@ -215,29 +323,47 @@ class Contract(_Model):
             if c not in cols:
                 out.append((("primary_key", i), f"primary key column {c!r} is not among the columns"))
         for name, spec in self.columns.items():
-            numeric = (
-                pa.types.is_integer(spec.arrow_type)
-                or pa.types.is_floating(spec.arrow_type)
-                or pa.types.is_decimal(spec.arrow_type)
-            )
-            for key in ("min", "max"):
-                if getattr(spec, key) is not None and not numeric:
-                    out.append(
-                        (("columns", name, key), f"{key} applies to numeric columns; {name!r} is {spec.type}")
-                    )
+            at = ("columns", name)
+            numeric = _numeric(spec.arrow_type)
             stringy = pa.types.is_string(spec.arrow_type) or pa.types.is_large_string(spec.arrow_type)
+            for key in ("min", "max"):
+                why = _bound_problem(name, spec, key, getattr(spec, key))
+                if why:
+                    out.append(((*at, key), why))
             for key in ("pattern", "min_length", "max_length"):
                 if getattr(spec, key) is not None and not stringy:
-                    out.append(
-                        (("columns", name, key), f"{key} applies to string columns; {name!r} is {spec.type}")
-                    )
-            if spec.min is not None and spec.max is not None and spec.min > spec.max:
-                out.append((("columns", name, "min"), f"min {spec.min} is above max {spec.max}"))
+                    out.append(((*at, key), f"{key} applies to string columns; {name!r} is {spec.type}"))
+            if _above(spec.min, spec.max):
+                out.append(((*at, "min"), f"min {spec.min} is above max {spec.max}"))
             for j, sql in enumerate(spec.checks):
                 try:
                     check_predicate(sql, cols)
                 except ValueError as exc:
-                    out.append((("columns", name, "checks", j), str(exc)))
+                    out.append(((*at, "checks", j), str(exc)))
+            if spec.where is not None:
+                out += _where_problem((*at, "where"), spec.where, cols)
+            for metric, bounds in spec.metrics.items():
+                for j, bound in enumerate(bounds):
+                    here = (*at, "metrics", metric) if len(bounds) == 1 else (*at, "metrics", metric, j)
+                    if metric in NUMERIC_METRICS and not numeric:
+                        out.append((here, f"{metric} applies to numeric columns; {name!r} is {spec.type}"))
+                    elif metric in STRING_METRICS and not stringy:
+                        out.append((here, f"{metric} applies to string columns; {name!r} is {spec.type}"))
+                    if metric == "quantile" and bound.p is None:
+                        out.append(((*here, "p"), "a quantile metric needs p, the quantile (0.99 for p99)"))
+                    if metric != "quantile" and bound.p is not None:
+                        out.append(((*here, "p"), f"p applies to the quantile metric only, not {metric}"))
+                    if metric in ("min", "max"):
+                        for key in ("min", "max"):
+                            why = _bound_problem(name, spec, key, getattr(bound, key))
+                            if why:
+                                out.append(((*here, key), why))
+                    elif any(isinstance(getattr(bound, k), dt.date) for k in ("min", "max")):
+                        out.append((here, f"{metric} takes numeric bounds"))
+                    if _above(bound.min, bound.max):
+                        out.append(((*here, "min"), f"min {bound.min} is above max {bound.max}"))
+                    if bound.where is not None:
+                        out += _where_problem((*here, "where"), bound.where, cols)
         seen: set[str] = set()
         for i, check in enumerate(self.checks):
             if check.name in seen:
@@ -248,6 +374,8 @@ class Contract(_Model):
                     check_predicate(check.sql, cols)
                 except ValueError as exc:
                     out.append((("checks", i, "sql"), str(exc)))
+            if check.where is not None:
+                out += _where_problem(("checks", i, "where"), check.where, cols)
             for j, c in enumerate(check.unique or []):
                 if c not in cols:
                     out.append((("checks", i, "unique", j), f"unknown column {c!r}"))
@@ -280,6 +408,9 @@ class Contract(_Model):
     def to_dict(self) -> dict[str, Any]:
         raw: dict[str, Any] = self.model_dump(by_alias=True, exclude_defaults=True, mode="json")
         raw.setdefault("columns", {})
+        for spec in raw["columns"].values():
+            if not spec.get("metrics", True):  # its serializer keeps an empty mapping: drop it
+                del spec["metrics"]
         return raw
 
     def to_yaml(self) -> str:
@@ -317,6 +448,62 @@ class Contract(_Model):
     def from_pandera(cls, model: Any, *, dataset: str | None = None) -> Contract:
         """Import a ``pandera.polars.DataFrameModel`` (or its schema) as a contract."""
         return cls.model_validate(read_pandera(model, dataset=dataset))
+
+
+def _numeric(t: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
+
+
+def _bound_problem(name: str, spec: ColumnSpec, key: str, value: Any) -> str | None:
+    """Why ``value`` cannot bound column ``name`` (a number for numbers, an ISO date for dates,
+    a date or datetime for timestamps), or None."""
+    if value is None:
+        return None
+    t = spec.arrow_type
+    if _numeric(t):
+        if isinstance(value, dt.date):
+            return f"{key} of numeric column {name!r} must be a number, not {value.isoformat()}"
+        return None
+    if pa.types.is_date(t):
+        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+            return f"{key} of date column {name!r} must be an ISO date such as 2024-01-31"
+        return None
+    if pa.types.is_timestamp(t):
+        if not isinstance(value, dt.date):
+            return (
+                f"{key} of timestamp column {name!r} must be an ISO date or datetime "
+                "such as 2024-01-31T08:00:00Z"
+            )
+        return None
+    return f"{key} applies to numeric, date and timestamp columns; {name!r} is {spec.type}"
+
+
+def _above(low: Any, high: Any) -> bool:
+    """True when both bounds are given and ``low`` is above ``high`` (dates compare with dates)."""
+    if low is None or high is None:
+        return False
+    try:
+        return bool(_comparable(low) > _comparable(high))
+    except TypeError:
+        return False
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    return value
+
+
+def _where_problem(
+    at: tuple[str | int, ...], sql: str, cols: set[str]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    try:
+        check_predicate(sql, cols)
+    except ValueError as exc:
+        return [(at, f"where: {exc}")]
+    return []
 
 
 # -- reading the YAML ----------------------------------------------------------------------------
@@ -627,6 +814,10 @@ def _known_keys(parent: tuple[str | int, ...]) -> list[str]:
     model: type[BaseModel] = Contract
     if parent[:1] == ("columns",) and len(parent) == 2:
         model = ColumnSpec
+    elif parent[:1] == ("columns",) and len(parent) >= 4 and parent[2] == "metrics":
+        model = MetricBound
+    elif parent[:1] == ("columns",) and len(parent) == 3 and parent[2] == "references":
+        model = Reference
     elif parent[:1] == ("checks",) and len(parent) == 2:
         model = CheckSpec
     elif parent[:1] == ("checks",) and len(parent) == 3:
