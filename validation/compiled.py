@@ -5,12 +5,14 @@ means. The contract says what must hold (lake.contracts); this is how it is chec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import polars as pl
+import pyarrow as pa
 
-from lake.contracts.model import CheckSpec, Contract, Freshness, RowCount, Severity
+from lake.contracts.model import CheckSpec, ColumnSpec, Contract, Freshness, MetricBound, RowCount, Severity
 
 Kind = Literal[
     "not_null",
@@ -25,6 +27,7 @@ Kind = Literal[
     "unique",
     "row_count",
     "freshness",
+    "metric",
 ]
 
 
@@ -40,10 +43,44 @@ class CompiledCheck:
     unique_on: tuple[str, ...] = ()  # unique: the columns that must be unique together
     row_count: RowCount | None = None
     freshness: Freshness | None = None
+    where: pl.Expr | None = None  # the rows the check runs on (SQL WHERE: null selects nothing)
+    where_sql: str | None = None
+    metric: str | None = None  # metric: its name, and the bounds it must keep
+    bound: MetricBound | None = None
 
     @property
     def row_level(self) -> bool:
         return self.passes is not None
+
+    @property
+    def selects(self) -> pl.Expr:
+        """True on the rows the check runs on."""
+        return pl.lit(True) if self.where is None else self.where.fill_null(False)
+
+
+def _where(check: CompiledCheck, sql: str | None) -> CompiledCheck:
+    """``check`` restricted to the rows ``sql`` selects: a row rule passes on the others."""
+    if sql is None:
+        return check
+    where = pl.sql_expr(sql)
+    passes = None if check.passes is None else (~where.fill_null(False)) | check.passes
+    label = f"{check.threshold} where {sql}"
+    return replace(check, where=where, where_sql=sql, passes=passes, threshold=label)
+
+
+def bound_literal(value: Any, dtype: pa.DataType) -> Any:
+    """A contract bound as a literal comparable with a column of ``dtype``: dates as dates,
+    datetimes in the column's timezone (a naive bound is read as UTC, a date as its midnight
+    UTC; a column without a timezone compares in UTC), numbers as they are."""
+    if not isinstance(value, dt.date) or not pa.types.is_timestamp(dtype):
+        return value
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    zone = dtype.tz
+    if zone is None:
+        return pl.lit(aware.astimezone(dt.UTC).replace(tzinfo=None), pl.Datetime(dtype.unit))
+    return pl.lit(aware.astimezone(dt.UTC), pl.Datetime(dtype.unit, "UTC")).dt.convert_time_zone(zone)
 
 
 def _row(
@@ -55,59 +92,7 @@ def _row(
 def compile_checks(contract: Contract) -> list[CompiledCheck]:
     out: list[CompiledCheck] = []
     for name, spec in contract.columns.items():
-        col = pl.col(name)
-        if not spec.nullable:
-            out.append(_row(f"{name}.not_null", "not_null", name, "not null", col.is_not_null()))
-        if spec.unique:
-            out.append(CompiledCheck(f"{name}.unique", "unique", name, "unique", unique_on=(name,)))
-        if spec.min is not None:
-            out.append(_row(f"{name}.min", "min", name, f">= {spec.min}", (col >= spec.min).fill_null(True)))
-        if spec.max is not None:
-            out.append(_row(f"{name}.max", "max", name, f"<= {spec.max}", (col <= spec.max).fill_null(True)))
-        if spec.in_ is not None:
-            out.append(_row(f"{name}.in", "in", name, f"in {spec.in_}", col.is_in(spec.in_).fill_null(True)))
-        if spec.not_in is not None:
-            out.append(
-                _row(
-                    f"{name}.not_in",
-                    "not_in",
-                    name,
-                    f"not in {spec.not_in}",
-                    col.is_in(spec.not_in).not_().fill_null(True),
-                )
-            )
-        if spec.pattern is not None:
-            out.append(
-                _row(
-                    f"{name}.pattern",
-                    "pattern",
-                    name,
-                    f"matches {spec.pattern}",
-                    col.str.contains(spec.pattern).fill_null(True),
-                )
-            )
-        if spec.min_length is not None:
-            out.append(
-                _row(
-                    f"{name}.min_length",
-                    "min_length",
-                    name,
-                    f"length >= {spec.min_length}",
-                    (col.str.len_chars() >= spec.min_length).fill_null(True),
-                )
-            )
-        if spec.max_length is not None:
-            out.append(
-                _row(
-                    f"{name}.max_length",
-                    "max_length",
-                    name,
-                    f"length <= {spec.max_length}",
-                    (col.str.len_chars() <= spec.max_length).fill_null(True),
-                )
-            )
-        for i, sql in enumerate(spec.checks):
-            out.append(_row(f"{name}.check{i + 1}", "sql", name, sql, pl.sql_expr(sql).fill_null(True)))
+        out += [_where(c, spec.where) for c in _column_checks(name, spec)]
     if contract.primary_key:
         pk = tuple(contract.primary_key)
         for c in pk:
@@ -117,8 +102,96 @@ def compile_checks(contract: Contract) -> list[CompiledCheck]:
                 )
         if not (len(pk) == 1 and contract.columns[pk[0]].unique):  # else {pk}.unique says it already
             out.append(CompiledCheck("primary_key", "unique", ",".join(pk), "unique", unique_on=pk))
-    out.extend(_dataset_check(c) for c in contract.checks)
+    out.extend(_where(_dataset_check(c), c.where) for c in contract.checks)
     return out
+
+
+def _column_checks(name: str, spec: ColumnSpec) -> list[CompiledCheck]:
+    """The checks one column's spec asks for (before its ``where``)."""
+    out: list[CompiledCheck] = []
+    col = pl.col(name)
+    if not spec.nullable:
+        out.append(_row(f"{name}.not_null", "not_null", name, "not null", col.is_not_null()))
+    if spec.unique:
+        out.append(CompiledCheck(f"{name}.unique", "unique", name, "unique", unique_on=(name,)))
+    if spec.min is not None:
+        low = bound_literal(spec.min, spec.arrow_type)
+        out.append(_row(f"{name}.min", "min", name, f">= {_show(spec.min)}", (col >= low).fill_null(True)))
+    if spec.max is not None:
+        high = bound_literal(spec.max, spec.arrow_type)
+        out.append(_row(f"{name}.max", "max", name, f"<= {_show(spec.max)}", (col <= high).fill_null(True)))
+    if spec.in_ is not None:
+        out.append(_row(f"{name}.in", "in", name, f"in {spec.in_}", col.is_in(spec.in_).fill_null(True)))
+    if spec.not_in is not None:
+        out.append(
+            _row(
+                f"{name}.not_in",
+                "not_in",
+                name,
+                f"not in {spec.not_in}",
+                col.is_in(spec.not_in).not_().fill_null(True),
+            )
+        )
+    if spec.pattern is not None:
+        out.append(
+            _row(
+                f"{name}.pattern",
+                "pattern",
+                name,
+                f"matches {spec.pattern}",
+                col.str.contains(spec.pattern).fill_null(True),
+            )
+        )
+    if spec.min_length is not None:
+        out.append(
+            _row(
+                f"{name}.min_length",
+                "min_length",
+                name,
+                f"length >= {spec.min_length}",
+                (col.str.len_chars() >= spec.min_length).fill_null(True),
+            )
+        )
+    if spec.max_length is not None:
+        out.append(
+            _row(
+                f"{name}.max_length",
+                "max_length",
+                name,
+                f"length <= {spec.max_length}",
+                (col.str.len_chars() <= spec.max_length).fill_null(True),
+            )
+        )
+    for i, sql in enumerate(spec.checks):
+        out.append(_row(f"{name}.check{i + 1}", "sql", name, sql, pl.sql_expr(sql).fill_null(True)))
+    for metric, bounds in spec.metrics.items():
+        for j, bound in enumerate(bounds):
+            label = f"{name}.{metric}" + (f"[{j + 1}]" if len(bounds) > 1 else "")
+            check = CompiledCheck(
+                label,
+                "metric",
+                name,
+                _metric_threshold(metric, bound),
+                severity=bound.severity,
+                metric=metric,
+                bound=bound,
+            )
+            out.append(_where(check, bound.where))
+    return out
+
+
+def _show(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _metric_threshold(metric: str, bound: MetricBound) -> str:
+    what = f"quantile({bound.p})" if metric == "quantile" else metric
+    parts = [
+        f">= {_show(bound.min)}" if bound.min is not None else "",
+        f"<= {_show(bound.max)}" if bound.max is not None else "",
+    ]
+    scope = "the batch" if bound.scope == "batch" else "the dataset"
+    return f"{what} {' and '.join(p for p in parts if p)} over {scope}"
 
 
 def _dataset_check(check: CheckSpec) -> CompiledCheck:

@@ -13,7 +13,8 @@ import datetime as dt
 import decimal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 import pyarrow as pa
@@ -24,6 +25,9 @@ from lake.contracts.model import Contract
 from .compiled import CompiledCheck, compile_checks
 from .report import MAX_SAMPLES, CheckResult, Status, ValidationReport
 
+if TYPE_CHECKING:
+    from .metrics import ColumnSummary
+
 VIOLATIONS = "_lake_violations"
 
 
@@ -33,12 +37,27 @@ class OtherRows(Protocol):
     @property
     def rows(self) -> int: ...
 
-    def candidates(self, columns: Sequence[str], low: Any, high: Any) -> pl.LazyFrame:
+    def candidates(
+        self, columns: Sequence[str], low: Any, high: Any, where: pl.Expr | None = None
+    ) -> pl.LazyFrame:
         """``columns`` of the kept rows in files whose statistics for ``columns[0]`` overlap
-        ``[low, high]`` (files without statistics are always included)."""
+        ``[low, high]`` (files without statistics are always included), of the rows ``where``
+        selects when it is given."""
         ...
 
-    def column_max(self, column: str) -> Any: ...
+    def column_max(self, column: str, where: pl.Expr | None = None) -> Any: ...
+
+    def count(self, where: pl.Expr) -> int:
+        """How many kept rows ``where`` selects (a scan of the columns it names)."""
+        ...
+
+    def scan(self, columns: Sequence[str]) -> pl.LazyFrame:
+        """``columns`` of every kept row (exact metrics read them)."""
+        ...
+
+    def summary(self, column: str) -> ColumnSummary | None:
+        """The merged summary of ``column`` over the kept rows, or None where none is kept."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -78,11 +97,19 @@ def _samples(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[dict[str, Any
 
 
 def _status(failed: int, rows: int, check: CompiledCheck) -> Status:
-    if failed == 0:
-        return "pass"
-    if check.mostly < 1.0 and rows and (1 - failed / rows) >= check.mostly:
+    if failed == 0 or holds_mostly(rows - failed, rows, check.mostly):
         return "pass"
     return "fail" if check.severity == "error" else "warn"
+
+
+def holds_mostly(passed: int, rows: int, mostly: float) -> bool:
+    """Whether ``passed`` of ``rows`` rows is at least the share ``mostly``, decided exactly:
+    ``mostly`` is the decimal the contract wrote (0.2 is 1/5, not the float just above it),
+    and the comparison is of integers, so 1 passing row in 5 holds ``mostly: 0.2``."""
+    if rows == 0 or passed >= rows:
+        return True
+    share = Fraction(repr(mostly))  # the shortest repr is the decimal the YAML held
+    return passed * share.denominator >= share.numerator * rows
 
 
 def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
@@ -209,10 +236,19 @@ def validate(
     if row_checks:
         exprs = [c.passes for c in row_checks if c.passes is not None]
         needed = list(dict.fromkeys([*pk, *(n for e in exprs for n in e.meta.root_names())]))
+        # (a where: is part of its check's expression, so its columns are among these)
         counts = [0] * len(row_checks)
+        selected = [0] * len(row_checks)  # the rows each check runs on (its where: selects)
         samples: list[list[dict[str, Any]]] = [[] for _ in row_checks]
+        chosen = [(i, c.selects) for i, c in enumerate(row_checks) if c.where is not None]
         for part in _slices(table, needed):
-            got = part.select([(~e).sum().alias(str(i)) for i, e in enumerate(exprs)]).row(0)
+            got = part.select(
+                [(~e).sum().alias(str(i)) for i, e in enumerate(exprs)]
+                + [w.sum().alias(f"w{i}") for i, w in chosen]
+            ).row(0)
+            for k, (i, _) in enumerate(chosen):
+                selected[i] += int(got[len(exprs) + k] or 0)
+            got = got[: len(exprs)]
             for i, n in enumerate(got):
                 if n and len(samples[i]) < MAX_SAMPLES:
                     cols = [*pk, *exprs[i].meta.root_names()]
@@ -223,7 +259,8 @@ def validate(
             # (lazily, collecting all failures) and its failure cases give the counts and rows.
             counts, samples = _pandera_failures(contract, table, row_checks, pk)
         for i, check in enumerate(row_checks):
-            status = _status(counts[i], rows, check)
+            runs_on = selected[i] if check.where is not None else rows
+            status = _status(counts[i], runs_on, check)
             if status == "fail":
                 failing_rules.append(check)
             results.append(
@@ -235,7 +272,7 @@ def validate(
                     check.severity,
                     check.threshold,
                     counts[i],
-                    rows,
+                    runs_on,
                     check.mostly,
                     samples=tuple(samples[i]),
                 )
@@ -250,7 +287,7 @@ def validate(
                 bad_keys.append((check.name, bad))
         elif check.kind == "row_count":
             assert check.row_count is not None
-            after = rows + (others.rows if others is not None else 0)
+            after = _count(table, check) + _count_kept(others, check)
             rc = check.row_count
             broken = (rc.min is not None and after < rc.min) or (rc.max is not None and after > rc.max)
             results.append(
@@ -263,11 +300,16 @@ def validate(
                     check.threshold,
                     0,
                     rows,
-                    message=f"{after} rows after the write",
+                    message=f"{after} rows after the write"
+                    + (f" where {check.where_sql}" if check.where_sql else ""),
                 )
             )
         elif check.kind == "freshness":
             results.append(_freshness(check, table, others, now))
+        elif check.kind == "metric":
+            from .metric_check import measure_check  # sketches load only for contracts with metrics
+
+            results.append(measure_check(check, table, others))
 
     violations = (
         _violations(table, failing_rules, bad_keys) if blame and (failing_rules or bad_keys) else None
@@ -361,16 +403,21 @@ def _unique(
 ) -> tuple[CheckResult, pl.Series]:
     cols = list(check.unique_on)
     rows = table.num_rows
-    keys = pl.from_arrow(table.select(cols))
+    scope = list(dict.fromkeys([*cols, *(check.where.meta.root_names() if check.where is not None else [])]))
+    keys = pl.from_arrow(table.select(scope))
     assert isinstance(keys, pl.DataFrame)
     keys = keys.with_row_index("__row").drop_nulls(cols)
+    if check.where is not None:
+        keys = keys.filter(check.selects)
+        rows = _count(table, check)
+    keys = keys.select(["__row", *cols])
     dup = pl.Series("__row", [], dtype=pl.UInt32)
     if not _distinct(keys, cols):
         dup = keys.filter(pl.struct(cols).is_duplicated())["__row"]
     clash = pl.Series("__row", [], dtype=pl.UInt32)
     if others is not None and others.rows and keys.height:
         low, high = keys[cols[0]].min(), keys[cols[0]].max()
-        existing = others.candidates(cols, low, high).unique()
+        existing = others.candidates(cols, low, high, check.where).unique()
         clash = keys.lazy().join(existing, on=cols, how="semi").collect()["__row"]
     bad_rows = pl.concat([dup, clash]).unique().sort()
     failed = bad_rows.len()
@@ -418,9 +465,9 @@ def _freshness(
     assert check.freshness is not None and check.column is not None
     now = now or dt.datetime.now(dt.UTC)
     oldest_ok = now - dt.timedelta(seconds=check.freshness.seconds)
-    latest = pc.max(table.column(check.column)).as_py() if table.num_rows else None
+    latest = _batch_max(table, check) if table.num_rows else None
     if not _fresh(latest, oldest_ok) and others is not None and others.rows:
-        older = others.column_max(check.column)
+        older = others.column_max(check.column, check.where)
         latest = older if latest is None else (max(latest, older) if older is not None else latest)
     ok = _fresh(latest, oldest_ok)
     return CheckResult(
@@ -434,6 +481,34 @@ def _freshness(
         table.num_rows,
         message=f"latest {check.column} is {latest!s}",
     )
+
+
+def _batch_max(table: pa.Table, check: CompiledCheck) -> Any:
+    assert check.column is not None
+    if check.where is None:
+        return pc.max(table.column(check.column)).as_py()
+    frame = _frame(table, [check.column, *check.where.meta.root_names()])
+    return frame.filter(check.selects)[check.column].max()
+
+
+def _count(table: pa.Table, check: CompiledCheck) -> int:
+    """The rows of ``table`` that ``check`` runs on."""
+    if check.where is None:
+        return int(table.num_rows)
+    frame = _frame(table, check.where.meta.root_names())
+    return int(frame.select(check.selects.sum()).item() or 0)
+
+
+def _count_kept(others: OtherRows | None, check: CompiledCheck) -> int:
+    if others is None or not others.rows:
+        return 0
+    return others.rows if check.where is None else others.count(check.selects)
+
+
+def _frame(table: pa.Table, columns: Sequence[str]) -> pl.DataFrame:
+    frame = pl.from_arrow(table.select(list(dict.fromkeys(columns))))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def _fresh(latest: Any, oldest_ok: dt.datetime) -> bool:

@@ -25,6 +25,9 @@ class CheckResult:
     mostly: float = 1.0
     message: str = ""
     samples: tuple[Mapping[str, Any], ...] = ()
+    value: Any = None  # a metric: the statistic measured
+    exact: bool = True  # a metric: False where a sketch estimated it (``error`` says how well)
+    error: str = ""
 
     @property
     def fraction(self) -> float:
@@ -44,6 +47,11 @@ class CheckResult:
             "mostly": self.mostly,
             "message": self.message,
             "samples": [dict(s) for s in self.samples],
+            **(
+                {"value": self.value, "exact": self.exact, "error": self.error}
+                if self.kind == "metric"
+                else {}
+            ),
         }
 
 
@@ -97,6 +105,9 @@ class ValidationReport:
             if r.status == "pass":
                 continue
             where = f" [{r.column}]" if r.column else ""
+            if r.kind == "metric":
+                lines.append(f"  {r.status.upper():<4} {r.name}{where}: {r.message}; breaks '{r.threshold}'")
+                continue
             lines.append(
                 f"  {r.status.upper():<4} {r.name}{where}: "
                 f"{r.failed_rows} of {r.rows} rows ({r.fraction:.2%}) "

@@ -116,14 +116,35 @@ class KeptRows:
     def rows(self) -> int:
         return sum(r.file.rows for r in self.refs)
 
-    def candidates(self, columns: Sequence[str], low: Any, high: Any) -> pl.LazyFrame:
-        return self.view.scan([r for r in self.refs if r.may_hold(columns[0], low, high)]).select(
-            list(columns)
-        )
+    def candidates(
+        self, columns: Sequence[str], low: Any, high: Any, where: pl.Expr | None = None
+    ) -> pl.LazyFrame:
+        rows = self.view.scan([r for r in self.refs if r.may_hold(columns[0], low, high)])
+        if where is not None:
+            rows = rows.filter(where.fill_null(False))
+        return rows.select(list(columns))
 
-    def column_max(self, column: str) -> Any:
+    def column_max(self, column: str, where: pl.Expr | None = None) -> Any:
         if not self.refs:
             return None
+        rows = self.view.scan(self.refs)
+        if where is not None:
+            rows = rows.filter(where.fill_null(False))
+        return self._collect(rows.select(pl.col(column).max())).item()
+
+    def count(self, where: pl.Expr) -> int:
+        if not self.refs:
+            return 0
+        return int(self._collect(self.view.scan(self.refs).select(where.fill_null(False).sum())).item() or 0)
+
+    def scan(self, columns: Sequence[str]) -> pl.LazyFrame:
+        return self.view.scan(self.refs).select(list(columns))
+
+    def summary(self, column: str) -> None:
+        """No summaries at this layer (the stores layer keeps per-file ones): metrics read."""
+        return None
+
+    def _collect(self, frame: pl.LazyFrame) -> pl.DataFrame:
         view = self.view
         with storage_errors("read the data files of", view.layers.uri(view.dataset), view.layers.config):
-            return view.scan(self.refs).select(pl.col(column).max()).collect().item()
+            return frame.collect()

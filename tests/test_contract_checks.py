@@ -1,0 +1,278 @@
+"""The checks GX and Soda users bring (issue 10): exact ``mostly``, ``where:`` on any check, ISO
+date and datetime bounds, and column metrics over the batch or the dataset, on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lake
+from lake.contracts import Contract
+
+
+def contract(columns: dict[str, Any], checks: list[dict[str, Any]] | None = None, **extra: Any) -> Contract:
+    return Contract.model_validate({"dataset": "t", "columns": columns, "checks": checks or [], **extra})
+
+
+def results(report: lake.ValidationReport) -> dict[str, Any]:
+    return {r.name: r for r in report.results}
+
+
+# --- 5. mostly is decided exactly ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rows", "failing", "mostly", "sql"),
+    [(5, 4, 0.2, "x > 0"), (10, 9, 0.1, "x IS NOT NULL")],
+    ids=["4-of-5-fail-mostly-0.2", "9-nulls-in-10-mostly-0.1"],
+)
+def test_mostly_at_the_boundary_passes_as_the_issue_reports(
+    repo: lake.Repository, rows: int, failing: int, mostly: float, sql: str
+) -> None:
+    """The bug as reported: 1 - 4/5 is 0.19999999999999996 in floating point, so 4 failures in 5
+    rows failed ``mostly: 0.2``; 9 nulls in 10 failed ``mostly: 0.1``. Both hold exactly."""
+    bad: Any = None if "NULL" in sql else -1
+    table = pa.table({"x": pa.array([bad] * failing + [1] * (rows - failing), pa.int64())})
+    main = repo.branch("main")
+    main.set_contract("t", contract({"x": {"type": "int64"}}, [{"name": "c", "sql": sql, "mostly": mostly}]))
+    result = main.write("t", table)
+    check = results(result.validation["t"])["c"]
+    assert (check.status, check.failed_rows, check.rows) == ("pass", failing, rows)
+    one_more = pa.table({"x": pa.array([bad] * (failing + 1) + [1] * (rows - failing - 1), pa.int64())})
+    with pytest.raises(lake.ContractViolationError):
+        main.write("t", one_more, mode="overwrite")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.integers(1, 60),
+    data=st.data(),
+    mostly=st.decimals(min_value="0.01", max_value="1", places=2),
+)
+def test_mostly_is_the_exact_rule(rows: int, data: st.DataObject, mostly: Any) -> None:
+    """For any (rows, failures, mostly): the check passes iff passing/rows >= mostly, in
+    rational arithmetic on the decimal the contract wrote."""
+    failing = data.draw(st.integers(0, rows))
+    spec = contract({"x": {"type": "int64"}}, [{"name": "c", "sql": "x > 0", "mostly": float(mostly)}])
+    table = pa.table({"x": pa.array([-1] * failing + [1] * (rows - failing), pa.int64())})
+    report = lake.validate(table, spec)
+    expected = failing == 0 or Fraction(rows - failing, rows) >= Fraction(str(mostly))
+    assert (results(report)["c"].status == "pass") is expected
+
+
+# --- 4. where: on any check ----------------------------------------------------------------------
+
+ORDERS = pa.table(
+    {
+        "id": pa.array([1, 2, 3, 4], pa.int64()),
+        "status": ["paid", "paid", "open", None],
+        "amount": [10.0, 20.0, -5.0, -7.0],
+        "code": ["A", "B", "B", "B"],
+        "ts": pa.array(
+            [dt.datetime(2024, 1, d, tzinfo=dt.UTC) for d in (1, 2, 3, 4)], pa.timestamp("us", "UTC")
+        ),
+    }
+)
+COLUMNS: dict[str, Any] = {
+    "id": {"type": "int64", "nullable": False},
+    "status": {"type": "string"},
+    "amount": {"type": "float64"},
+    "code": {"type": "string"},
+    "ts": {"type": "timestamp[us, UTC]"},
+}
+PAID = "status = 'paid'"
+
+# a check that fails on all of ORDERS and holds on the rows ``where`` selects
+WHERE_CASES: list[tuple[str, dict[str, Any], list[dict[str, Any]], str]] = [
+    ("column-min", {"amount": {"type": "float64", "min": 0, "where": PAID}}, [], "amount.min"),
+    (
+        "column-sql",
+        {"amount": {"type": "float64", "checks": ["amount > 0"], "where": PAID}},
+        [],
+        "amount.check1",
+    ),
+    (
+        "column-unique",
+        {"code": {"type": "string", "unique": True, "where": "status <> 'open'"}},
+        [],
+        "code.unique",
+    ),
+    ("check-sql", {}, [{"name": "positive", "sql": "amount > 0", "where": PAID}], "positive"),
+    ("check-unique", {}, [{"name": "one_code", "unique": ["code"], "where": PAID}], "one_code"),
+    ("check-row_count", {}, [{"name": "paid_rows", "row_count": {"max": 2}, "where": PAID}], "paid_rows"),
+    (
+        "check-freshness",
+        {},
+        [{"name": "fresh", "freshness": {"column": "ts", "max_age": "1h"}, "where": "status = 'none'"}],
+        "fresh",
+    ),
+    (
+        "metric",
+        {"amount": {"type": "float64", "metrics": {"min": {"min": 0, "where": PAID}}}},
+        [],
+        "amount.min",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "columns", "checks", "name"), WHERE_CASES, ids=[c[0] for c in WHERE_CASES])
+def test_where_runs_each_check_kind_on_the_rows_it_selects(
+    repo: lake.Repository, kind: str, columns: dict[str, Any], checks: list[dict[str, Any]], name: str
+) -> None:
+    main = repo.branch("main")
+    if kind == "check-freshness":  # no row selected: nothing is fresh, the check fails
+        main.set_contract("t", contract(COLUMNS, checks))
+        with pytest.raises(lake.ContractViolationError) as info:
+            main.write("t", ORDERS)
+        assert name in {r.name for r in info.value.reports[0].failures}
+        return
+    loose = {**COLUMNS, **{c: {k: v for k, v in s.items() if k != "where"} for c, s in columns.items()}}
+    unfiltered = [{k: v for k, v in c.items() if k != "where"} for c in checks]
+    if kind == "check-row_count":
+        unfiltered = [{"name": "paid_rows", "row_count": {"max": 2}}]
+    main.set_contract("t", contract(loose, unfiltered))
+    with pytest.raises(lake.ContractViolationError) as info:
+        main.write("t", ORDERS)  # without where: the check fails on the whole data
+    assert name in {r.name for r in info.value.reports[0].failures}
+    main.set_contract("t", contract({**COLUMNS, **columns}, checks))
+    result = main.write("t", ORDERS)
+    check = results(result.validation["t"])[name]
+    assert check.status == "pass", result.validation["t"].to_text()
+    assert "where" in check.threshold or "where" in check.message
+
+
+def test_where_counts_mostly_over_the_selected_rows(repo: lake.Repository) -> None:
+    spec = contract(COLUMNS, [{"name": "c", "sql": "amount > 15", "where": PAID, "mostly": 0.5}])
+    main = repo.branch("main")
+    main.set_contract("t", spec)
+    check = results(main.write("t", ORDERS).validation["t"])["c"]
+    assert (check.status, check.failed_rows, check.rows) == ("pass", 1, 2)
+
+
+def test_where_holds_across_the_rows_the_dataset_keeps(repo: lake.Repository) -> None:
+    """A where: unique check compares the batch's selected rows with the dataset's selected rows."""
+    spec = contract(COLUMNS, [{"name": "one_code", "unique": ["code"], "where": PAID}])
+    main = repo.branch("main")
+    main.set_contract("t", spec)
+    main.write("t", ORDERS.slice(0, 1))  # paid A
+    main.write("t", ORDERS.slice(2, 1))  # open B: not selected
+    with pytest.raises(lake.ContractViolationError) as info:
+        main.write(
+            "t",
+            pa.table({"id": [9], "status": ["paid"], "amount": [1.0], "code": ["A"], "ts": ORDERS["ts"][:1]}),
+        )
+    [failed] = info.value.reports[0].failures
+    assert failed.name == "one_code" and "already in the dataset" in failed.message
+
+
+def test_where_sql_is_sandboxed_and_errors_name_the_line() -> None:
+    text = """dataset: t
+columns:
+  amount:
+    type: float64
+    min: 0
+    where: amount > (SELECT 1)
+"""
+    with pytest.raises(lake.ContractError) as info:
+        Contract.from_text(text, "c.yaml")
+    assert "c.yaml:6: columns.amount.where" in str(info.value)
+    text = """dataset: t
+columns:
+  amount: {type: float64}
+checks:
+  - {name: c, sql: amount > 0, where: nope = 1}
+"""
+    with pytest.raises(lake.ContractError) as info:
+        Contract.from_text(text, "c.yaml")
+    assert "c.yaml:5: checks.0.where: where: 'nope = 1' names an unknown column 'nope'" in str(info.value)
+
+
+# --- 4. dates and datetimes ----------------------------------------------------------------------
+
+
+def test_date_bounds_take_iso_dates(repo: lake.Repository) -> None:
+    text = """dataset: t
+columns:
+  day: {type: date32, min: 2024-01-01, max: '2024-12-31'}
+"""
+    spec = Contract.from_text(text)
+    assert spec.columns["day"].min == dt.date(2024, 1, 1)
+    main = repo.branch("main")
+    main.set_contract("t", spec)
+    main.write("t", pa.table({"day": [dt.date(2024, 1, 1), dt.date(2024, 12, 31)]}))
+    with pytest.raises(lake.ContractViolationError) as info:
+        main.write("t", pa.table({"day": [dt.date(2023, 12, 31), dt.date(2025, 1, 1)]}))
+    failed = {r.name: r for r in info.value.reports[0].failures}
+    assert set(failed) == {"day.min", "day.max"} and failed["day.min"].threshold == ">= 2024-01-01"
+    assert failed["day.min"].samples == ({"day": "2023-12-31"},)
+
+
+def test_timestamp_bounds_honour_timezones(repo: lake.Repository) -> None:
+    """08:00+02:00 is 06:00 UTC: 06:30 UTC is after it, 05:30 UTC before."""
+    text = """dataset: t
+columns:
+  ts: {type: 'timestamp[us, UTC]', min: '2024-03-01T08:00:00+02:00'}
+  local: {type: 'timestamp[us]', max: 2024-03-01T12:00:00Z}
+"""
+    main = repo.branch("main")
+    main.set_contract("t", Contract.from_text(text))
+    ok = pa.table(
+        {
+            "ts": pa.array([dt.datetime(2024, 3, 1, 6, 30, tzinfo=dt.UTC)], pa.timestamp("us", "UTC")),
+            "local": pa.array([dt.datetime(2024, 3, 1, 12)], pa.timestamp("us")),
+        }
+    )
+    main.write("t", ok)
+    bad = pa.table(
+        {
+            "ts": pa.array([dt.datetime(2024, 3, 1, 5, 30, tzinfo=dt.UTC)], pa.timestamp("us", "UTC")),
+            "local": pa.array([dt.datetime(2024, 3, 1, 12, 0, 1)], pa.timestamp("us")),
+        }
+    )
+    with pytest.raises(lake.ContractViolationError) as info:
+        main.write("t", bad)
+    assert {r.name for r in info.value.reports[0].failures} == {"ts.min", "local.max"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"type": "date32", "min": 5}, "must be an ISO date"),
+        ({"type": "date32", "min": "2024-01-01T00:00:00"}, "must be an ISO date"),
+        ({"type": "int64", "min": "2024-01-01"}, "must be a number"),
+        ({"type": "timestamp[us, UTC]", "max": "yesterday"}, "is not a number, an ISO date"),
+        ({"type": "string", "min": 1}, "applies to numeric, date and timestamp columns"),
+        ({"type": "date32", "min": "2024-02-01", "max": "2024-01-01"}, "is above max"),
+    ],
+)
+def test_bad_bounds_are_refused_with_the_line(spec: dict[str, Any], message: str) -> None:
+    import yaml
+
+    text = yaml.safe_dump({"dataset": "t", "columns": {"c": spec}})
+    with pytest.raises(lake.ContractError) as info:
+        Contract.from_text(text, "c.yaml")
+    assert message in str(info.value) and "c.yaml:" in str(info.value)
+
+
+def test_freshness_keeps_working_beside_timestamp_bounds(repo: lake.Repository) -> None:
+    now = dt.datetime.now(dt.UTC)
+    spec = contract(
+        {"ts": {"type": "timestamp[us, UTC]", "min": "2020-01-01T00:00:00Z"}},
+        [{"name": "fresh", "freshness": {"column": "ts", "max_age": "1h"}}],
+    )
+    main = repo.branch("main")
+    main.set_contract("t", spec)
+    main.write("t", pa.table({"ts": pa.array([now], pa.timestamp("us", "UTC"))}))
+    with pytest.raises(lake.ContractViolationError, match="fresh"):
+        main.write(
+            "t",
+            pa.table({"ts": pa.array([now - dt.timedelta(hours=2)], pa.timestamp("us", "UTC"))}),
+            mode="overwrite",
+        )
