@@ -3,10 +3,11 @@ every change is classified as breaking, warning or compatible."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .model import ColumnSpec, Contract
+from .model import ColumnSpec, Contract, MetricBound
 from .types import widens
 
 Level = Literal["breaking", "warning", "compatible"]
@@ -56,7 +57,7 @@ def _bound(path: str, key: str, old: Any, new: Any, *, lower: bool) -> list[Cont
         return [ContractChange("breaking", path, f"{key} {new} added")]
     if new is None:
         return [ContractChange("compatible", path, f"{key} {old} removed")]
-    tighter = new > old if lower else new < old
+    tighter = _order(new) > _order(old) if lower else _order(new) < _order(old)
     return [
         ContractChange(
             "breaking" if tighter else "compatible",
@@ -64,6 +65,55 @@ def _bound(path: str, key: str, old: Any, new: Any, *, lower: bool) -> list[Cont
             f"{key} {'tightened' if tighter else 'loosened'} from {old} to {new}",
         )
     ]
+
+
+def _order(value: Any) -> Any:
+    """Bounds on one scale: dates and naive datetimes as UTC datetimes."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    return value
+
+
+def _where(path: str, old: str | None, new: str | None) -> list[ContractChange]:
+    """A ``where:`` narrows the rows a check runs on: adding one loosens it, removing or
+    changing one may hold rows to it that were not."""
+    if old == new:
+        return []
+    if old is None:
+        return [ContractChange("compatible", path, f"now runs only where {new}")]
+    if new is None:
+        return [ContractChange("breaking", path, f"where {old} removed: the check runs on every row")]
+    return [ContractChange("breaking", path, f"where changed from {old} to {new}")]
+
+
+def _metric(path: str, old: MetricBound | None, new: MetricBound | None) -> list[ContractChange]:
+    if old == new:
+        return []
+    if new is None:
+        return [ContractChange("compatible", path, "metric removed")]
+    if old is None:
+        level: Level = "breaking" if new.severity == "error" else "warning"
+        return [ContractChange(level, path, f"metric added ({new.scope} scope)")]
+    out: list[ContractChange] = []
+    if old.p != new.p:
+        out.append(ContractChange("breaking", f"{path}.p", f"quantile changed from {old.p} to {new.p}"))
+    if old.scope != new.scope:
+        out.append(ContractChange("breaking", f"{path}.scope", f"scope {old.scope} -> {new.scope}"))
+    if old.severity != new.severity:
+        relaxed = new.severity == "warn"
+        out.append(
+            ContractChange(
+                "compatible" if relaxed else "breaking",
+                f"{path}.severity",
+                "relaxed to a warning" if relaxed else "a warning became an error",
+            )
+        )
+    out += _bound(f"{path}.min", "min", old.min, new.min, lower=True)
+    out += _bound(f"{path}.max", "max", old.max, new.max, lower=False)
+    out += _where(f"{path}.where", old.where, new.where)
+    return out
 
 
 def _column(name: str, old: ColumnSpec, new: ColumnSpec) -> list[ContractChange]:
@@ -126,6 +176,24 @@ def _column(name: str, old: ColumnSpec, new: ColumnSpec) -> list[ContractChange]
     for sql in old.checks:
         if sql not in new.checks:
             out.append(ContractChange("compatible", f"{p}.checks", f"check removed: {sql}"))
+    out += _where(f"{p}.where", old.where, new.where)
+    for metric in dict.fromkeys([*old.metrics, *new.metrics]):
+        before, after = old.metrics.get(metric, []), new.metrics.get(metric, [])
+        for i in range(max(len(before), len(after))):
+            path = f"{p}.metrics.{metric}" + (f"[{i}]" if max(len(before), len(after)) > 1 else "")
+            out += _metric(path, before[i] if i < len(before) else None, after[i] if i < len(after) else None)
+    if old.references != new.references:
+        ref = new.references
+        if ref is None:
+            out.append(ContractChange("compatible", f"{p}.references", "reference removed"))
+        else:
+            what = f"values must exist in {ref.dataset}.{ref.column}"
+            verb = "added" if old.references is None else "changed"
+            relaxed = old.references is not None and (
+                old.references.model_copy(update={"severity": "warn"}) == ref and ref.severity == "warn"
+            )
+            level = "compatible" if relaxed else ("breaking" if ref.severity == "error" else "warning")
+            out.append(ContractChange(level, f"{p}.references", f"reference {verb}: {what}"))
     return out
 
 
@@ -163,6 +231,8 @@ def diff_contracts(old: Contract, new: Contract) -> ContractDiff:
         if name not in before:
             lvl = "breaking" if check.severity == "error" else "warning"
             out.append(ContractChange(lvl, f"checks.{name}", f"{check.kind} check added"))
+        elif before[name].model_copy(update={"where": None}) == check.model_copy(update={"where": None}):
+            out += _where(f"checks.{name}.where", before[name].where, check.where)
         elif before[name] != check:
             relaxed = check.severity == "warn" and before[name].severity == "error"
             out.append(

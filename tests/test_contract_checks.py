@@ -276,3 +276,130 @@ def test_freshness_keeps_working_beside_timestamp_bounds(repo: lake.Repository) 
             pa.table({"ts": pa.array([now - dt.timedelta(hours=2)], pa.timestamp("us", "UTC"))}),
             mode="overwrite",
         )
+
+
+# --- lake contract diff classifies the new keys ---------------------------------------------------
+
+BASE: dict[str, Any] = {
+    "amount": {
+        "type": "float64",
+        "metrics": {"mean": {"min": 0, "max": 500}, "quantile": {"p": 0.99, "max": 5000, "scope": "batch"}},
+    },
+    "customer_id": {"type": "int64"},
+    "day": {"type": "date32", "min": "2024-01-01"},
+}
+
+
+def _with(path: list[str], value: Any) -> dict[str, Any]:
+    import copy
+
+    cols = copy.deepcopy(BASE)
+    node = cols
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    if value is None:
+        node.pop(path[-1], None)
+    else:
+        node[path[-1]] = value
+    return cols
+
+
+DIFF_CASES: list[tuple[str, dict[str, Any], str, str]] = [
+    (
+        "metric-max-tightened",
+        _with(["amount", "metrics", "mean", "max"], 400),
+        "columns.amount.metrics.mean.max",
+        "breaking",
+    ),
+    (
+        "metric-max-loosened",
+        _with(["amount", "metrics", "mean", "max"], 900),
+        "columns.amount.metrics.mean.max",
+        "compatible",
+    ),
+    (
+        "metric-min-added",
+        _with(["amount", "metrics", "quantile", "min"], 1),
+        "columns.amount.metrics.quantile.min",
+        "breaking",
+    ),
+    (
+        "metric-added",
+        _with(["amount", "metrics", "stddev"], {"max": 9}),
+        "columns.amount.metrics.stddev",
+        "breaking",
+    ),
+    (
+        "metric-added-warn",
+        _with(["amount", "metrics", "stddev"], {"max": 9, "severity": "warn"}),
+        "columns.amount.metrics.stddev",
+        "warning",
+    ),
+    (
+        "metric-removed",
+        _with(["amount", "metrics", "mean"], None),
+        "columns.amount.metrics.mean",
+        "compatible",
+    ),
+    (
+        "quantile-p",
+        _with(["amount", "metrics", "quantile", "p"], 0.5),
+        "columns.amount.metrics.quantile.p",
+        "breaking",
+    ),
+    (
+        "metric-scope",
+        _with(["amount", "metrics", "mean", "scope"], "batch"),
+        "columns.amount.metrics.mean.scope",
+        "breaking",
+    ),
+    (
+        "reference-added",
+        _with(["customer_id", "references"], {"dataset": "customers", "column": "id"}),
+        "columns.customer_id.references",
+        "breaking",
+    ),
+    ("where-added", _with(["amount", "where"], "amount > 0"), "columns.amount.where", "compatible"),
+    ("date-min-tightened", _with(["day", "min"], "2024-06-01"), "columns.day.min", "breaking"),
+    ("date-min-loosened", _with(["day", "min"], "2023-06-01"), "columns.day.min", "compatible"),
+]
+
+
+@pytest.mark.parametrize(("case", "columns", "path", "level"), DIFF_CASES, ids=[c[0] for c in DIFF_CASES])
+def test_contract_diff_classifies_the_new_keys(
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+    columns: dict[str, Any],
+    path: str,
+    level: str,
+) -> None:
+    import json
+
+    from lake.cli.app import main as cli_main
+
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(contract(BASE).to_yaml())
+    new.write_text(contract(columns).to_yaml())
+    code = cli_main(["contract", "diff", str(old), str(new), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    got = {c["path"]: c["level"] for c in out["changes"]}
+    assert got == {path: level}, out
+    assert code == (1 if level == "breaking" else 0)
+
+
+def test_contract_diff_sees_a_reference_removed_and_a_check_where_added() -> None:
+    from lake.contracts import diff_contracts
+
+    ref = _with(["customer_id", "references"], {"dataset": "customers", "column": "id"})
+    assert [(c.path, c.level) for c in diff_contracts(contract(ref), contract(BASE)).changes] == [
+        ("columns.customer_id.references", "compatible")
+    ]
+    before = contract(BASE, [{"name": "pos", "sql": "amount > 0"}])
+    after = contract(BASE, [{"name": "pos", "sql": "amount > 0", "where": "day > '2024-01-01'"}])
+    assert [(c.path, c.level) for c in diff_contracts(before, after).changes] == [
+        ("checks.pos.where", "compatible")
+    ]
+    assert [(c.path, c.level) for c in diff_contracts(after, before).changes] == [
+        ("checks.pos.where", "breaking")
+    ]
