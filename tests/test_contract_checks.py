@@ -403,3 +403,113 @@ def test_contract_diff_sees_a_reference_removed_and_a_check_where_added() -> Non
     assert [(c.path, c.level) for c in diff_contracts(after, before).changes] == [
         ("checks.pos.where", "breaking")
     ]
+
+
+# --- 2. metrics ----------------------------------------------------------------------------------
+
+NUMS = pa.table(
+    {
+        "x": pa.array([1.0, 2.0, 2.0, 7.0, None], pa.float64()),
+        "s": pa.array(["a", "bb", "bb", "cccc", None], pa.string()),
+    }
+)
+# metric, column, its exact value on NUMS, a bound it holds and one it breaks
+METRIC_CASES: list[tuple[str, str, float, dict[str, Any], dict[str, Any]]] = [
+    ("mean", "x", 3.0, {"min": 3, "max": 3}, {"max": 2.9}),
+    ("stddev", "x", float(pl.Series([1.0, 2.0, 2.0, 7.0]).std()), {"max": 2.75}, {"max": 2.7}),
+    ("min", "x", 1.0, {"min": 1}, {"min": 1.5}),
+    ("max", "x", 7.0, {"max": 7}, {"max": 6}),
+    ("sum", "x", 12.0, {"min": 12, "max": 12}, {"min": 13}),
+    ("quantile", "x", 2.0, {"p": 0.5, "max": 2}, {"p": 0.5, "max": 1.9}),
+    ("distinct_count", "x", 3, {"max": 3}, {"max": 2}),
+    ("unique_ratio", "x", 0.75, {"min": 0.75}, {"min": 0.8}),
+    ("missing_count", "x", 1, {"max": 1}, {"max": 0}),
+    ("missing_percent", "x", 20.0, {"max": 20}, {"max": 19.9}),
+    ("duplicate_count", "s", 1, {"max": 1}, {"max": 0}),
+    ("duplicate_percent", "s", 25.0, {"max": 25}, {"max": 24}),
+    ("avg_length", "s", 2.25, {"min": 2.25, "max": 2.25}, {"min": 2.5}),
+]
+
+
+def _metric_contract(metric: str, column: str, bound: dict[str, Any], scope: str = "batch") -> Contract:
+    cols: dict[str, Any] = {"x": {"type": "float64"}, "s": {"type": "string"}}
+    cols[column] = {**cols[column], "metrics": {metric: {**bound, "scope": scope}}}
+    return contract(cols)
+
+
+@pytest.mark.parametrize(
+    ("metric", "column", "value", "holds", "breaks"), METRIC_CASES, ids=[c[0] for c in METRIC_CASES]
+)
+def test_each_metric_is_measured_exactly_over_the_batch(
+    repo: lake.Repository,
+    metric: str,
+    column: str,
+    value: float,
+    holds: dict[str, Any],
+    breaks: dict[str, Any],
+) -> None:
+    main = repo.branch("main")
+    main.set_contract("t", _metric_contract(metric, column, holds))
+    result = results(main.write("t", NUMS).validation["t"])[f"{column}.{metric}"]
+    assert result.status == "pass" and result.exact
+    assert result.value == pytest.approx(value, rel=1e-12)
+    main.set_contract("t", _metric_contract(metric, column, breaks))
+    with pytest.raises(lake.ContractViolationError) as info:
+        main.write("t", NUMS)
+    [failed] = info.value.reports[0].failures
+    assert failed.name == f"{column}.{metric}" and failed.kind == "metric"
+    assert "exact" in failed.message and f"{column}.{metric}" in info.value.message
+
+
+def test_a_dataset_metric_judges_the_dataset_after_the_write(repo: lake.Repository) -> None:
+    """Each batch's mean is within bounds on its own; the dataset's mean after the second is not."""
+    text = """dataset: t
+columns:
+  amount:
+    type: float64
+    metrics:
+      mean: {min: 0, max: 500}
+      quantile: {p: 0.99, max: 5000, scope: batch}
+      missing_percent: {max: 5}
+"""
+    main = repo.branch("main")
+    main.set_contract("t", Contract.from_text(text))
+    main.write("t", pa.table({"amount": [100.0] * 1000}))
+    main.write("t", pa.table({"amount": [400.0] * 1000}))  # the dataset's mean: 250
+    with pytest.raises(lake.ContractViolationError) as info:
+        main.write("t", pa.table({"amount": [499.0] * 98 + [None] * 2 + [4000.0] * 1900}))
+    failed = {r.name: r for r in info.value.reports[0].failures}
+    # batch mean 3,882 and the dataset's 2,053: mean fails over the dataset; the batch's p99
+    # (4,000) holds; missing_percent over the dataset is 2 / 4,000 = 0.05%: holds
+    assert set(failed) == {"amount.mean"}
+    assert failed["amount.mean"].value == pytest.approx((100_000 + 400_000 + 499 * 98 + 4000 * 1900) / 3998)
+    assert failed["amount.mean"].rows == 4000
+    assert "over the dataset" in failed["amount.mean"].message
+
+
+def test_dataset_quantiles_and_distinct_counts_are_estimated_with_their_error_stated(
+    repo: lake.Repository,
+) -> None:
+    main = repo.branch("main")
+    spec = contract(
+        {
+            "x": {
+                "type": "float64",
+                "metrics": {
+                    "quantile": {"p": 0.5, "min": 0},
+                    "distinct_count": {"min": 1},
+                    "mean": {"min": 0},
+                },
+            }
+        }
+    )
+    main.set_contract("t", spec)
+    main.write("t", pa.table({"x": [float(i) for i in range(50_000)]}))
+    report = main.write("t", pa.table({"x": [float(i) for i in range(50_000, 60_000)]})).validation["t"]
+    got = results(report)
+    assert got["x.mean"].exact and got["x.mean"].value == pytest.approx(29_999.5)
+    for name, truth in (("x.quantile", 30_000.0), ("x.distinct_count", 60_000)):
+        r = got[name]
+        assert not r.exact and r.error, r
+        assert r.value == pytest.approx(truth, rel=0.05)
+        assert "approximate" in r.message
