@@ -513,3 +513,82 @@ def test_dataset_quantiles_and_distinct_counts_are_estimated_with_their_error_st
         assert not r.exact and r.error, r
         assert r.value == pytest.approx(truth, rel=0.05)
         assert "approximate" in r.message
+
+
+# --- the new keys round-trip through YAML --------------------------------------------------------
+
+_bounds = st.fixed_dictionaries(
+    {},
+    optional={
+        "scope": st.sampled_from(["dataset", "batch"]),
+        "severity": st.sampled_from(["error", "warn"]),
+        "where": st.sampled_from(["x > 0", "s = 'a'", "x IS NOT NULL AND s <> 'b'"]),
+    },
+).flatmap(
+    lambda extra: st.one_of(
+        st.fixed_dictionaries({"min": st.floats(-1e6, 0, allow_nan=False)}),
+        st.fixed_dictionaries({"max": st.integers(0, 10**6)}),
+        st.fixed_dictionaries({"min": st.just(0), "max": st.floats(1, 1e9, allow_nan=False)}),
+    ).map(lambda b: {**b, **extra})
+)
+_moments = st.datetimes(
+    min_value=dt.datetime(1970, 1, 2),
+    max_value=dt.datetime(2200, 1, 1),
+    timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30))]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    metrics=st.dictionaries(
+        st.sampled_from(["mean", "stddev", "sum", "missing_percent", "distinct_count", "min"]),
+        st.one_of(_bounds, st.lists(_bounds, min_size=2, max_size=3)),
+        max_size=4,
+    ),
+    quantiles=st.lists(st.floats(0, 1), max_size=2),
+    day=st.dates(min_value=dt.date(1900, 1, 1)),
+    moment=_moments,
+    where=st.one_of(st.none(), st.just("x > 1")),
+    reference=st.booleans(),
+    drift=st.fixed_dictionaries(
+        {},
+        optional={
+            "share_factor": st.floats(1.01, 10),
+            "null_rate_rise": st.floats(0.001, 1),
+            "severity": st.just("warn"),
+        },
+    ),
+)
+def test_the_new_keys_round_trip_through_yaml(
+    metrics: dict[str, Any],
+    quantiles: list[float],
+    day: dt.date,
+    moment: dt.datetime,
+    where: str | None,
+    reference: bool,
+    drift: dict[str, Any],
+) -> None:
+    x: dict[str, Any] = {"type": "float64", "metrics": dict(metrics)}
+    if quantiles:
+        x["metrics"]["quantile"] = [{"p": p, "max": 10} for p in quantiles]
+    if where:
+        x["where"] = where
+    s: dict[str, Any] = {"type": "string"}
+    if reference:
+        s["references"] = {"dataset": "other", "column": "code"}
+    raw = {
+        "dataset": "d",
+        "columns": {
+            "x": x,
+            "s": s,
+            "day": {"type": "date32", "min": day.isoformat()},
+            "at": {"type": "timestamp[us, UTC]", "max": moment.isoformat()},
+        },
+        "checks": [{"name": "c", "sql": "x > 0", "where": "s = 'a'", "mostly": 0.3}],
+        "drift": {"columns": {"x": drift}},
+    }
+    spec = Contract.model_validate(raw)
+    again = Contract.from_text(spec.to_yaml())
+    assert again == spec and again.hash == spec.hash
+    assert again.columns["day"].min == day and again.columns["at"].max == moment
+    assert Contract.from_text(again.to_yaml()).to_yaml() == spec.to_yaml()
