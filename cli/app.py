@@ -600,6 +600,41 @@ def _size(n: int) -> str:
     return f"{value:.1f} {unit}"
 
 
+@app.command("validate")
+def validate_file(
+    file: Annotated[Path, typer.Argument(help="A parquet, CSV or JSON-lines file.")],
+    contract: Annotated[
+        Path, typer.Option("--contract", "-c", help="The contract (YAML) to check it against.")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="text|json|junit")] = "text",
+    input_format: Annotated[str, typer.Option("--input-format", help="auto|parquet|csv|json")] = "auto",
+    json_out: Json = False,
+) -> None:
+    """Check a file against a contract, with no repository: exit 0 when it passes, 1 when a
+    check fails (lake validate out.parquet --contract orders.yaml --format junit > report.xml)."""
+    if fmt not in ("text", "json", "junit"):
+        raise lake.UsageError(f"unknown --format {fmt!r}: use text, json or junit")
+    if input_format not in ("auto", "parquet", "csv", "json"):
+        raise lake.UsageError(f"unknown --input-format {input_format!r}: use auto, parquet, csv or json")
+    from lake.contracts import Contract
+    from lake.standalone import validate
+
+    from .inputs import read_input
+
+    spec = Contract.from_yaml(contract)  # first: a broken contract is named before any data is read
+    report = validate(read_input(file, input_format), spec)  # type: ignore[arg-type]
+    if json_out or fmt == "json":
+        output.emit_json(report.to_dict())
+    elif fmt == "junit":
+        from lake.validation.junit import to_junit
+
+        sys.stdout.write(to_junit(report, name=f"{file.name} against {contract.name}"))
+    else:
+        output.validation_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @app.command("gc")
 def gc_command(
     older_than: Annotated[

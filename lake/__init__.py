@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from lake.graph.commits import Commit, DatasetChange, Layer, Snapshot
     from lake.repository import Repository
     from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
+    from lake.standalone import validate
     from lake.table.diff import (
         ColumnAdded,
         ColumnDropped,
@@ -83,6 +84,7 @@ _LAZY = {
     "CheckResult": "lake.validation.report",
     "ValidationReport": "lake.validation.report",
     "GateReport": "lake.validation.gate_report",
+    "validate": "lake.standalone",
 }
 
 
@@ -148,4 +150,5 @@ __all__ = [
     "UsageError",
     "ValidationReport",
     "WriteResult",
+    "validate",
 ]

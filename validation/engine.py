@@ -14,7 +14,7 @@ import decimal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -23,41 +23,10 @@ import pyarrow.compute as pc
 from lake.contracts.model import Contract
 
 from .compiled import CompiledCheck, compile_checks
+from .others import OtherRows
 from .report import MAX_SAMPLES, CheckResult, Status, ValidationReport
 
-if TYPE_CHECKING:
-    from .metrics import ColumnSummary
-
 VIOLATIONS = "_lake_violations"
-
-
-class OtherRows(Protocol):
-    """The rows the dataset keeps besides the batch, as the lake exposes them to validation."""
-
-    @property
-    def rows(self) -> int: ...
-
-    def candidates(
-        self, columns: Sequence[str], low: Any, high: Any, where: pl.Expr | None = None
-    ) -> pl.LazyFrame:
-        """``columns`` of the kept rows in files whose statistics for ``columns[0]`` overlap
-        ``[low, high]`` (files without statistics are always included), of the rows ``where``
-        selects when it is given."""
-        ...
-
-    def column_max(self, column: str, where: pl.Expr | None = None) -> Any: ...
-
-    def count(self, where: pl.Expr) -> int:
-        """How many kept rows ``where`` selects (a scan of the columns it names)."""
-        ...
-
-    def scan(self, columns: Sequence[str]) -> pl.LazyFrame:
-        """``columns`` of every kept row (exact metrics read them)."""
-        ...
-
-    def summary(self, column: str) -> ColumnSummary | None:
-        """The merged summary of ``column`` over the kept rows, or None where none is kept."""
-        ...
 
 
 @dataclass(frozen=True)

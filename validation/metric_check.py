@@ -21,7 +21,7 @@ from .metrics import ColumnSummary, Measured, measure_series, measure_summary
 from .report import CheckResult, Status
 
 if TYPE_CHECKING:
-    from .engine import OtherRows
+    from .others import OtherRows
 
 
 def measure_check(check: CompiledCheck, table: pa.Table, others: OtherRows | None) -> CheckResult:

@@ -5,6 +5,7 @@ merge gate and ``check_contract`` all judge data this one way.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,7 +14,8 @@ import pyarrow as pa
 
 from lake.contracts.model import Contract
 
-from .engine import OtherRows, cast_to_contract, validate
+from .engine import cast_to_contract, validate
+from .others import OtherRows
 from .report import CheckResult, ValidationReport
 
 
@@ -31,6 +33,7 @@ def check_rows(
     others: OtherRows | None = None,
     cast: Sequence[CheckResult] | None = None,
     blame: bool = False,
+    now: dt.datetime | None = None,
 ) -> CheckedRows:
     """Check ``rows`` (None: no rows) as ``contract`` says; ``others`` are the rows the dataset
     keeps besides them (uniqueness, row counts and freshness hold across both).
@@ -41,5 +44,5 @@ def check_rows(
     if cast is None:
         typed = cast_to_contract(contract, table)
         table, cast = typed.table, typed.results
-    report, violations = validate(contract, table, others=others, pre=cast, blame=blame)
+    report, violations = validate(contract, table, others=others, pre=cast, blame=blame, now=now)
     return CheckedRows(table, report, violations)
