@@ -114,10 +114,16 @@ WHERE_CASES: list[tuple[str, dict[str, Any], list[dict[str, Any]], str]] = [
         "fresh",
     ),
     (
-        "metric",
-        {"amount": {"type": "float64", "metrics": {"min": {"min": 0, "where": PAID}}}},
+        "column-metric",
+        {"amount": {"type": "float64", "metrics": {"min": {"min": 0}}, "where": PAID}},
         [],
         "amount.min",
+    ),
+    (
+        "metric",
+        {"amount": {"type": "float64", "metrics": {"sum": {"max": 0, "where": "status = 'open'"}}}},
+        [],
+        "amount.sum",
     ),
 ]
 
@@ -137,6 +143,8 @@ def test_where_runs_each_check_kind_on_the_rows_it_selects(
     unfiltered = [{k: v for k, v in c.items() if k != "where"} for c in checks]
     if kind == "check-row_count":
         unfiltered = [{"name": "paid_rows", "row_count": {"max": 2}}]
+    if kind == "metric":
+        loose = {**COLUMNS, "amount": {"type": "float64", "metrics": {"sum": {"max": 0}}}}
     main.set_contract("t", contract(loose, unfiltered))
     with pytest.raises(lake.ContractViolationError) as info:
         main.write("t", ORDERS)  # without where: the check fails on the whole data
@@ -453,9 +461,9 @@ def test_each_metric_is_measured_exactly_over_the_batch(
     result = results(main.write("t", NUMS).validation["t"])[f"{column}.{metric}"]
     assert result.status == "pass" and result.exact
     assert result.value == pytest.approx(value, rel=1e-12)
-    main.set_contract("t", _metric_contract(metric, column, breaks))
+    main.set_contract("u", _metric_contract(metric, column, breaks).with_dataset("u"))
     with pytest.raises(lake.ContractViolationError) as info:
-        main.write("t", NUMS)
+        main.write("u", NUMS)
     [failed] = info.value.reports[0].failures
     assert failed.name == f"{column}.{metric}" and failed.kind == "metric"
     assert "exact" in failed.message and f"{column}.{metric}" in info.value.message

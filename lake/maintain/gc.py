@@ -41,6 +41,7 @@ from lake.maintain.stored import Stored, delete_keys, list_stored, prune_empty_d
 from lake.storage import ObjectStore, StorageConfig
 from lake.stores.contracts import CONTRACTS
 from lake.stores.profiles import PROFILES
+from lake.stores.summaries import SUMMARIES, summary_key
 from lake.table.layers import Layers
 
 DEFAULT_OLDER_THAN = timedelta(days=7)
@@ -208,6 +209,12 @@ def gc(
 
     contracts = kept.contracts()
     profiles = kept.profile_keys()
+    deleted = {s.key for s in [*data, *dead_data]}
+    summarized = {  # the summaries of the data files that stay (a summary is of one file)
+        summary_key(s.key)
+        for s in listing
+        if s.key.endswith(".parquet") and not s.key.startswith("_lake/") and s.key not in deleted
+    }
     metadata = [
         s
         for s in listing
@@ -216,6 +223,7 @@ def gc(
         and (
             (s.key.startswith(CONTRACTS) and s.key.removeprefix(CONTRACTS) not in contracts)
             or (s.key.startswith(PROFILES) and s.key not in profiles)
+            or (s.key.startswith(SUMMARIES) and s.key not in summarized)
         )
     ]
     by_key = {s.key: s for s in listing}

@@ -30,6 +30,7 @@ from lake.graph.names import is_quarantine
 from lake.merge.plan import DatasetPlan, PreparedMerge
 from lake.stores.contracts import ContractStore
 from lake.stores.profiles import ProfileStore
+from lake.stores.summaries import kept_rows
 from lake.table.change import Change
 from lake.table.diff import ColumnAdded, schema_diff
 from lake.table.frames import conform, delta_schema_json
@@ -77,7 +78,8 @@ class DatasetUnderReview:
         first check that asks (quality, then drift)."""
         assert self.contract is not None and self.change is not None
         kept = KeptRows(self.view, self.change.remove) if self.view is not None else None
-        return check_rows(self.contract, self.rows, others=kept)
+        others = kept_rows(kept, self.contract) if kept is not None else None
+        return check_rows(self.contract, self.rows, others=others)
 
 
 MergeCheck = Callable[[PreparedMerge], list[GateCheck]]

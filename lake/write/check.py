@@ -14,6 +14,7 @@ from lake.errors import InvalidInputError, RefusedError
 from lake.graph.commits import Snapshot
 from lake.graph.names import QUARANTINE_SUFFIX, is_quarantine
 from lake.stores.contracts import ContractStore
+from lake.stores.summaries import kept_rows
 from lake.table.change import Change
 from lake.table.layers import Layers
 from lake.table.views import KeptRows, View
@@ -87,7 +88,7 @@ def judge(
     contract: Contract, change: Change, view: View | None, typed: Typed | None, *, blame: bool = False
 ) -> CheckedRows:
     """The rows ``change`` brings, checked with the rows the dataset keeps besides them."""
-    others = KeptRows(view, change.remove) if view is not None else None
+    others = kept_rows(KeptRows(view, change.remove), contract) if view is not None else None
     cast = typed.results if typed is not None else ()
     return check_rows(contract, change.data, others=others, cast=cast, blame=blame)
 
