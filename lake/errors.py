@@ -197,6 +197,12 @@ class _FailedCheck(Protocol):
     @property
     def failed_rows(self) -> int: ...
 
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
 
 class _ValidationReport(Protocol):
     """What :class:`ContractViolationError` reads of a ``lake.validation.report.ValidationReport``."""
@@ -211,8 +217,17 @@ class _ValidationReport(Protocol):
 
 
 def failed_checks(report: _ValidationReport) -> str:
-    """The checks a validation report failed, with their failing row counts: ``unique (3 rows)``."""
-    return ", ".join(f"{r.name} ({r.failed_rows} rows)" if r.failed_rows else r.name for r in report.failures)
+    """The checks a validation report failed, with their failing row counts: ``unique (3 rows)``;
+    a metric with what it measured, a reference with the values it misses."""
+    return ", ".join(_failed(r) for r in report.failures)
+
+
+def _failed(check: _FailedCheck) -> str:
+    if check.kind == "metric":
+        return f"{check.name} ({check.message})"
+    if check.kind == "references":
+        return f"{check.name} ({check.failed_rows} rows; {check.message})"
+    return f"{check.name} ({check.failed_rows} rows)" if check.failed_rows else check.name
 
 
 class ContractViolationError(LakeError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
@@ -10,7 +11,9 @@ from typing import Any, Literal, Protocol, Self
 from lake.contracts import Contract
 from lake.errors import InvalidInputError, RefusedError
 from lake.graph.names import check_dataset_name
+from lake.integrity.references import check_references
 from lake.table.frames import to_arrow
+from lake.table.views import View
 from lake.validation.report import ContractViolationError
 from lake.write.check import validate_snapshot
 from lake.write.commit import WriteContext, commit
@@ -135,6 +138,10 @@ class Branch:
         if snap is not None:
             # the rows the branch holds must keep the contract they are put under
             report = validate_snapshot(ctx.layers, dataset, snap, contract)
+            head = ctx.commits.get(self.head)
+            views = {name: View(ctx.layers, name, s) for name, s in head.datasets.items()}
+            found = check_references(ctx.layers, {}, {dataset: contract}, views.get, {}, also=[dataset])
+            report = replace(report, results=(*report.results, *found.get(dataset, [])))
             if not report.ok:
                 raise ContractViolationError([report])
         key = ctx.contracts.put(contract)
