@@ -37,7 +37,7 @@ from lake.table.diff import ColumnAdded, schema_diff
 from lake.table.frames import conform, delta_schema_json
 from lake.table.layers import Layers
 from lake.table.views import FileRef, KeptRows, View, read_files
-from lake.validation.drift import MIN_ROWS, column_drift, identifier_reason
+from lake.validation.drift import MIN_ROWS, ShiftRules, column_drift, identifier_reason, null_rate_shift
 from lake.validation.gate_report import GateCheck, GateReport, Status
 from lake.validation.profile import ColumnProfile
 from lake.validation.rows import CheckedRows, check_rows
@@ -290,7 +290,8 @@ def quality(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
 
 def drift(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
     """Drift of the rows the merge brings against the target's, per column: from the target's
-    profile when it keeps one (a protected branch), else from a scan of the target's columns."""
+    profile when it keeps one (a protected branch: quantile sketches and category counts stand
+    for the reference, which costs no scan), else from a scan of the target's columns."""
     if ds.contract is None or ds.view is None:
         return []
     profile = context.profiles.get(ds.name, ds.view.snapshot)
@@ -315,7 +316,7 @@ def drift(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
                     GateCheck(ds.name, "drift", col, "skip", message="no distribution kept for this column")
                 )
                 continue
-            ref = kept.reference(col)
+            ref = kept.reference(col) if kept.kind == "numeric" else pl.Series(col, [], dtype=pl.String)
             if kept.rows - kept.nulls < MIN_ROWS:
                 ref = ref.head(0)  # too few values: column_drift says so
         else:
@@ -334,8 +335,9 @@ def _column_drift(
     cfg: DriftMethod,
     keys: list[str],
 ) -> list[GateCheck]:
-    """One column's drift, and a warning when its null rate moved by more than 10 points.
-    ``kept`` is the target profile's column ``ref`` comes from (None: ``ref`` is a scan)."""
+    """One column's drift and its null rate's material shift, each a check that fails (or,
+    with the column's ``severity: warn``, warns). ``kept`` is the target profile's column
+    ``ref`` comes from (None: ``ref`` is a scan)."""
     if cfg.method == "auto":
         why = identifier_reason(col, ref if kept is None else cur, keys)
         if why:
@@ -344,7 +346,14 @@ def _column_drift(
         cur = cur.dt.epoch("s")
         if kept is None:  # a profile keeps them as numbers already
             ref = ref.dt.epoch("s")
-    result = column_drift(col, ref, cur, cfg.method, cfg.threshold)
+    rules = ShiftRules(
+        cfg.share_floor, cfg.share_factor, cfg.null_rate_rise, cfg.null_rate_factor, cfg.null_rate_floor
+    )
+    counts = kept.counts if kept is not None and kept.kind == "categorical" else None
+    if counts is not None and kept is not None and kept.rows - kept.nulls < MIN_ROWS:
+        counts = {}
+    result = column_drift(col, ref, cur, cfg.method, cfg.threshold, rules, reference_counts=counts)
+    ref_rows, ref_nulls = (kept.rows, kept.nulls) if kept is not None else (ref.len(), ref.null_count())
     if kept is not None:
         result.reference_summary["null_rate"] = round(kept.nulls / kept.rows if kept.rows else 0.0, 6)
         result.reference_summary["rows"] = kept.rows
@@ -357,25 +366,38 @@ def _column_drift(
     }
     if result.histogram is not None:
         details["histogram"] = result.histogram.to_dict()
+    demote = cfg.severity == "warn"
+    status = cast(Status, "warn" if demote and result.status == "fail" else result.status)
     out = [
         GateCheck(
             name,
             "drift",
             col,
-            cast(Status, result.status),
+            status,
             value="" if result.value is None else f"{result.value:.4f}",
             threshold="" if result.threshold is None else f"{result.method} {result.threshold}",
             message=result.reason,
             drift=details,
         )
     ]
-    ref_null = result.reference_summary.get("null_rate", 0.0)
-    cur_null = result.current_summary.get("null_rate", 0.0)
-    if abs(cur_null - ref_null) > 0.1:
-        moved = f"reference {ref_null:.1%} ± 10 points"
-        out.append(
-            GateCheck(name, "drift", f"{col}.null_rate", "warn", value=f"{cur_null:.1%}", threshold=moved)
+    moved = null_rate_shift(ref_nulls, ref_rows, cur.null_count(), cur.len(), rules)
+    ref_rate = ref_nulls / ref_rows if ref_rows else 0.0
+    cur_rate = cur.null_count() / cur.len() if cur.len() else 0.0
+    rule = (
+        f"rise < {rules.null_rate_rise * 100:g} points, "
+        f"< {rules.null_rate_factor:g}x from >= {rules.null_rate_floor:.0%}"
+    )
+    out.append(
+        GateCheck(
+            name,
+            "drift",
+            f"{col}.null_rate",
+            ("warn" if demote else "fail") if moved else "pass",
+            value=f"{cur_rate:.1%} (reference {ref_rate:.1%})",
+            threshold=rule,
+            message=moved,
         )
+    )
     return out
 
 
