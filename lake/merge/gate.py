@@ -27,8 +27,8 @@ from lake.contracts import Contract, DriftMethod, DriftSpec, diff_contracts
 from lake.errors import GateFailedError
 from lake.graph.commits import Snapshot
 from lake.graph.names import is_quarantine
-from lake.integrity.references import check_references
 from lake.merge.plan import DatasetPlan, PreparedMerge
+from lake.merge.references import references
 from lake.stores.contracts import ContractStore
 from lake.stores.profiles import ProfileStore
 from lake.stores.summaries import kept_rows
@@ -430,40 +430,6 @@ def volume(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
     ]
 
 
-def references(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
-    """The references of ``ds``'s contract (the target's) that the merge could break (an end
-    among the datasets it changes), on the would-be merged state of both datasets: as the merge
-    commit itself will judge them (:mod:`lake.integrity.references`)."""
-    prep = ds.merge
-    target = prep.target_commit
-    key = target.contracts.get(ds.name)
-    contract = ds.contract or (context.contracts.get(key) if key else None)
-    if contract is None or not any(spec.references for spec in contract.columns.values()):
-        return []
-    changes: dict[str, Change] = {
-        name: plan.change for name, plan in prep.plans.items() if plan.action != "keep" and plan.change
-    }
-
-    def view(name: str) -> View | None:
-        snap = target.datasets.get(name)
-        return View(context.layers, name, snap) if snap is not None else None
-
-    found = check_references(context.layers, changes, {ds.name: contract}, view, dict(target.datasets))
-    return [
-        GateCheck(
-            ds.name,
-            "quality",
-            r.name,
-            r.status,
-            value=f"{r.failed_rows} of {r.rows} rows",
-            threshold=r.threshold,
-            message=r.message,
-            samples=tuple(r.samples),
-        )
-        for r in found.get(ds.name, [])
-    ]
-
-
 MERGE_CHECKS: tuple[MergeCheck, ...] = (rule_changes, contract_conflicts)
 """Checks of the merge as a whole, before any dataset's."""
 
@@ -479,9 +445,8 @@ CHECKS: tuple[DatasetCheck, ...] = (
 )
 """Per dataset whose data the merge changes, in the report's order."""
 
-KEPT_CHECKS: tuple[DatasetCheck, ...] = (conflicts, contract_change, references)
-"""Per dataset whose data the merge keeps (or cannot merge): the contract the branch proposes,
-and its references to datasets the merge changes."""
+KEPT_CHECKS: tuple[DatasetCheck, ...] = (conflicts, contract_change)
+"""Per dataset whose data the merge keeps (or cannot merge): only the contract the branch proposes."""
 
 
 def verdict_metadata(

@@ -11,14 +11,13 @@ from typing import Any, Literal, Protocol, Self
 from lake.contracts import Contract
 from lake.errors import InvalidInputError, RefusedError
 from lake.graph.names import check_dataset_name
-from lake.integrity.references import check_references
 from lake.table.frames import to_arrow
-from lake.table.views import View
 from lake.validation.report import ContractViolationError
 from lake.write.check import validate_snapshot
 from lake.write.commit import WriteContext, commit
 from lake.write.ops import Append, Delete, OnViolation, Op, Overwrite, SetContract, Upsert, check_on_violation
 from lake.write.plan import SchemaMode
+from lake.write.references import references_of
 from lake.write.results import WriteResult
 
 
@@ -138,10 +137,8 @@ class Branch:
         if snap is not None:
             # the rows the branch holds must keep the contract they are put under
             report = validate_snapshot(ctx.layers, dataset, snap, contract)
-            head = ctx.commits.get(self.head)
-            views = {name: View(ctx.layers, name, s) for name, s in head.datasets.items()}
-            found = check_references(ctx.layers, {}, {dataset: contract}, views.get, {}, also=[dataset])
-            report = replace(report, results=(*report.results, *found.get(dataset, [])))
+            found = references_of(ctx.layers, dataset, contract, ctx.commits.get(self.head).datasets)
+            report = replace(report, results=(*report.results, *found))
             if not report.ok:
                 raise ContractViolationError([report])
         key = ctx.contracts.put(contract)

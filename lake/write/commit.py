@@ -28,32 +28,17 @@ from lake.errors import ConcurrentUpdateError, InvalidInputError, RefNotFoundErr
 from lake.graph.commits import Commit, CommitStore, DatasetChange, now_utc
 from lake.graph.names import case_clash
 from lake.graph.refs import Ref, RefStore
-from lake.integrity.references import check_references
 from lake.stores.contracts import ContractStore
 from lake.table.change import Change, apply_change
 from lake.table.foreign import ForeignVersions, Pending
 from lake.table.layers import Layers, VersionTaken
-from lake.validation.report import ContractViolationError, ValidationReport
 from lake.write.adopt import apply_adopt
 from lake.write.check import Checked, Written, check, contract_in_force, quarantine_op
 from lake.write.draft import Draft
-from lake.write.ops import (
-    Adopt,
-    Append,
-    Decision,
-    Delete,
-    MergeDataset,
-    Op,
-    Optimize,
-    Overwrite,
-    Revert,
-    SetContract,
-    SetRules,
-    Upsert,
-    plan,
-)
+from lake.write.ops import Adopt, Decision, Delete, MergeDataset, Op, Optimize, SetContract, SetRules, plan
 from lake.write.optimize import compact
 from lake.write.patience import Patience
+from lake.write.references import refuse_orphans, written
 from lake.write.results import WriteResult
 from lake.write.stage import Files, Staged, blind_append, is_noop, rows
 
@@ -129,7 +114,7 @@ def commit(
         draft = _begin(ctx, txn, merged)
         try:
             for index, op in enumerate(ops):
-                _apply(ctx, draft, txn, index, op, _written(ops[index + 1 :]))
+                _apply(ctx, draft, txn, index, op, written(ops[index + 1 :]))
         except VersionTaken:
             txn.patience.backoff()
             continue
@@ -201,15 +186,6 @@ def _begin(ctx: WriteContext, txn: Txn, merged: str | None) -> Draft:
     return Draft.begin(ctx.layers, ref, ctx.commits.get(ref.commit), ctx.own_layer(ref), merged)
 
 
-def _written(ops: Sequence[Op]) -> set[str]:
-    """The datasets whose rows ``ops`` change."""
-    return {
-        op.dataset
-        for op in ops
-        if isinstance(op, Append | Overwrite | Upsert | Delete | Revert | MergeDataset)
-    }
-
-
 def _apply(ctx: WriteContext, draft: Draft, txn: Txn, index: int, op: Op, later: set[str]) -> None:
     """Carry ``op`` out on ``draft``: an operation on the commit edits it; one on a dataset's
     rows is planned, checked (references across datasets by the last operation of the
@@ -238,35 +214,11 @@ def _apply(ctx: WriteContext, draft: Draft, txn: Txn, index: int, op: Op, later:
         checked = _check(ctx, draft, txn, index, op)
     if checked.report is not None:
         draft.reports[op.dataset] = checked.report
-    _references(ctx, draft, op.dataset, checked, later)
+    refuse_orphans(ctx.layers, ctx.contracts, draft, op.dataset, checked, later)
     _delta_commit(ctx, draft, txn, op.dataset, checked.change, checked.files)
     if checked.aside is not None:
         aside = quarantine_op(op.dataset, checked.aside, txn.id)
         _delta_commit(ctx, draft, txn, aside.dataset, _planned(aside, draft), None)
-
-
-def _references(ctx: WriteContext, draft: Draft, dataset: str, checked: Checked, later: set[str]) -> None:
-    """Check the references with an end in ``dataset`` as this change leaves it (see
-    :mod:`lake.write.references`); refuse the transaction before its Delta commit if one breaks."""
-    contracts = {name: ctx.contracts.get(key) for name, key in draft.contracts.items()}
-    if not any(spec.references for c in contracts.values() for spec in c.columns.values()):
-        return
-    found = check_references(
-        ctx.layers, {dataset: checked.change}, contracts, draft.view, dict(draft.head.datasets), later
-    )
-    failed = []
-    for name, results in found.items():
-        report = draft.reports.get(name)
-        if report is None:
-            report = ValidationReport(name, contracts[name].hash, 0)
-        report = replace(report, results=(*report.results, *results))
-        draft.reports[name] = report
-        if not report.ok:
-            failed.append(report)
-    if failed:
-        if checked.files is not None:
-            checked.files.cancel()
-        raise ContractViolationError(failed)
 
 
 def _planned(op: Op, draft: Draft) -> Change:
