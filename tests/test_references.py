@@ -85,11 +85,17 @@ def test_a_transaction_is_checked_against_its_own_result(repo: lake.Repository, 
     result = tx.result
     assert result.validation["orders"].ok
     assert [r.status for r in result.validation["orders"].results if r.kind == "references"] == ["pass"]
-    head = main.head
+    head, version = main.head, _delta_version(repo, "customers")
     with pytest.raises(lake.ContractViolationError, match="10"), main.transaction(message="not enough") as tx:
-        tx.write("orders", orders((2, 10), (3, 11)))
-        tx.write("customers", customers(11))
+        if order == "orders-first":
+            tx.write("orders", orders((2, 10), (3, 11)))
+            tx.write("customers", customers(11))
+        else:
+            tx.write("customers", customers(11))
+            tx.write("orders", orders((2, 10), (3, 11)))
     assert main.head == head
+    if order == "orders-first":  # checked before the last operation's Delta commit
+        assert _delta_version(repo, "customers") == version
 
 
 def test_a_delete_that_orphans_rows_of_another_dataset_fails(repo: lake.Repository) -> None:
@@ -153,6 +159,43 @@ def test_a_merge_of_a_referenced_delete_is_refused_when_it_orphans_the_targets_r
         repo.merge("cleanup", into="main")
 
 
+def test_a_forced_merge_is_still_refused_by_the_merge_commit(repo: lake.Repository) -> None:
+    main = _lake(repo)
+    feature = repo.create_branch("feature", "main")
+    feature.write("orders", orders((1, 3)))
+    main.delete("customers", where="customer_id = 3")
+    head = main.head
+    with pytest.raises(lake.ContractViolationError, match=re.escape("not in customers.customer_id: 3")):
+        repo.merge("feature", into="main", force=True, reason="the gate is wrong")
+    assert main.head == head
+
+
+def test_an_upsert_and_an_append_that_remove_nothing_pass_and_read_nothing_they_need_not(
+    repo: lake.Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lake.table.wouldbe as wouldbe
+
+    main = _lake(repo)
+    for first in (10, 20, 30):  # customers 1-3 in one file, then three files of 10 ids each
+        main.write("customers", customers(*range(first, first + 10)))
+    main.write("orders", orders((1, 1), (2, 25)))
+    reads: list[int] = []
+    real = wouldbe.read_files
+
+    def counting(layers: Any, dataset: str, refs: Any, schema: Any) -> Any:
+        reads.append(len(refs))
+        return real(layers, dataset, refs, schema)
+
+    monkeypatch.setattr(wouldbe, "read_files", counting)
+    main.write("unrelated", pa.table({"x": [1]}))
+    main.write("customers", customers(40, 41))  # adds ids: no referencing row can lose one
+    assert reads == []
+    main.write("orders", orders((3, 33), (4, 35)))  # only the file of customers 30-39 may hold them
+    assert reads == [1]
+    main.upsert("orders", orders((3, 2)), key=["order_id"])
+    assert repo.read("orders").sort_by("order_id").column("customer_id").to_pylist() == [1, 25, 2, 35]
+
+
 def test_a_reference_to_a_missing_dataset_or_column_says_so(repo: lake.Repository) -> None:
     main = repo.branch("main")
     spec = ORDERS.model_copy(deep=True)
@@ -209,6 +252,20 @@ def test_the_cli_reports_orphans_and_exits_1(cli: Any, tmp_path: Path) -> None:
     cli("contract", "set", "orders", str(spec))
     out = cli("write", "orders", str(tmp_path / "o.parquet"), code=1)
     assert "customer_id.references" in out and "not in customers.customer_id: 3" in out
+
+
+def test_the_cli_refuses_a_delete_that_orphans_orders(cli: Any, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    spec = tmp_path / "orders.yaml"
+    spec.write_text(ORDERS.to_yaml())
+    pq.write_table(customers(1, 2), tmp_path / "c.parquet")
+    pq.write_table(orders((1, 1), (2, 2)), tmp_path / "o.parquet")
+    cli("write", "customers", str(tmp_path / "c.parquet"))
+    cli("contract", "set", "orders", str(spec))
+    cli("write", "orders", str(tmp_path / "o.parquet"))
+    out = cli("delete", "customers", "--where", "customer_id = 2", code=1)
+    assert "orders" in out and "not in customers.customer_id: 2" in out and "lost their customers row" in out
 
 
 ids = st.sets(st.integers(0, 30), max_size=12)

@@ -69,14 +69,21 @@ def refuse_orphans(
     )
     failed = []
     for name, results in found.items():
-        report = draft.reports.get(name) or ValidationReport(name, specs[name].hash, 0)
+        rows = max(r.rows for r in results)
+        report = draft.reports.get(name) or ValidationReport(name, specs[name].hash, rows)
         report = draft.reports[name] = replace(report, results=(*report.results, *results))
         if not report.ok:
             failed.append(report)
     if failed:
         if checked.files is not None:
             checked.files.cancel()
-        raise ContractViolationError(failed)
+        error = ContractViolationError(failed)
+        error.hint = (
+            "write the rows they name first or in the same transaction (Branch.transaction()), "
+            "or change or delete the rows that name them first; quarantine does not set aside "
+            "rows whose reference breaks"
+        )
+        raise error
 
 
 def references_of(
