@@ -417,15 +417,25 @@ def _unique(
 
 
 def _distinct(keys: pl.DataFrame, cols: list[str]) -> bool:
-    """True when no two rows share a key. A cheap count decides it in the common case: one
-    column's distinct count (fast on sorted ids), or for several columns the distinct count of
+    """True when no two rows share a key. A cheap test decides it in the common case: a key
+    column sorted without repeats, one column's distinct count, or for several columns the distinct count of
     a 64-bit row hash (distinct hashes prove distinct rows; equal hashes send us to the exact
     check, so a collision can cost time but never a wrong verdict)."""
     if keys.height < 2:
         return True
+    if any(_sorted_distinct(keys[c]) for c in cols):  # one column distinct: so is the key
+        return True
     if len(cols) == 1:
         return bool(keys[cols[0]].n_unique() == keys.height)
     return bool(keys.select(pl.struct(cols).hash().n_unique()).item() == keys.height)
+
+
+def _sorted_distinct(column: pl.Series) -> bool:
+    """True when ``column`` is sorted with no value twice: one comparison of neighbours, where a
+    distinct count would hash every value (ids and event times usually arrive in order)."""
+    if column.null_count() or column.dtype.is_nested() or not column.is_sorted():
+        return False
+    return not bool((column.head(-1) == column.tail(-1)).any())
 
 
 def _freshness(
