@@ -17,6 +17,8 @@ for name in (
     "merge_cost",
     "gate_scale",
     "drift_speed",
+    "drift_gate",
+    "references",
     "import_time",
     "optimize",
 ):
