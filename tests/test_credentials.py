@@ -464,7 +464,7 @@ class Scan:
         nested = args[0] in ("branch", "tag", "contract")
         self.commands.add(" ".join(args[:2]) if nested else args[0])
         local = nested and args[1] in ("diff", "import-odcs", "export-odcs")
-        argv = [*args] if local or args[0] == "init" else [*args, "--repo", repo or self.uri]
+        argv = [*args] if local or args[0] in ("init", "validate") else [*args, "--repo", repo or self.uri]
         rc = main(argv)
         captured = self.capsys.readouterr()
         said = captured.out + captured.err
@@ -558,6 +558,8 @@ def _every_scenario(run: Scan, bucket: str, tmp: Path) -> None:
     odcs = tmp / "orders.odcs.yaml"
     odcs.write_text(run("contract", "export-odcs", str(spec)))
     run("contract", "import-odcs", str(odcs))
+    run("validate", str(bad), "--contract", str(spec), codes=(1,))
+    run("validate", str(orders), "--contract", str(spec), "--format", "junit")
     run("write", "orders", str(bad), codes=(1,))  # contract violation
     run("write", "orders", str(bad), "--json", codes=(1,))
     run("tag", "create", "v1", "--json")
