@@ -87,9 +87,8 @@ def test_the_material_shifts_of_the_issue_fail_the_gate(repo: lake.Repository, m
 
 
 def test_protected_main_judges_from_its_profile_the_same_way(
-    local_repo: lake.Repository, million: pa.Table
+    repo: lake.Repository, million: pa.Table
 ) -> None:
-    repo = local_repo
     main = repo.branch("main")
     main.set_contract("orders", contract())
     main.write("orders", million)
@@ -104,8 +103,7 @@ def test_protected_main_judges_from_its_profile_the_same_way(
     assert report.passed, [c for c in report.checks if c.status == "fail"]
 
 
-def test_twenty_loads_from_mains_own_distribution_all_pass(local_repo: lake.Repository) -> None:
-    repo = local_repo
+def test_twenty_loads_from_mains_own_distribution_all_pass(repo: lake.Repository) -> None:
     main = repo.branch("main")
     main.set_contract("orders", contract())
     main.write("orders", load(300_000, 1))
@@ -114,8 +112,7 @@ def test_twenty_loads_from_mains_own_distribution_all_pass(local_repo: lake.Repo
         assert report.passed, [(c.name, c.message, c.value) for c in report.checks if c.status != "pass"]
 
 
-def test_thresholds_are_set_per_column_and_severity_warn_demotes(local_repo: lake.Repository) -> None:
-    repo = local_repo
+def test_thresholds_are_set_per_column_and_severity_warn_demotes(repo: lake.Repository) -> None:
     main = repo.branch("main")
     loose = {
         "columns": {"category": {"share_factor": 3}, "amount": {"null_rate_rise": 0.2, "null_rate_factor": 5}}
