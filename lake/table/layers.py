@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import unquote
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -180,8 +181,14 @@ def _json_bound(value: Any, *, exact_float: bool, up: bool = False) -> Any:
 
 
 def _collect(
-    name: str, column: pa.ChunkedArray, mins: dict[str, Any], maxs: dict[str, Any], nulls: dict[str, Any]
+    name: str,
+    column: pa.ChunkedArray,
+    mins: dict[str, Any],
+    maxs: dict[str, Any],
+    nulls: dict[str, Any],
+    known: tuple[Any, Any] | None = None,
 ) -> None:
+    """Add ``column``'s stats under ``name``; ``known``: its (min, max), already found."""
     t = column.type
     if pa.types.is_struct(t):
         sub_mins: dict[str, Any] = {}
@@ -195,21 +202,119 @@ def _collect(
                 out[name] = sub
         return
     nulls[name] = column.null_count
-    low, high = _leaf_bounds(column)
+    low, high = _leaf_bounds(column) if known is None else known
     if low is not None:
         mins[name] = low
     if high is not None:
         maxs[name] = high
 
 
-def _column_stats(table: pa.Table) -> dict[str, Any]:
-    """The Delta ``stats`` of a file holding ``table`` (see the notes above :func:`_jsonable`)."""
+# -- dictionary encoding ---------------------------------------------------------------------------
+# A parquet writer first dictionary-encodes every column, and falls back to plain values once a
+# row group's dictionary outgrows its page (1 MiB: 131,072 distinct 8-byte values); the attempt
+# costs a hash of every value up to there and leaves a larger file. Ids, event times and measures
+# go past it in every file of any size, so a number or time column whose first 256Ki values already
+# hold clearly more distinct values than the page takes is written plain from the start: 20% less
+# CPU for the writer (5M rows: 0.60 -> 0.47 s) and smaller files. Every other column keeps the
+# default, and the writer decides. The distinct count is a HyperLogLog estimate (0.6 ms).
+_DICTIONARY_PAGE = 1024 * 1024  # pyarrow's dictionary_pagesize_limit
+_PREFIX = 256 * 1024  # the values counted: more distinct ones than a page holds fit in them
+
+
+def _dictionary_columns(table: pa.Table) -> bool | list[str]:
+    """``use_dictionary`` for writing ``table``: True, or the columns to dictionary-encode."""
+    if table.num_rows * 4 <= _DICTIONARY_PAGE or any(pa.types.is_nested(f.type) for f in table.schema):
+        return True  # every dictionary fits; nested leaves have paths of their own: keep the default
+    plain = {
+        f.name for f, column in zip(table.schema, table.columns, strict=True) if _past_dictionary(column)
+    }
+    return [n for n in table.column_names if n not in plain] if plain else True
+
+
+def _past_dictionary(column: pa.ChunkedArray) -> bool:
+    """Whether a parquet writer would give up dictionary-encoding ``column`` within its first row
+    group: the distinct values of a prefix are at most those of the row group holding it."""
+    t = column.type
+    if not (
+        pa.types.is_integer(t) or pa.types.is_temporal(t) or (pa.types.is_floating(t) and t.bit_width >= 32)
+    ):
+        return False
+    width = int(t.bit_width) // 8
+    prefix = column.slice(0, _PREFIX)
+    if len(prefix) * width <= _DICTIONARY_PAGE:
+        return False
+    try:
+        series = pl.from_arrow(prefix)
+        distinct = series.approx_n_unique() if isinstance(series, pl.Series) else 0
+    except (pl.exceptions.PolarsError, pa.ArrowException, TypeError, ValueError):
+        return False  # a type polars does not take: the writer decides, as by default
+    if not isinstance(distinct, int):
+        return False
+    return distinct * width > 1.25 * _DICTIONARY_PAGE  # clearly past: the estimate errs by ~2%
+
+
+def _column_stats(table: pa.Table, written: pq.FileMetaData | None = None) -> dict[str, Any]:
+    """The Delta ``stats`` of a file holding ``table`` (see the notes above :func:`_jsonable`).
+    ``written``: the file's parquet footer, whose string bounds are taken instead of computed."""
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
     nulls: dict[str, Any] = {}
+    known = _footer_string_bounds(table.schema, written) if written is not None else {}
     for field, column in zip(table.schema, table.columns, strict=True):
-        _collect(field.name, column, mins, maxs, nulls)
+        _collect(field.name, column, mins, maxs, nulls, known.get(field.name))
     return {"numRecords": table.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls}
+
+
+def _footer_string_bounds(schema: pa.Schema, written: pq.FileMetaData) -> dict[str, tuple[Any, Any]]:
+    """The (min, max) of ``schema``'s top-level string columns as the parquet writer recorded them.
+
+    Computing a string column's bounds again costs about as much as writing it (5M short strings:
+    70 ms), and the writer has them already: it compares UTF-8 bytes, which orders as
+    ``pc.min_max`` and Python's ``str`` do. A column whose footer lacks a bound (parquet leaves out
+    values over 4 KB) is not listed, and gets its bounds computed."""
+    out: dict[str, tuple[Any, Any]] = {}
+    leaf = 0
+    for field in schema:
+        t = field.type
+        is_string = pa.types.is_string(t) or pa.types.is_large_string(t)
+        if is_string and leaf < written.num_columns and written.schema.column(leaf).path == field.name:
+            bounds = _chunk_bounds(written, leaf)
+            if bounds is not None:
+                out[field.name] = bounds
+        leaf += _leaves(t)
+    return out
+
+
+def _leaves(t: pa.DataType) -> int:
+    """How many parquet leaf columns an Arrow field of type ``t`` is written as."""
+    if pa.types.is_struct(t):
+        return sum(_leaves(t.field(i).type) for i in range(t.num_fields))
+    if pa.types.is_map(t):
+        return _leaves(t.key_type) + _leaves(t.item_type)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _leaves(t.value_type)
+    if pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
+        return _leaves(t.value_type)
+    return 1
+
+
+def _chunk_bounds(written: pq.FileMetaData, leaf: int) -> tuple[Any, Any] | None:
+    """The (min, max) of leaf column ``leaf`` over every row group; (None, None) when it holds
+    only nulls; None when a row group with values records no bounds."""
+    lows: list[str] = []
+    highs: list[str] = []
+    for r in range(written.num_row_groups):
+        group = written.row_group(r)
+        stats = group.column(leaf).statistics
+        if stats is not None and stats.has_min_max:
+            low, high = stats.min, stats.max
+            if not (isinstance(low, str) and isinstance(high, str)):
+                return None
+            lows.append(low)
+            highs.append(high)
+        elif not (stats is not None and stats.has_null_count and stats.null_count == group.num_rows):
+            return None
+    return (min(lows), max(highs)) if lows else (None, None)
 
 
 def _logged_stats(value: Any, *, kind: str) -> Any:
@@ -342,13 +447,15 @@ class Layers:
 
         def write(chunk: pa.Table) -> DataFile:
             name = f"part-{uuid.uuid4()}-c000.snappy.parquet"
+            footer: list[pq.FileMetaData] = []
+            options = {"compression": "snappy", "use_dictionary": _dictionary_columns(chunk)}
             if local:
-                pq.write_table(chunk, f"{root}/{name}", compression="snappy")
+                pq.write_table(chunk, f"{root}/{name}", metadata_collector=footer, **options)
                 size = os.path.getsize(f"{root}/{name}")
             else:
                 # One PUT per file: S3 multipart uploads through pyarrow cost 2-3x more here.
                 buf = pa.BufferOutputStream()
-                pq.write_table(chunk, buf, compression="snappy")
+                pq.write_table(chunk, buf, metadata_collector=footer, **options)
                 body = buf.getvalue()
                 self.store.put(self.key(dataset, layer_path, name), body.to_pybytes())
                 size = body.size
@@ -357,7 +464,7 @@ class Layers:
                 size=int(size),
                 rows=chunk.num_rows,
                 modification_time=int(time.time() * 1000),
-                stats=json.dumps(_column_stats(chunk)),
+                stats=json.dumps(_column_stats(chunk, footer[0] if footer else None)),
             )
 
         with storage_errors("write data files to", root, self.config, writing=True):
