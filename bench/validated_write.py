@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import time
 import uuid
@@ -141,7 +142,11 @@ def main() -> None:
     args = parser.parse_args()
     contract = Contract.from_yaml(CONTRACT)
     data = orders(args.rows)
-    measure(tempdir(), "local disk", contract, data, args.repeat, None)
+    root = tempdir()
+    try:
+        measure(root, "local disk", contract, data, args.repeat, None)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)  # a run writes ~3 GB
     if args.s3:
         with moto_server() as env:
             storage = dict(env) | {"AWS_ALLOW_HTTP": "true"}
