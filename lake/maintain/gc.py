@@ -9,7 +9,8 @@ What it deletes, per dataset (paths relative to the dataset root, across all its
   files; so does every Delta log entry of a live layer;
 * **layers of deleted branches** that no retained commit names: their data files (except the
   ones another layer references, as main's table does after a merge), then their log;
-* contract and profile objects that no retained commit names.
+* contract and profile objects that no retained commit names, and the per-file summaries
+  (``_lake/summaries/``) of data files that are gone: those of the files this run deletes at once.
 
 Nothing younger than the grace period (default one hour) is deleted, so that a writer that
 staged files but has not committed them yet is never raced.
@@ -210,15 +211,15 @@ def gc(
     contracts = kept.contracts()
     profiles = kept.profile_keys()
     deleted = {s.key for s in [*data, *dead_data]}
-    summarized = {  # the summaries of the data files that stay (a summary is of one file)
-        summary_key(s.key)
-        for s in listing
-        if s.key.endswith(".parquet") and not s.key.startswith("_lake/") and s.key not in deleted
-    }
+    parquet = [s.key for s in listing if s.key.endswith(".parquet") and not s.key.startswith("_lake/")]
+    # the summaries of the data files that stay (a summary is of one file, keyed by its dataset and
+    # its path in the dataset); those of the files deleted now go whatever their age
+    summarized = {summary_key(*k.split("/", 1)) for k in parquet if k not in deleted}
+    unsummarized = {summary_key(*k.split("/", 1)) for k in parquet if k in deleted}
     metadata = [
         s
         for s in listing
-        if s.mtime < cutoff
+        if (s.mtime < cutoff or s.key in unsummarized)
         and not s.key.rsplit("/", 1)[-1].startswith(".")
         and (
             (s.key.startswith(CONTRACTS) and s.key.removeprefix(CONTRACTS) not in contracts)
