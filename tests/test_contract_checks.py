@@ -630,3 +630,11 @@ def test_unique_verdicts_agree_with_counting_whatever_the_order(
     present = [r for r in rows if r[0] is not None]
     assert (got["a.unique"].status == "pass") is (len({r[0] for r in present}) == len(present))
     assert (got["ab"].status == "pass") is (len(set(present)) == len(present))
+
+
+def test_a_nan_metric_breaks_its_bounds() -> None:
+    """A NaN among the values makes the mean NaN; comparisons with NaN are false, so it must not
+    slip through the bounds as if it were inside them."""
+    spec = contract({"x": {"type": "float64", "metrics": {"mean": {"min": 0, "max": 10}}}})
+    report = lake.validate(pa.table({"x": [1.0, float("nan")]}), spec)
+    assert [r.name for r in report.failures] == ["x.mean"]

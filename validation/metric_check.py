@@ -77,9 +77,11 @@ def _selected(table: pa.Table, check: CompiledCheck) -> pl.Series:
 
 def _outside(value: Any, low: Any, high: Any) -> bool:
     """True when ``value`` breaks a bound. A metric of no rows (None) breaks none: a bound on the
-    row count is ``row_count``'s business."""
+    row count is ``row_count``'s business. NaN breaks every bound: it is not within any."""
     if value is None:
         return False
+    if isinstance(value, float) and value != value:
+        return low is not None or high is not None
     value = _comparable(value)
     if low is not None and value < _comparable(low):
         return True
