@@ -3,11 +3,10 @@ every change is classified as breaking, warning or compatible."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .model import ColumnSpec, Contract, MetricBound
+from .model import ColumnSpec, Contract, MetricBound, instant
 from .types import widens
 
 Level = Literal["breaking", "warning", "compatible"]
@@ -57,7 +56,7 @@ def _bound(path: str, key: str, old: Any, new: Any, *, lower: bool) -> list[Cont
         return [ContractChange("breaking", path, f"{key} {new} added")]
     if new is None:
         return [ContractChange("compatible", path, f"{key} {old} removed")]
-    tighter = _order(new) > _order(old) if lower else _order(new) < _order(old)
+    tighter = instant(new) > instant(old) if lower else instant(new) < instant(old)
     return [
         ContractChange(
             "breaking" if tighter else "compatible",
@@ -65,15 +64,6 @@ def _bound(path: str, key: str, old: Any, new: Any, *, lower: bool) -> list[Cont
             f"{key} {'tightened' if tighter else 'loosened'} from {old} to {new}",
         )
     ]
-
-
-def _order(value: Any) -> Any:
-    """Bounds on one scale: dates and naive datetimes as UTC datetimes."""
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    return value
 
 
 def _where(path: str, old: str | None, new: str | None) -> list[ContractChange]:

@@ -483,14 +483,16 @@ def _above(low: Any, high: Any) -> bool:
     if low is None or high is None:
         return False
     try:
-        return bool(_comparable(low) > _comparable(high))
+        return bool(instant(low) > instant(high))
     except TypeError:
         return False
 
 
-def _comparable(value: Any) -> Any:
+def instant(value: Any) -> Any:
+    """A bound on the one scale every comparison of bounds uses: dates and datetimes as aware
+    datetimes (a naive datetime, or a date's midnight, read as UTC), anything else as it is."""
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
     return value

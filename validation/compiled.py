@@ -12,7 +12,16 @@ from typing import Any, Literal
 import polars as pl
 import pyarrow as pa
 
-from lake.contracts.model import CheckSpec, ColumnSpec, Contract, Freshness, MetricBound, RowCount, Severity
+from lake.contracts.model import (
+    CheckSpec,
+    ColumnSpec,
+    Contract,
+    Freshness,
+    MetricBound,
+    RowCount,
+    Severity,
+    instant,
+)
 
 Kind = Literal[
     "not_null",
@@ -74,9 +83,7 @@ def bound_literal(value: Any, dtype: pa.DataType) -> Any:
     UTC; a column without a timezone compares in UTC), numbers as they are."""
     if not isinstance(value, dt.date) or not pa.types.is_timestamp(dtype):
         return value
-    if not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day)
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    aware = instant(value)
     zone = dtype.tz
     if zone is None:
         return pl.lit(aware.astimezone(dt.UTC).replace(tzinfo=None), pl.Datetime(dtype.unit))

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
+from lake.contracts.model import instant
+
 from .compiled import CompiledCheck
 from .metrics import ColumnSummary, Measured, measure_series, measure_summary
 from .report import CheckResult, Status
@@ -82,19 +84,10 @@ def _outside(value: Any, low: Any, high: Any) -> bool:
         return False
     if isinstance(value, float) and value != value:
         return low is not None or high is not None
-    value = _comparable(value)
-    if low is not None and value < _comparable(low):
+    value = instant(value)
+    if low is not None and value < instant(low):
         return True
-    return high is not None and value > _comparable(high)
-
-
-def _comparable(value: Any) -> Any:
-    """Dates and datetimes on one scale: aware datetimes (naive ones and dates read as UTC)."""
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    return value
+    return high is not None and value > instant(high)
 
 
 def _plain(value: Any) -> Any:
