@@ -45,25 +45,12 @@ import datasketches as dsk
 import numpy as np
 import polars as pl
 
+from lake.contracts.model import METRICS
+
 KLL_K = 400  # KLL accuracy: about 0.68% normalized rank error (99% confidence), a few KB a column
 HLL_LG_K = 12  # HLL with 4,096 buckets: about 1.6% relative standard error, 2.5 KB at most
 HLL_SDS = 2  # HLL bounds are stated at two standard deviations (about 95.4% confidence)
 
-METRICS = (
-    "mean",
-    "stddev",
-    "min",
-    "max",
-    "sum",
-    "quantile",
-    "distinct_count",
-    "unique_ratio",
-    "missing_count",
-    "missing_percent",
-    "duplicate_count",
-    "duplicate_percent",
-    "avg_length",
-)
 _DISTINCT = frozenset({"distinct_count", "unique_ratio", "duplicate_count", "duplicate_percent"})
 _EMPTY_STRING = -1  # hashed for "" (DataSketches ignores empty strings): 8 0xFF bytes, never UTF-8
 _INT64 = 2.0**63
