@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from lake.errors import GateFailedError as GateFailedError  # its home is lake.errors
 
+from .report import CheckResult
+
 Status = Literal["pass", "warn", "fail", "skip"]
 Verdict = Literal["pass", "warn", "fail"]
 _ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️"}
@@ -29,6 +31,24 @@ class GateCheck:
     message: str = ""
     samples: tuple[Mapping[str, Any], ...] = ()
     drift: Mapping[str, Any] = field(default_factory=dict)  # statistic, summaries, histogram
+
+    @classmethod
+    def of_result(cls, dataset: str, result: CheckResult) -> GateCheck:
+        """A contract check's result, as the gate reports it (category ``quality``): a metric
+        with the value it measured, any other check with its failing rows."""
+        value = (
+            f"{result.value}" if result.kind == "metric" else f"{result.failed_rows} of {result.rows} rows"
+        )
+        return cls(
+            dataset,
+            "quality",
+            result.name,
+            result.status,
+            value=value,
+            threshold=result.threshold,
+            message=result.message,
+            samples=tuple(result.samples),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

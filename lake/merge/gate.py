@@ -273,19 +273,7 @@ def quality(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
     if ds.contract is None:
         nothing = "the target has no contract for this dataset, so nothing judges its data"
         return [GateCheck(ds.name, "quality", "contract", "warn", message=nothing)]
-    return [
-        GateCheck(
-            ds.name,
-            "quality",
-            r.name,
-            r.status,
-            value=f"{r.failed_rows} of {r.rows} rows",
-            threshold=r.threshold,
-            message=r.message,
-            samples=tuple(r.samples),
-        )
-        for r in ds.checked.report.results
-    ]
+    return [GateCheck.of_result(ds.name, r) for r in ds.checked.report.results]
 
 
 def drift(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:

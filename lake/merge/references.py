@@ -60,17 +60,5 @@ def references(context: _Context, ds: _Dataset) -> list[GateCheck]:
         view = View(context.layers, name, snap) if snap is not None else None
         return WouldBe.of(context.layers, name, view, changes.get(name), view)
 
-    return [
-        GateCheck(
-            dataset,
-            "quality",
-            r.name,
-            r.status,
-            value=f"{r.failed_rows} of {r.rows} rows",
-            threshold=r.threshold,
-            message=r.message,
-            samples=tuple(r.samples),
-        )
-        for dataset, results in sorted(check_references(checks, end).items())
-        for r in results
-    ]
+    found = sorted(check_references(checks, end).items())
+    return [GateCheck.of_result(dataset, r) for dataset, results in found for r in results]
