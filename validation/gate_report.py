@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import html
 import json
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lake.errors import GateFailedError as GateFailedError  # its home is lake.errors
 
+from .junit import Case, document, testsuite
 from .report import CheckResult
 
 Status = Literal["pass", "warn", "fail", "skip"]
@@ -147,24 +147,18 @@ class GateReport:
         return "\n".join(out) + "\n"
 
     def to_junit(self) -> str:
-        suite = ET.Element(
-            "testsuite",
-            name=f"lake gate {self.source} -> {self.target}",
-            tests=str(len(self.checks)),
-            failures=str(sum(c.status == "fail" for c in self.checks)),
-            skipped=str(sum(c.status == "skip" for c in self.checks)),
-        )
-        for c in self.checks:
-            case = ET.SubElement(suite, "testcase", classname=f"{c.dataset}.{c.category}", name=c.name)
-            text = f"value {c.value} threshold {c.threshold}: {c.message}".strip()
-            if c.status == "fail":
-                ET.SubElement(case, "failure", message=text or c.name).text = text
-            elif c.status == "skip":
-                ET.SubElement(case, "skipped", message=c.message)
-            elif c.status == "warn":
-                ET.SubElement(case, "system-out").text = f"warning: {text}"
-        document: str = ET.tostring(suite, encoding="unicode", xml_declaration=True)
-        return document + "\n"
+        cases = [
+            Case(
+                f"{c.dataset}.{c.category}",
+                c.name,
+                c.status,
+                c.message
+                if c.status == "skip"
+                else f"value {c.value} threshold {c.threshold}: {c.message}".strip(),
+            )
+            for c in self.checks
+        ]
+        return document(testsuite(f"lake gate {self.source} -> {self.target}", cases))
 
     def to_github(self) -> str:
         lines = []

@@ -1,57 +1,78 @@
-"""A validation report as a JUnit XML document, the format CI systems show as test results: one
-test suite for the dataset, one test case per check; a failing check is a failure carrying its
-counts and sample rows, a warning passes with its message as system-out."""
+"""JUnit XML, the format CI systems show as test results: one test suite, one test case per
+check; a failing check is a failure, a warning a passing case with its message as system-out, a
+skipped check a skipped case. The gate's report and a validation report both render through
+:func:`testsuite`."""
 
 from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from .report import CheckResult, ValidationReport
+from .report import ValidationReport
+
+
+@dataclass(frozen=True)
+class Case:
+    classname: str
+    name: str
+    status: str  # pass | warn | fail | skip
+    summary: str  # a failure's message attribute, a warning's first line
+    details: str = ""  # a failure's text (the summary when empty)
+
+
+def testsuite(name: str, cases: Sequence[Case]) -> ET.Element:
+    suite = ET.Element(
+        "testsuite",
+        name=name,
+        tests=str(len(cases)),
+        failures=str(sum(c.status == "fail" for c in cases)),
+        errors="0",
+        skipped=str(sum(c.status == "skip" for c in cases)),
+    )
+    for c in cases:
+        case = ET.SubElement(suite, "testcase", classname=c.classname, name=c.name)
+        if c.status == "fail":
+            ET.SubElement(case, "failure", message=c.summary or c.name).text = c.details or c.summary
+        elif c.status == "skip":
+            ET.SubElement(case, "skipped", message=c.summary)
+        elif c.status == "warn":
+            ET.SubElement(case, "system-out").text = f"warning: {c.details or c.summary}"
+    return suite
+
+
+def document(root: ET.Element) -> str:
+    text: str = ET.tostring(root, encoding="unicode", xml_declaration=True)
+    return text + "\n"
 
 
 def to_junit(report: ValidationReport, *, name: str | None = None) -> str:
-    suite_name = name or f"contract {report.dataset}"
-    suites = ET.Element("testsuites", name="lakegate")
-    suite = ET.SubElement(
-        suites,
-        "testsuite",
-        name=suite_name,
-        tests=str(len(report.results)),
-        failures=str(len(report.failures)),
-        errors="0",
-        skipped="0",
-    )
-    props = ET.SubElement(suite, "properties")
+    """``report`` as a JUnit document: a suite for the dataset, with its contract and rows as
+    properties; a failure carries its counts and sample rows."""
+    cases = [
+        Case(f"{report.dataset}.{r.kind}", r.name, r.status, r.describe(), _details(r.describe(), r.samples))
+        for r in report.results
+    ]
+    suite = testsuite(name or f"contract {report.dataset}", cases)
+    props = ET.Element("properties")
     for key, value in (
         ("dataset", report.dataset),
         ("contract", report.contract),
         ("rows", str(report.rows)),
     ):
         ET.SubElement(props, "property", name=key, value=value)
-    for r in report.results:
-        case = ET.SubElement(suite, "testcase", name=r.name, classname=f"{report.dataset}.{r.kind}")
-        if r.status == "fail":
-            failure = ET.SubElement(case, "failure", message=_summary(r), type=r.kind)
-            failure.text = _details(r)
-        elif r.status == "warn":
-            out = ET.SubElement(case, "system-out")
-            out.text = f"warning: {_summary(r)}\n{_details(r)}"
+    suite.insert(0, props)
+    suites = ET.Element("testsuites", name="lakegate")
+    suites.append(suite)
     ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+    return document(suites)
 
 
-def _summary(r: CheckResult) -> str:
-    if r.kind == "metric":
-        return f"{r.name}: {r.message}; breaks '{r.threshold}'"
-    where = f" [{r.column}]" if r.column else ""
-    text = f"{r.name}{where}: {r.failed_rows} of {r.rows} rows ({r.fraction:.2%}) break '{r.threshold}'"
-    return text + (f"; {r.message}" if r.message else "")
-
-
-def _details(r: CheckResult) -> str:
-    lines = [_summary(r)]
-    if r.samples:
+def _details(summary: str, samples: Sequence[Mapping[str, Any]]) -> str:
+    lines = [summary]
+    if samples:
         lines.append("sample rows:")
-        lines += [json.dumps(dict(s), default=str) for s in r.samples]
+        lines += [json.dumps(dict(s), default=str) for s in samples]
     return "\n".join(lines)

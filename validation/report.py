@@ -29,6 +29,16 @@ class CheckResult:
     exact: bool = True  # a metric: False where a sketch estimated it (``error`` says how well)
     error: str = ""
 
+    def describe(self) -> str:
+        """One line: the check, its column, what broke it (failing rows, or a metric's value)."""
+        where = f"{self.name} [{self.column}]" if self.column else self.name
+        if self.kind == "metric":
+            return f"{where}: {self.message}; breaks '{self.threshold}'"
+        broke = (
+            f"{where}: {self.failed_rows} of {self.rows} rows ({self.fraction:.2%}) break '{self.threshold}'"
+        )
+        return broke + (f"; {self.message}" if self.message else "")
+
     @property
     def fraction(self) -> float:
         return self.failed_rows / self.rows if self.rows else 0.0
@@ -104,15 +114,7 @@ class ValidationReport:
         for r in self.results:
             if r.status == "pass":
                 continue
-            where = f" [{r.column}]" if r.column else ""
-            if r.kind == "metric":
-                lines.append(f"  {r.status.upper():<4} {r.name}{where}: {r.message}; breaks '{r.threshold}'")
-                continue
-            lines.append(
-                f"  {r.status.upper():<4} {r.name}{where}: "
-                f"{r.failed_rows} of {r.rows} rows ({r.fraction:.2%}) "
-                f"break '{r.threshold}'" + (f"; {r.message}" if r.message else "")
-            )
+            lines.append(f"  {r.status.upper():<4} {r.describe()}")
             for s in r.samples:
                 lines.append("         " + ", ".join(f"{k}={v!r}" for k, v in s.items()))
         return "\n".join(lines) + "\n"
