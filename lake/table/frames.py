@@ -94,6 +94,10 @@ def _delta_type(t: pa.DataType) -> pa.DataType:
         # Delta stores instants in UTC (timestamp) or wall-clock times (timestamp_ntz); any zone
         # becomes UTC, which leaves the instants as they are (Arrow keeps them in UTC already).
         return pa.timestamp("us", tz="UTC" if t.tz else None)
+    if pa.types.is_time(t):
+        # Delta has no time of day: it is stored as int64 microseconds since midnight, the
+        # value parquet's TIME(MICROS) holds, and a contract's ``time`` column casts it back
+        return pa.int64()
     if pa.types.is_large_list(t) or pa.types.is_list_view(t):
         return pa.list_(_delta_type(t.value_type))
     if pa.types.is_list(t):
@@ -119,6 +123,8 @@ def arrow_schema(delta_json: Mapping[str, Any]) -> pa.Schema:
 def _cast(column: pa.ChunkedArray, target: pa.DataType, name: str) -> pa.ChunkedArray:
     if column.type == target:
         return column
+    if pa.types.is_time(column.type) and not pa.types.is_time(target):
+        column = pc.cast(column, pa.time64("us"))  # as microseconds, whatever its unit
     try:
         return pc.cast(column, target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
