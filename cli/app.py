@@ -1007,19 +1007,37 @@ def contract_diff(
 
 @contract_app.command("import-odcs")
 def contract_import_odcs(
-    file: Annotated[Path, typer.Argument(help="An ODCS v3 YAML document.")],
+    file: Annotated[Path, typer.Argument(help="An ODCS v3 document (v3.0.0 to v3.1.0), YAML or JSON.")],
     dataset: Annotated[
-        str | None, typer.Option("--dataset", "-d", help="Which schema object to take.")
+        str | None, typer.Option("--dataset", "-d", help="Import this table only (its name or physicalName).")
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", "-o", help="Write one contract file per table here, as DATASET.yaml."),
     ] = None,
     json_out: Json = False,
 ) -> None:
-    """Convert an ODCS v3 data contract into a lakegate contract (YAML on stdout)."""
-    from lake.contracts.odcs import from_odcs
+    """Convert an ODCS v3 data contract into lakegate contracts, one per table.
+
+    The document is checked against the official ODCS JSON schema of its apiVersion. Every rule is
+    translated, or refused with its name and line (all at once, exit 2), or imported with a warning
+    on stderr (and in --json) saying what was not carried. Without --output-dir the contracts go to
+    stdout, several as a multi-document YAML."""
+    from lake.contracts.odcs import import_odcs
 
     if not file.is_file():
         raise lake.InvalidInputError(f"no such file: {file}")
-    contract = from_odcs(file.read_text(), dataset=dataset, label=str(file))
-    output.contract(contract, as_json=json_out)
+    result = import_odcs(file.read_text(), dataset=dataset, label=str(file))
+    written: list[Path] = []
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for c in result.contracts:
+            if "/" in c.dataset or "\\" in c.dataset or c.dataset in (".", ".."):
+                raise lake.InvalidInputError(f"table {c.dataset!r} cannot be a file name in {output_dir}")
+            target = output_dir / f"{c.dataset}.yaml"
+            target.write_text(c.to_yaml())
+            written.append(target)
+    output.odcs_import(result, written=written, as_json=json_out, to_stdout=output_dir is None)
 
 
 @contract_app.command("export-odcs")

@@ -17,9 +17,12 @@ from rich.markup import escape
 import lake
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.table import Table
 
     from lake.contracts import Contract, ContractDiff
+    from lake.contracts.odcs import OdcsImport
     from lake.validation.gate_report import GateReport
     from lake.validation.report import ValidationReport
 
@@ -230,6 +233,22 @@ def gate_report(report: GateReport, *, stream: Console = out) -> None:
             c.message,
         )
     stream.print(t)
+
+
+def odcs_import(result: OdcsImport, *, written: Sequence[Path], as_json: bool, to_stdout: bool) -> None:
+    """An ODCS import: warnings on stderr; the contracts on stdout (several as a multi-document
+    YAML) or the files written; or all of it as JSON."""
+    for w in result.warnings:
+        err.print(f"warning: {w}", highlight=False, markup=False)
+    if as_json:
+        payload = result.to_dict()
+        payload["written"] = [str(p) for p in written]
+        emit_json(payload)
+        return
+    if to_stdout:
+        sys.stdout.write("---\n".join(c.to_yaml() for c in result.contracts))
+    for path in written:
+        print(f"wrote {path}")
 
 
 def contract(item: Contract, *, as_json: bool, odcs: bool = False) -> None:

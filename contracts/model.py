@@ -306,10 +306,10 @@ class Contract(_Model):
         try:
             contract = cls.model_validate(data)
         except ValidationError as exc:
-            problems += [_problem(err, root, label) for err in exc.errors()]
+            problems += [validation_problem(err, root, label) for err in exc.errors()]
             raise ContractError(problems) from None
         problems += [
-            Problem(label, _line(root, loc), _key(loc), msg) for loc, msg in contract.semantic_problems()
+            Problem(label, line_of(root, loc), _key(loc), msg) for loc, msg in contract.semantic_problems()
         ]
         if problems:
             raise ContractError(problems)
@@ -720,6 +720,9 @@ def read_yaml(text: str, label: str) -> tuple[yaml.Node | None, Any, list[tuple[
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
+        if "nesting depth" in str(getattr(exc, "problem", "")):  # PyYAML >= 6.0.3 stops first
+            message = f"the YAML is nested more than {MAX_DEPTH} levels deep; a contract needs a few"
+            raise ContractError([Problem(label, line, "", message)]) from None
         raise ContractError(
             [Problem(label, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]
         ) from None
@@ -748,7 +751,7 @@ def _key(loc: tuple[str | int, ...]) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def _line(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
+def line_of(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
     """The 1-based line of the YAML node at ``loc`` (or of its nearest ancestor that exists); a key
     that a ``<<`` merge brings in is placed on the line of that merge."""
     best = node.start_mark.line + 1 if node is not None else None
@@ -796,7 +799,9 @@ def _merged(source: yaml.Node, name: str, depth: int) -> yaml.Node | None:
     return None
 
 
-def _problem(err: Mapping[str, Any], root: yaml.Node | None, label: str) -> Problem:
+def validation_problem(err: Mapping[str, Any], root: yaml.Node | None, label: str) -> Problem:
+    """One pydantic error as a Problem: the key as the YAML spells it, its line in ``root``, and a
+    message a person can act on (unknown keys get the closest allowed one)."""
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     loc = tuple("in" if p == "in_" else p for p in loc)
     msg = str(err["msg"]).removeprefix("Value error, ")
@@ -809,7 +814,7 @@ def _problem(err: Mapping[str, Any], root: yaml.Node | None, label: str) -> Prob
         )
     elif err["type"] == "missing":
         msg = f"required key {loc[-1]!r} is missing"
-    return Problem(label, _line(root, loc), _key(loc), msg)
+    return Problem(label, line_of(root, loc), _key(loc), msg)
 
 
 def _known_keys(parent: tuple[str | int, ...]) -> list[str]:

@@ -44,6 +44,7 @@ def allowed_functions() -> tuple[type[exp.Expression], ...]:
         exp.Least,
         exp.Sign,
         exp.Concat,
+        exp.ArrayContains,
     )
 
 
@@ -53,7 +54,7 @@ def check_predicate(sql: str, columns: Collection[str]) -> exp.Expression:
     from sqlglot import exp
     from sqlglot.errors import ParseError
 
-    boolean = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean, exp.Paren)
+    boolean = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean, exp.Paren, exp.ArrayContains)
     try:
         statements = sqlglot.parse(sql)
     except ParseError as exc:

@@ -45,9 +45,9 @@ def _parse(text: str, dialect: str | None) -> pa.DataType:
     if m:
         unit = m.group(1)
         return pa.time32(unit) if unit in ("s", "ms") else pa.time64(unit)
-    if dialect is None and re.fullmatch(r"[a-z0-9_]+", text):
+    if dialect is None and re.fullmatch(r"[A-Za-z0-9_]+", text):
         try:
-            return pa.type_for_alias(text)
+            return pa.type_for_alias(text.lower())
         except ValueError:
             pass
     return _from_sql(text, dialect)
@@ -146,6 +146,11 @@ def _arrow(t: exp.DataType, text: str) -> pa.DataType:
         T.UUID: pa.string(),
         T.JSON: pa.string(),
         T.BIGDECIMAL: pa.decimal256(76, 38),
+        T.SMALLSERIAL: pa.int16(),
+        T.SERIAL: pa.int32(),
+        T.BIGSERIAL: pa.int64(),
+        T.XML: pa.string(),
+        T.BPCHAR: pa.string(),
     }
     if kind in simple:
         return simple[kind]

@@ -159,11 +159,11 @@ def test_odcs_rules_without_an_equivalent_are_refused_not_dropped() -> None:
             {
                 "name": "t",
                 "properties": [{"name": "a", "logicalType": "integer"}],
-                "quality": [{"type": "text", "description": "be nice"}],
+                "quality": [{"type": "custom", "engine": "soda", "implementation": "x > 0"}],
             }
         ],
     }
-    with pytest.raises(ContractError, match="no lakegate equivalent"):
+    with pytest.raises(ContractError, match="engine 'soda', which lakegate does not run"):
         from_odcs(doc)
 
 

@@ -1,0 +1,306 @@
+"""ODCS quality rules (library metrics, SQL, custom and text rules, on a column or a table) as
+lakegate checks. A rule is translated with its threshold and severity, or refused with its name and
+line, or (a text rule, a description for people) imported with a warning: never dropped silently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from ..model import read_yaml
+from .builder import TableDraft
+from .findings import Path, rule_name
+from .sqlrules import CountRule, FreshRule, MetricRule, RowRule, UntranslatableSql, translate
+from .thresholds import Threshold, ThresholdError, threshold
+
+ENGINE = "lakegate"
+
+_ERROR = frozenset({"error", "critical", "high", "major", "blocker", "fatal", "severe"})
+_WARN = frozenset({"warning", "warn", "minor", "info", "low", "medium", "moderate"})
+_LIBRARY = {
+    "nullvalues": "nullValues",
+    "nullcheck": "nullValues",
+    "missingvalues": "missingValues",
+    "invalidvalues": "invalidValues",
+    "validvalues": "invalidValues",
+    "duplicatevalues": "duplicateValues",
+    "duplicatecount": "duplicateValues",
+    "rowcount": "rowCount",
+}
+
+
+def _severity(draft: TableDraft, rule: dict[str, Any], path: Path) -> str:
+    given = rule.get("severity")
+    if given is None:
+        return "error"
+    text = str(given).strip().lower()
+    if text in _WARN:
+        return "warn"
+    if text not in _ERROR:
+        draft.findings.warn(
+            (*path, "severity"), f"severity {given!r} is not one lakegate knows: kept as error"
+        )
+    return "error"
+
+
+def _ident(column: str) -> str:
+    from sqlglot import exp
+
+    return exp.to_identifier(column).sql()
+
+
+def _literals(values: list[Any]) -> str:
+    from sqlglot import exp
+
+    return ", ".join(exp.convert(v).sql() for v in values)
+
+
+def quality(draft: TableDraft, rules: Any, path: Path, column: str | None) -> None:
+    """Every rule of a ``quality`` list, on ``column`` (None: on the table)."""
+    for i, rule in enumerate(rules or []):
+        here = (*path, i)
+        if not isinstance(rule, dict):
+            draft.findings.refuse(here, "a quality rule is a mapping")
+            continue
+        try:
+            _rule(draft, rule, here, column)
+        except (UntranslatableSql, ThresholdError) as exc:
+            what = f"on column {column!r}" if column else f"on table {draft.dataset!r}"
+            draft.findings.refuse(here, f"rule {rule_name(rule, here)!r} {what} cannot be translated: {exc}")
+
+
+def _rule(draft: TableDraft, rule: dict[str, Any], path: Path, column: str | None) -> None:
+    kind = str(rule.get("type") or "library").lower()
+    name = rule_name(rule, path)
+    if kind == "text":
+        draft.findings.warn(
+            path,
+            f"rule {name!r} is a text rule, a description for people that no engine runs: "
+            "not imported as a check",
+        )
+        return
+    if kind == "custom":
+        _custom(draft, rule, path, column, name)
+        return
+    severity = _severity(draft, rule, path)
+    base = str(
+        rule.get("name") or rule.get("id") or (f"{column}.{kind}" if column else f"{draft.dataset}.{kind}")
+    )
+    if kind == "sql":
+        _sql(draft, rule, path, column, base, severity)
+    elif kind == "library":
+        _library(draft, rule, path, column, base, severity)
+    else:
+        raise UntranslatableSql(f"rule type {kind!r} is not one of text, library, sql, custom")
+
+
+def _custom(draft: TableDraft, rule: dict[str, Any], path: Path, column: str | None, name: str) -> None:
+    engine = rule.get("engine")
+    if engine != ENGINE:
+        raise UntranslatableSql(
+            f"it is a custom rule for engine {engine!r}, which lakegate does not run; "
+            "write it as a library metric or a SQL rule"
+        )
+    body = read_yaml(str(rule.get("implementation") or ""), draft.findings.label)[1]
+    if not isinstance(body, dict):
+        raise UntranslatableSql("its implementation is not a mapping of lakegate contract keys")
+    if column is None:
+        draft.origin[("checks", len(draft.checks))] = path
+        draft.checks.append(body)
+        return
+    for key, value in body.items():
+        draft.set(column, key, value, (*path, "implementation"))
+
+
+def _sql(
+    draft: TableDraft, rule: dict[str, Any], path: Path, column: str | None, base: str, severity: str
+) -> None:
+    t = threshold(rule, integral=True)
+    columns = list(draft.columns)
+    out = translate(
+        rule.get("query", ""),
+        t,
+        columns=columns,
+        tables=draft.names,
+        column=column,
+        dialects=draft.dialects,
+    )
+    stored = _stored_predicate(rule)
+    if isinstance(out, RowRule) and stored is not None and _same_sql(stored, out.predicate):
+        out = RowRule(stored, out.mostly)  # the predicate as the contract wrote it
+    _emit(draft, out, path, column, base, severity)
+
+
+def _stored_predicate(rule: dict[str, Any]) -> str | None:
+    for prop in rule.get("customProperties") or []:
+        if isinstance(prop, dict) and prop.get("property") == f"{ENGINE}.predicate":
+            value = prop.get("value")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _same_sql(a: str, b: str) -> bool:
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
+    try:
+        return bool(sqlglot.parse_one(a) == sqlglot.parse_one(b))
+    except SqlglotError:
+        return False
+
+
+def _emit(
+    draft: TableDraft,
+    out: RowRule | CountRule | MetricRule | FreshRule,
+    path: Path,
+    column: str | None,
+    base: str,
+    severity: str,
+) -> None:
+    if isinstance(out, RowRule):
+        if column is not None and out.mostly == 1.0 and severity == "error":
+            draft.column_check(column, out.predicate, path)
+            return
+        body: dict[str, Any] = {"sql": out.predicate}
+        if out.mostly != 1.0:
+            body["mostly"] = out.mostly
+        if severity != "error":
+            body["severity"] = severity
+        draft.check(base, body, path)
+    elif isinstance(out, FreshRule):
+        body = {"freshness": {"column": out.column, "max_age": out.max_age}}
+        if severity != "error":
+            body["severity"] = severity
+        draft.check(base, body, path)
+    elif isinstance(out, CountRule):
+        bounds = {k: v for k, v in (("min", out.low), ("max", out.high)) if v is not None}
+        body = {"row_count": bounds}
+        if out.where is not None:
+            body["where"] = out.where
+        if severity != "error":
+            body["severity"] = severity
+        draft.check(base, body, path)
+    else:
+        if out.column not in draft.columns:
+            raise UntranslatableSql(f"it measures an unknown column {out.column!r}")
+        bound: dict[str, Any] = {k: v for k, v in (("min", out.low), ("max", out.high)) if v is not None}
+        if out.p is not None:
+            bound["p"] = out.p
+        if out.where is not None:
+            bound["where"] = out.where
+        if severity != "error":
+            bound["severity"] = severity
+        draft.metric(out.column, out.metric, bound, path)
+
+
+def _library(
+    draft: TableDraft, rule: dict[str, Any], path: Path, column: str | None, base: str, severity: str
+) -> None:
+    given = rule.get("metric") or rule.get("rule")
+    metric = _LIBRARY.get(str(given).lower().replace("_", "")) if given else None
+    if metric is None:
+        raise UntranslatableSql(
+            f"library metric {given!r} is not one of nullValues, missingValues, invalidValues, "
+            "duplicateValues, rowCount"
+        )
+    args = rule.get("arguments") or {}
+    if not isinstance(args, dict):
+        raise UntranslatableSql("its arguments are not a mapping")
+    t = threshold(rule, integral=True)
+    if t is None:
+        raise UntranslatableSql(f"{metric} gives no comparison (mustBe, mustBeLessThan, ...)")
+    if metric == "rowCount":
+        if t.percent:
+            raise UntranslatableSql("rowCount is a number of rows, not a percent")
+        _emit(draft, _count(None, t), path, None, base, severity)
+        return
+    if metric == "duplicateValues":
+        _duplicates(draft, args, t, path, column, base, severity)
+        return
+    if column is None:
+        raise UntranslatableSql(f"{metric} is a rule on a column; put it under the column's quality")
+    col = _ident(column)
+    if metric == "nullValues":
+        good = f"{col} IS NOT NULL"
+    elif metric == "missingValues":
+        missing = args.get("missingValues", [None])
+        if not isinstance(missing, list):
+            raise UntranslatableSql("arguments.missingValues is not a list")
+        values = [v for v in missing if v is not None]
+        good = f"{col} IS NOT NULL" + (f" AND {col} NOT IN ({_literals(values)})" if values else "")
+    else:
+        valid = args.get("validValues", rule.get("validValues"))
+        pattern = args.get("pattern")
+        if isinstance(valid, list):
+            if t.zero and not t.percent and severity == "error" and pattern is None:
+                draft.set(column, "in", valid, path)
+                return
+            good = f"{col} IN ({_literals(valid)})"
+        elif isinstance(pattern, str):
+            good = f"REGEXP_LIKE({col}, {_literals([pattern])})"
+        else:
+            raise UntranslatableSql("invalidValues needs arguments.validValues (a list) or arguments.pattern")
+    _emit(draft, _share(good, t), path, column, base, severity)
+
+
+def _share(good: str, t: Threshold) -> RowRule | CountRule:
+    """The rule that at most ``t`` rows (or percent of rows) break ``good``."""
+    if t.zero:
+        return RowRule(good)
+    if t.percent:
+        if t.high is None or t.low not in (None, 0) or t.high >= 100:
+            raise UntranslatableSql(
+                f"{t.text} percent: lakegate keeps a share only as an upper bound below 100"
+            )
+        return RowRule(good, 1 - t.high / 100)
+    return _count(f"NOT ({good})", t)
+
+
+def _count(where: str | None, t: Threshold) -> CountRule:
+    import math
+
+    low = None if t.low is None or t.low <= 0 else math.ceil(t.low)
+    high = None if t.high is None else math.floor(t.high)
+    if high is not None and high < 0:
+        raise UntranslatableSql(f"{t.text}: a number of rows cannot be below 0")
+    return CountRule(where, low, high)
+
+
+def _duplicates(
+    draft: TableDraft,
+    args: dict[str, Any],
+    t: Threshold,
+    path: Path,
+    column: str | None,
+    base: str,
+    severity: str,
+) -> None:
+    props = args.get("properties")
+    if column is not None and not props:
+        if t.zero and not t.percent:
+            if severity == "error":
+                draft.set(column, "unique", True, path)
+            else:
+                draft.check(base, {"unique": [column], "severity": severity}, path)
+            return
+        bound: dict[str, Any] = {k: v for k, v in (("min", t.low), ("max", t.high)) if v is not None}
+        if severity != "error":
+            bound["severity"] = severity
+        draft.metric(column, "duplicate_percent" if t.percent else "duplicate_count", bound, path)
+        return
+    if not isinstance(props, list) or not props:
+        raise UntranslatableSql("duplicateValues on a table needs arguments.properties, the key's columns")
+    if not (t.zero and not t.percent):
+        raise UntranslatableSql(
+            f"{t.text}: duplicates of several columns must be 0 in lakegate (a unique key)"
+        )
+    body: dict[str, Any] = {"unique": [str(p) for p in props]}
+    if severity != "error":
+        body["severity"] = severity
+    draft.check(base, body, path)
+
+
+def implementation(body: dict[str, Any]) -> str:
+    """A lakegate custom rule's implementation: the contract keys as YAML."""
+    return yaml.safe_dump(body, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,436 @@
+"""ODCS ``type: sql`` rules, translated into lakegate checks, or refused with the reason.
+
+A SQL rule is a query that returns one value, compared with the rule's threshold. The query is
+parsed by sqlglot in the dialect of the contract's servers (``LIST_CONTAINS`` is duckdb's,
+``count_if`` Spark's), and the forms people write are translated:
+
+- ``SELECT COUNT(*) FROM t WHERE <bad row>`` that must be 0 is a row rule ``NOT (<bad row>)``
+  (each failing row is reported); with a percent threshold it keeps that tolerance as ``mostly``;
+- ``COUNT(*)`` (with ``WHERE``, ``FILTER (WHERE ...)``, ``count_if``) within bounds is a
+  ``row_count`` check on the rows the condition selects;
+- ``AVG``, ``MIN``, ``MAX``, ``SUM``, ``STDDEV``, quantiles and distinct counts of one column
+  are that column's metrics.
+
+Everything else (joins, windows, ``QUALIFY``, subqueries, time travel, sampling, functions
+lakegate's checks cannot run) is refused, saying which part.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..sql import check_predicate
+from .thresholds import Threshold
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+TABLE = "__lakegate_table__"
+_PLACEHOLDER = re.compile(r"\$?\{\s*(\w+)\s*\}")
+_COLUMN_WORDS = frozenset({"column", "field", "property", "columnname", "column_name", "fieldname"})
+
+# server types (ODCS ``servers[].type``) -> sqlglot dialects; files are read with duckdb
+DIALECTS = {
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "bigquery": "bigquery",
+    "snowflake": "snowflake",
+    "databricks": "databricks",
+    "spark": "spark",
+    "kafka": "spark",
+    "dataframe": "spark",
+    "duckdb": "duckdb",
+    "local": "duckdb",
+    "s3": "duckdb",
+    "gcs": "duckdb",
+    "azure": "duckdb",
+    "api": "duckdb",
+    "trino": "trino",
+    "presto": "presto",
+    "athena": "athena",
+    "redshift": "redshift",
+    "mysql": "mysql",
+    "oracle": "oracle",
+    "sqlserver": "tsql",
+    "mssql": "tsql",
+    "synapse": "tsql",
+    "impala": "hive",
+    "hive": "hive",
+    "clickhouse": "clickhouse",
+    "teradata": "teradata",
+    "sqlite": "sqlite",
+}
+
+
+class UntranslatableSql(ValueError):
+    """The reason a SQL rule has no lakegate equivalent."""
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """Every row satisfies ``predicate`` (or a share ``mostly`` of them)."""
+
+    predicate: str
+    mostly: float = 1.0
+
+
+@dataclass(frozen=True)
+class CountRule:
+    """The number of rows (that ``where`` selects) is within bounds."""
+
+    where: str | None
+    low: int | None
+    high: int | None
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    column: str
+    metric: str
+    low: float | None
+    high: float | None
+    p: float | None = None
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class FreshRule:
+    """Some row's ``column`` is within ``max_age`` of now: ``COUNT(*) WHERE col > now() - age``
+    that must be above 0 is lakegate's freshness check."""
+
+    column: str
+    max_age: str
+
+
+Translation = RowRule | CountRule | MetricRule | FreshRule
+
+# aggregates that sqlglot leaves as plain function calls in some dialects
+_ANONYMOUS_METRICS = {
+    "QUANTILE_CONT": "quantile",
+    "QUANTILE": "quantile",
+    "APPROX_QUANTILE": "quantile",
+    "PERCENTILE_APPROX": "quantile",
+    "APPROX_PERCENTILE": "quantile",
+    "NDV": "distinct_count",
+    "APPROX_COUNT_DISTINCT": "distinct_count",
+    "APPROX_DISTINCT": "distinct_count",
+}
+_NOW = frozenset({"NOW", "GETDATE", "GETUTCDATE", "SYSDATE", "SYSTIMESTAMP", "CURRENT_TIMESTAMP"})
+_SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400, "WEEK": 7 * 86400}
+
+
+def _fill(query: str, column: str | None) -> str:
+    def sub(m: re.Match[str]) -> str:
+        word = m.group(1).lower()
+        if word in _COLUMN_WORDS:
+            if column is None:
+                raise UntranslatableSql(f"{m.group(0)} names a column, but the rule is not on a column")
+            return f'"{column}"' if not re.fullmatch(r"[A-Za-z_]\w*", column) else column
+        return TABLE
+
+    return _PLACEHOLDER.sub(sub, query)
+
+
+def _parse(query: str, dialects: list[str | None]) -> tuple[exp.Expression, str | None]:
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    last = ""
+    for dialect in dialects or [None]:
+        try:
+            trees = sqlglot.parse(query, read=dialect)
+        except SqlglotError as exc:
+            last = f"{str(exc).splitlines()[0]}" + (f" (read as {dialect})" if dialect else "")
+            continue
+        found = [t for t in trees if t is not None]
+        if len(found) != 1:
+            raise UntranslatableSql(f"the query holds {len(found)} statements; a SQL rule is one SELECT")
+        tree = found[0]
+        assert isinstance(tree, exp.Expression)
+        return tree, dialect
+    raise UntranslatableSql(f"cannot parse the query: {last}")
+
+
+def _shape(tree: exp.Expression, tables: Collection[str]) -> exp.Select:
+    from sqlglot import exp
+
+    if not isinstance(tree, exp.Select):
+        raise UntranslatableSql(f"the query is a {tree.key.upper()}, not a SELECT")
+    for part, what in (
+        ("with", "a WITH clause"),
+        ("joins", "a JOIN"),
+        ("group", "GROUP BY"),
+        ("having", "HAVING"),
+        ("qualify", "QUALIFY"),
+        ("distinct", "SELECT DISTINCT"),
+        ("laterals", "LATERAL"),
+    ):
+        if tree.args.get(part):
+            raise UntranslatableSql(
+                f"the query uses {what}; lakegate translates one aggregate over one table"
+            )
+    limit = tree.args.get("limit")
+    if limit is not None:
+        n = limit.expression if isinstance(limit, exp.Limit) else None
+        if not (isinstance(n, exp.Literal) and not n.is_string and int(float(n.this)) >= 1):
+            raise UntranslatableSql("the query uses LIMIT (or TOP) other than on its one row")
+    if tree.find(exp.Window):
+        raise UntranslatableSql("the query uses a window function (OVER ...)")
+    if any(s is not tree for s in tree.find_all(exp.Select)) or tree.find(exp.Subquery):
+        raise UntranslatableSql("the query holds a subquery")
+    source = tree.args.get("from") or tree.args.get("from_")
+    table = source.this if source is not None else None
+    if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
+        raise UntranslatableSql("the query does not read a table (FROM <the dataset>)")
+    if table.args.get("version") or table.args.get("when"):
+        raise UntranslatableSql("the query reads an older version of the table (time travel)")
+    if table.args.get("sample"):
+        raise UntranslatableSql("the query samples the table (TABLESAMPLE)")
+    names = {t.lower() for t in tables} | {TABLE.lower()}
+    if table.name.lower() not in names:
+        raise UntranslatableSql(
+            f"the query reads table {table.name!r}, not this dataset ({', '.join(tables)})"
+        )
+    if len(tree.expressions) != 1:
+        raise UntranslatableSql(f"the query selects {len(tree.expressions)} values; a SQL rule returns one")
+    alias = table.alias_or_name.lower()
+    for col in tree.find_all(exp.Column):
+        qualifier = col.table.lower()
+        if qualifier and qualifier not in names | {alias}:
+            raise UntranslatableSql(f"the query names a column of another table ({col.sql()})")
+        if qualifier:
+            col.set("table", None)
+            col.set("db", None)
+            col.set("catalog", None)
+    return tree
+
+
+def _predicate(node: exp.Expression, columns: Collection[str], what: str) -> str:
+    sql = node.sql()
+    try:
+        check_predicate(sql, columns)
+    except ValueError as exc:
+        raise UntranslatableSql(f"{what}: {exc}") from None
+    return sql
+
+
+def _normalise(tree: exp.Expression) -> exp.Expression:
+    """Dialect functions sqlglot leaves anonymous, as the expressions they are."""
+    from sqlglot import exp
+
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous):
+            name = node.name.upper()
+            args = node.expressions
+            if name in ("LIST_CONTAINS", "ARRAY_HAS", "LIST_HAS", "ARRAY_CONTAINS") and len(args) == 2:
+                return exp.ArrayContains(this=args[0], expression=args[1])
+            if name in ("COUNT_IF", "COUNTIF") and len(args) == 1:
+                return exp.CountIf(this=args[0])
+        return node
+
+    return tree.transform(fix)
+
+
+def _count_where(value: exp.Expression) -> tuple[bool, exp.Expression | None]:
+    """Whether ``value`` counts rows, and the condition it counts them under."""
+    from sqlglot import exp
+
+    if isinstance(value, exp.Count) and (
+        isinstance(value.this, exp.Star) or (isinstance(value.this, exp.Literal) and not value.this.is_string)
+    ):
+        return True, None
+    if isinstance(value, exp.CountIf):
+        return True, value.this
+    if isinstance(value, exp.Filter) and isinstance(value.expression, exp.Where):
+        inner, cond = _count_where(value.this)
+        if inner and cond is None:
+            return True, value.expression.this
+    return False, None
+
+
+_METRICS = {
+    "Avg": "mean",
+    "Min": "min",
+    "Max": "max",
+    "Sum": "sum",
+    "Stddev": "stddev",
+    "StddevSamp": "stddev",
+    "ApproxDistinct": "distinct_count",
+    "Median": "quantile",
+    "Quantile": "quantile",
+    "ApproxQuantile": "quantile",
+    "PercentileCont": "quantile",
+}
+
+
+def _metric(value: exp.Expression) -> tuple[str, exp.Expression, float | None]:
+    from sqlglot import exp
+
+    name = type(value).__name__
+    if isinstance(value, exp.Anonymous) and value.name.upper() in _ANONYMOUS_METRICS:
+        metric = _ANONYMOUS_METRICS[value.name.upper()]
+        args = value.expressions
+        if metric == "distinct_count" and len(args) == 1:
+            return metric, args[0], None
+        if metric == "quantile" and len(args) == 2:
+            q = args[1]
+            if isinstance(q, exp.Literal) and not q.is_string:
+                return metric, args[0], float(q.this)
+        raise UntranslatableSql(
+            f"{value.sql()}: lakegate reads {value.name}(column{', p' if metric == 'quantile' else ''})"
+        )
+    if isinstance(value, exp.Count) and isinstance(value.this, exp.Distinct):
+        args = value.this.expressions
+        if len(args) != 1:
+            raise UntranslatableSql("COUNT(DISTINCT ...) of several columns has no lakegate metric")
+        return "distinct_count", args[0], None
+    if name not in _METRICS:
+        raise UntranslatableSql(
+            f"the query returns {value.sql()}, which lakegate does not translate "
+            "(it takes COUNT(*), AVG, MIN, MAX, SUM, STDDEV, quantiles and COUNT(DISTINCT col))"
+        )
+    metric = _METRICS[name]
+    p: float | None = None
+    if name == "Median":
+        p = 0.5
+    elif metric == "quantile":
+        q = value.args.get("quantile") or value.args.get("expression")
+        if not isinstance(q, exp.Literal) or q.is_string:
+            raise UntranslatableSql(f"{value.sql()}: the quantile must be a number")
+        p = float(q.this)
+    return metric, value.this, p
+
+
+def translate(
+    query: str,
+    threshold: Threshold | None,
+    *,
+    columns: Collection[str],
+    tables: Collection[str],
+    column: str | None = None,
+    dialects: list[str | None] | None = None,
+) -> Translation:
+    """The lakegate check a SQL rule stands for; :class:`UntranslatableSql` says why there is none."""
+    from sqlglot import exp
+
+    if not isinstance(query, str) or not query.strip():
+        raise UntranslatableSql("the rule has no query")
+    if threshold is None:
+        raise UntranslatableSql("the rule gives no comparison (mustBe, mustBeLessThan, ...)")
+    parsed, dialect = _parse(_fill(query, column), dialects or [None])
+    tree = _shape(_normalise(parsed), tables)
+    value = tree.expressions[0]
+    value = value.this if isinstance(value, exp.Alias) else value
+    where_node = tree.args.get("where")
+    where = where_node.this if where_node is not None else None
+    counts, condition = _count_where(value)
+    if counts:
+        if condition is not None and where is not None:
+            condition = exp.and_(where, condition).assert_is(exp.Expression)
+        elif condition is None:
+            condition = where
+        if threshold.percent:
+            if condition is None or threshold.low not in (None, 0) or threshold.high is None:
+                raise UntranslatableSql(
+                    f"{threshold.text} percent: lakegate keeps a share only as an upper bound on the "
+                    "rows that break a condition"
+                )
+            if threshold.high >= 100:
+                raise UntranslatableSql(f"{threshold.text} percent lets every row break the rule")
+            return RowRule(_bad_row(condition, columns), 1 - threshold.high / 100)
+        if condition is not None and threshold.zero:
+            return RowRule(_bad_row(condition, columns))
+        fresh = _freshness(condition, dialect)
+        if fresh is not None and threshold.low is not None and threshold.low >= 1 and threshold.high is None:
+            if fresh.column not in columns:
+                raise UntranslatableSql(f"its condition names an unknown column {fresh.column!r}")
+            return fresh
+        low = None if threshold.low is None or threshold.low <= 0 else math.ceil(threshold.low)
+        high = None if threshold.high is None else math.floor(threshold.high)
+        if high is not None and high < 0:
+            raise UntranslatableSql(f"{threshold.text}: a number of rows cannot be below 0")
+        sql = None if condition is None else _predicate(condition, columns, "its condition")
+        return CountRule(sql, low, high)
+    if threshold.percent:
+        raise UntranslatableSql(f"{threshold.text} percent: a percent applies to counts of rows")
+    metric, arg, p = _metric(value)
+    if not isinstance(arg, exp.Column):
+        raise UntranslatableSql(f"{value.sql()}: lakegate's metrics are of one column, not of {arg.sql()}")
+    if arg.name not in columns:
+        raise UntranslatableSql(f"{value.sql()} names an unknown column {arg.name!r}")
+    sql = None if where is None else _predicate(where, columns, "its WHERE")
+    return MetricRule(arg.name, metric, threshold.low, threshold.high, p, sql)
+
+
+def _bad_row(condition: exp.Expression, columns: Collection[str]) -> str:
+    """The row rule that no row matches ``condition``: ``NOT (condition)``, or ``P`` itself when the
+    condition is ``NOT (P)`` (as lakegate's own export writes it). A row where the condition is
+    NULL is not counted by the query, and a NULL rule passes in lakegate: the two agree."""
+    from sqlglot import exp
+
+    inner = condition.unnest() if isinstance(condition, exp.Paren) else condition
+    if isinstance(inner, exp.Not):
+        good = inner.this.unnest() if isinstance(inner.this, exp.Paren) else inner.this
+        assert isinstance(good, exp.Expression)
+        return _predicate(good, columns, "the row condition")
+    return _predicate(exp.not_(exp.paren(inner)), columns, "the row condition")
+
+
+def _is_now(node: exp.Expression) -> bool:
+    from sqlglot import exp
+
+    if isinstance(node, exp.CurrentTimestamp):
+        return True
+    return isinstance(node, exp.Anonymous) and node.name.upper() in _NOW
+
+
+def _amount(node: exp.Expression | None, unit: exp.Expression | None) -> float | None:
+    """Seconds in ``n`` of ``unit`` (``INTERVAL '1 day'``, ``1, DAY``)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Neg):
+        node = node.this
+    if not isinstance(node, exp.Literal):
+        return None
+    text = str(node.this).strip().lstrip("-")
+    word = unit.name.upper() if unit is not None else ""
+    if not word and " " in text:
+        text, word = text.split(None, 1)
+    word = word.upper().rstrip("S")
+    try:
+        n = float(text)
+    except ValueError:
+        return None
+    return n * _SECONDS[word] if word in _SECONDS and n > 0 else None
+
+
+def _freshness(condition: exp.Expression | None, dialect: str | None) -> FreshRule | None:
+    """``col > now() - <age>`` (or ``>=``) in the forms the dialects write, as a freshness check."""
+    from sqlglot import exp
+
+    if not isinstance(condition, exp.GT | exp.GTE) or not isinstance(condition.this, exp.Column):
+        return None
+    bound = condition.expression
+    seconds: float | None = None
+    if isinstance(bound, exp.Sub) and _is_now(bound.this):
+        step = bound.expression
+        if isinstance(step, exp.Interval):
+            seconds = _amount(step.this, step.args.get("unit"))
+        elif dialect == "oracle" and isinstance(step, exp.Literal) and not step.is_string:
+            seconds = _amount(step, exp.var("DAY"))  # Oracle: a date minus a number of days
+    elif isinstance(bound, exp.DateAdd | exp.DateSub) and _is_now(bound.this):
+        amount = bound.expression
+        negative = isinstance(amount, exp.Neg) or str(getattr(amount, "this", "")).startswith("-")
+        if isinstance(bound, exp.DateSub) != negative:
+            seconds = _amount(amount, bound.args.get("unit"))
+    if seconds is None:
+        return None
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return FreshRule(condition.this.name, f"{int(seconds // size)}{unit}")
+    return FreshRule(condition.this.name, f"{seconds:g}s")

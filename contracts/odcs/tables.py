@@ -1,0 +1,307 @@
+"""ODCS schema objects and their properties as lakegate columns: types (nested objects and arrays
+as Arrow structs and lists, decimals, times), ``required``, keys, ``logicalTypeOptions`` and
+relationships; then the properties' and the object's quality rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from typing import Any
+
+import pyarrow as pa
+
+from ..types import parse_type, type_name
+from .builder import TableDraft
+from .findings import Findings, Path, key_of
+from .rules import quality
+
+LOGICAL: dict[str, pa.DataType] = {
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", "UTC"),
+    "time": pa.time64("us"),
+    "string": pa.string(),
+}
+
+FALLBACK_DIALECTS = ("postgres", "bigquery", "snowflake", "duckdb", "tsql", "oracle", "mysql")
+
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# logicalTypeOptions.format of strings that are checkable, as regular expressions (Rust syntax)
+FORMATS = {
+    "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    "uuid": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    "uri": r"^[A-Za-z][A-Za-z0-9+.\-]*:\S*$",
+    "url": r"^[A-Za-z][A-Za-z0-9+.\-]*://\S+$",
+    "hostname": "^" + _LABEL + r"(\." + _LABEL + r")*$",
+    "ipv4": r"^(" + _OCTET + r"\.){3}" + _OCTET + "$",
+    "ipv6": r"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$",
+    "date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "date-time": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"(Z|[+\-][0-9]{2}:?[0-9]{2})?$",
+    "time": r"^[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$",
+    "byte": r"^[A-Za-z0-9+/]*={0,2}$",
+}
+# formats that say how a value is encoded or typed, not a rule on its text
+DESCRIPTIVE_FORMATS = frozenset(
+    {"binary", "password", "int32", "int64", "float", "double", "i32", "i64", "f32", "f64"}
+)
+
+# keys of a property that describe it for people and catalogues; no lakegate check follows from them
+DOC_KEYS = frozenset(
+    {
+        "id",
+        "businessName",
+        "physicalName",
+        "tags",
+        "customProperties",
+        "authoritativeDefinitions",
+        "classification",
+        "encryptedName",
+        "transformSourceObjects",
+        "transformLogic",
+        "transformDescription",
+        "examples",
+        "criticalDataElement",
+        "partitioned",
+        "partitionKeyPosition",
+    }
+)
+RULE_KEYS = ("required", "unique", "primaryKey", "logicalTypeOptions", "quality", "relationships")
+
+
+def _arrow(
+    prop: dict[str, Any], path: Path, draft: TableDraft, nested: list[str], *, top: bool
+) -> pa.DataType:
+    """The Arrow type of a property; the rules on nested fields that are not enforced go to
+    ``nested`` (a struct's fields are nullable in Arrow and Delta alike)."""
+    logical = str(prop.get("logicalType") or "").lower()
+    physical = prop.get("physicalType")
+    subs = prop.get("properties")
+    items = prop.get("items")
+    if isinstance(subs, list) and subs:
+        fields = []
+        for j, sub in enumerate(subs):
+            if not isinstance(sub, dict) or not sub.get("name"):
+                draft.findings.refuse((*path, "properties", j), "a property needs a name")
+                continue
+            here = (*path, "properties", j)
+            _nested_rules(sub, here, nested)
+            fields.append(pa.field(str(sub["name"]), _arrow(sub, here, draft, nested, top=False)))
+        return pa.struct(fields)
+    if isinstance(items, dict):
+        _nested_rules(items, (*path, "items"), nested)
+        return pa.list_(_arrow(items, (*path, "items"), draft, nested, top=False))
+    if isinstance(physical, str) and physical.strip():
+        # the servers' dialects first, then Delta's, then the common warehouses' spellings
+        for dialect in dict.fromkeys([*draft.dialects, None, *FALLBACK_DIALECTS]):
+            try:
+                return parse_type(physical, dialect)
+            except ValueError:
+                continue
+    fallback = {"object": pa.string(), "array": pa.list_(pa.string())}.get(logical) or LOGICAL.get(logical)
+    if fallback is None:
+        fallback = pa.string()
+        if logical:
+            draft.findings.warn(
+                (*path, "logicalType"), f"logicalType {logical!r} is not one of ODCS's: typed string"
+            )
+    if isinstance(physical, str) and physical.strip():
+        draft.findings.warn(
+            (*path, "physicalType"),
+            f"physicalType {physical!r} is not a type lakegate can read"
+            f"{' in ' + ', '.join(d for d in draft.dialects if d) if any(draft.dialects) else ''}: "
+            f"typed {type_name(fallback)} from logicalType {logical or 'none'}",
+        )
+    elif logical in ("object", "array"):
+        draft.findings.warn(
+            path,
+            f"a {logical} with no {'properties' if logical == 'object' else 'items'} and no physicalType: "
+            f"typed {type_name(fallback)}",
+        )
+    return fallback
+
+
+def _nested_rules(sub: dict[str, Any], path: Path, out: list[str]) -> None:
+    for key in RULE_KEYS:
+        value = sub.get(key)
+        if value and not (key == "required" and value is False):
+            out.append(f"{key} on {key_of(path)}")
+
+
+def _bound(value: Any, t: pa.DataType, *, above: bool) -> Any:
+    """An exclusive bound as the inclusive one next to it."""
+    if isinstance(value, str):
+        text = value.strip()
+        if pa.types.is_date(t):
+            day = dt.date.fromisoformat(text[:10])
+            return (day + dt.timedelta(days=1 if above else -1)).isoformat()
+        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return (stamp + dt.timedelta(microseconds=1 if above else -1)).isoformat()
+    if pa.types.is_integer(t) and float(value).is_integer():
+        return int(value) + (1 if above else -1)
+    return math.nextafter(float(value), math.inf if above else -math.inf)
+
+
+def _options(draft: TableDraft, name: str, t: pa.DataType, opts: Any, path: Path) -> None:
+    if not isinstance(opts, dict):
+        return
+    here = (*path, "logicalTypeOptions")
+    timeofday = pa.types.is_time(t)
+    for key in ("minimum", "maximum"):
+        if key in opts and opts[key] is not None:
+            if timeofday:
+                draft.findings.warn((*here, key), f"{key} on a time of day is not checked by lakegate")
+                continue
+            value = opts[key]
+            draft.set(name, key[:3], value, (*here, key))
+            strict = opts.get("exclusiveMinimum" if key == "minimum" else "exclusiveMaximum")
+            if strict is True:  # ODCS 3.0: a flag on minimum/maximum
+                draft.set(name, key[:3], _bound(value, t, above=key == "minimum"), (*here, key))
+    for key, dst in (("exclusiveMinimum", "min"), ("exclusiveMaximum", "max")):
+        value = opts.get(key)
+        if value is None or isinstance(value, bool):
+            continue
+        if timeofday:
+            draft.findings.warn((*here, key), f"{key} on a time of day is not checked by lakegate")
+            continue
+        try:
+            draft.set(name, dst, _bound(value, t, above=dst == "min"), (*here, key))
+        except (TypeError, ValueError):
+            draft.findings.refuse((*here, key), f"{key} {value!r} is not a number, ISO date or datetime")
+    stringy = pa.types.is_string(t) or pa.types.is_large_string(t)
+    for key, dst in (("pattern", "pattern"), ("minLength", "min_length"), ("maxLength", "max_length")):
+        if opts.get(key) is not None:
+            if stringy:
+                draft.set(name, dst, opts[key], (*here, key))
+            else:
+                draft.findings.warn(
+                    (*here, key), f"{key} applies to strings; {name!r} is {type_name(t)}: not enforced"
+                )
+    fmt = opts.get("format")
+    if isinstance(fmt, str):
+        regex = FORMATS.get(fmt.strip().lower())
+        if regex is not None and stringy:
+            if "pattern" in draft.columns[name]:
+                draft.column_check(name, f"REGEXP_LIKE({_quoted(name)}, '{regex}')", (*here, "format"))
+            else:
+                draft.set(name, "pattern", regex, (*here, "format"))
+        elif fmt.strip().lower() in DESCRIPTIVE_FORMATS:
+            draft.findings.warn(
+                (*here, "format"), f"format {fmt!r} of {name!r} describes its encoding; nothing to check"
+            )
+        elif not stringy:
+            draft.findings.warn(
+                (*here, "format"),
+                f"format {fmt!r} says how a source writes {name!r}; lakegate stores it typed "
+                f"({type_name(t)}), so there is nothing to check",
+            )
+        else:
+            draft.findings.warn(
+                (*here, "format"),
+                f"format {fmt!r} of {name!r} is not one lakegate checks ({', '.join(FORMATS)}): not enforced",
+            )
+    multiple = opts.get("multipleOf")
+    if multiple is not None:
+        if pa.types.is_integer(t) and float(multiple).is_integer():
+            draft.column_check(name, f"{_quoted(name)} % {int(multiple)} = 0", (*here, "multipleOf"))
+        else:
+            draft.findings.warn((*here, "multipleOf"), f"multipleOf {multiple} is checked on integers only")
+    for key in (
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "minProperties",
+        "maxProperties",
+        "required",
+        "timezone",
+        "defaultTimezone",
+    ):
+        if key in opts and opts[key] not in (None, False, []):
+            what = "timestamps are stored as UTC instants" if "imezone" in key else "not enforced"
+            draft.findings.warn((*here, key), f"{key} {opts[key]!r} on {name!r}: {what}")
+
+
+def _quoted(name: str) -> str:
+    from sqlglot import exp
+
+    return exp.to_identifier(name).sql()
+
+
+def _relationships(draft: TableDraft, name: str, rels: Any, path: Path) -> None:
+    for k, rel in enumerate(rels or []):
+        here = (*path, "relationships", k)
+        to = rel.get("to") if isinstance(rel, dict) else None
+        kind = str(rel.get("type", "foreignKey")) if isinstance(rel, dict) else ""
+        if kind == "foreignKey" and isinstance(to, str) and to.count(".") == 1:
+            dataset, column = to.split(".")
+            draft.set(name, "references", {"dataset": dataset, "column": column}, here)
+        else:
+            draft.findings.warn(here, f"relationship {to!r} of {name!r} is not a foreign key lakegate checks")
+
+
+def table(
+    findings: Findings, obj: dict[str, Any], index: int, dialects: list[str | None], doc_keys: Counter[str]
+) -> TableDraft:
+    path: Path = ("schema", index)
+    dataset = str(obj.get("name") or obj.get("physicalName"))
+    names = tuple(str(n) for n in (obj.get("name"), obj.get("physicalName")) if n)
+    draft = TableDraft(findings, path, dataset, names, dialects)
+    props = obj.get("properties") or []
+    pk: list[tuple[int, int, str]] = []
+    for j, p in enumerate(props):
+        here = (*path, "properties", j)
+        if not isinstance(p, dict) or not p.get("name"):
+            findings.refuse(here, "a property needs a name")
+            continue
+        name = str(p["name"])
+        if name in draft.columns:
+            findings.refuse((*here, "name"), f"column {name!r} is defined twice in {dataset!r}")
+            continue
+        draft.columns[name] = {}
+        draft.origin[("columns", name)] = here
+        doc_keys.update(k for k in p if k in DOC_KEYS)
+        nested: list[str] = []
+        t = _arrow(p, here, draft, nested, top=True)
+        draft.set(
+            name, "type", type_name(t), (*here, "physicalType" if "physicalType" in p else "logicalType")
+        )
+        if nested:
+            shown = "; ".join(nested[:4]) + (f"; and {len(nested) - 4} more" if len(nested) > 4 else "")
+            findings.warn(
+                here,
+                f"{len(nested)} rule(s) on fields nested in {name!r} are not enforced (lakegate checks "
+                f"top-level columns; the fields are typed in its {type_name(t).split('<')[0]}): {shown}",
+            )
+        if p.get("required"):
+            draft.set(name, "nullable", False, (*here, "required"))
+        if p.get("unique"):
+            draft.set(name, "unique", True, (*here, "unique"))
+        if p.get("primaryKey"):
+            pos = p.get("primaryKeyPosition")
+            pk.append((pos if isinstance(pos, int) and pos > 0 else 10**6, j, name))
+        if isinstance(p.get("description"), str) and p["description"].strip():
+            draft.set(name, "description", p["description"], (*here, "description"))
+        _options(draft, name, t, p.get("logicalTypeOptions"), here)
+        _relationships(draft, name, p.get("relationships"), here)
+    if pk:
+        draft.top["primary_key"] = [n for _, _, n in sorted(pk)]
+        for i, (_, j, _) in enumerate(sorted(pk)):
+            draft.origin[("primary_key", i)] = (*path, "properties", j, "primaryKey")
+    for j, p in enumerate(props):
+        if isinstance(p, dict) and p.get("name") and p.get("quality"):
+            quality(draft, p["quality"], (*path, "properties", j, "quality"), str(p["name"]))
+    quality(draft, obj.get("quality"), (*path, "quality"), None)
+    for k, rel in enumerate(obj.get("relationships") or []):
+        src, to = (rel.get("from"), rel.get("to")) if isinstance(rel, dict) else (None, None)
+        here = (*path, "relationships", k)
+        if isinstance(src, str) and src.split(".")[-1] in draft.columns and isinstance(to, str) and "." in to:
+            col = src.split(".")[-1]
+            dataset_, column = to.rsplit(".", 1)
+            draft.set(col, "references", {"dataset": dataset_.split(".")[-1], "column": column}, here)
+        else:
+            findings.warn(here, f"relationship {src!r} -> {to!r} is not a foreign key lakegate checks")
+    return draft

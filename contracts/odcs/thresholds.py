@@ -1,0 +1,93 @@
+"""The comparison an ODCS quality rule puts on the value it measures (``mustBe``,
+``mustBeLessThan``, ``mustBeBetween``, ...) and its unit, as inclusive bounds."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+OPERATORS = (
+    "mustBe",
+    "mustNotBe",
+    "mustBeGreaterThan",
+    "mustBeGreaterOrEqualTo",
+    "mustBeGreaterThanOrEqualTo",
+    "mustBeLessThan",
+    "mustBeLessOrEqualTo",
+    "mustBeLessThanOrEqualTo",
+    "mustBeBetween",
+    "mustNotBeBetween",
+)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``low <= value <= high`` (either may be None), in ``unit`` (rows or percent)."""
+
+    low: float | None
+    high: float | None
+    percent: bool
+    text: str  # the operator as the file writes it, for messages
+
+    @property
+    def zero(self) -> bool:
+        """The value must be 0 (no row may break the rule)."""
+        return self.high == 0 and (self.low is None or self.low <= 0)
+
+    @property
+    def exact(self) -> bool:
+        return self.low is not None and self.low == self.high
+
+
+class ThresholdError(ValueError):
+    pass
+
+
+def _number(value: Any, op: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ThresholdError(f"{op}: {value!r} is not a number")
+    return value
+
+
+def _above(value: float, integral: bool) -> float:
+    return value + 1 if integral and float(value).is_integer() else math.nextafter(value, math.inf)
+
+
+def _below(value: float, integral: bool) -> float:
+    return value - 1 if integral and float(value).is_integer() else math.nextafter(value, -math.inf)
+
+
+def threshold(rule: dict[str, Any], *, integral: bool) -> Threshold | None:
+    """The rule's comparison as inclusive bounds, or None when it gives none. ``integral``: the
+    value is a count, so ``> 3`` is ``>= 4``; otherwise a strict bound moves by one ulp."""
+    given = [op for op in OPERATORS if op in rule]
+    unit = str(rule.get("unit") or "rows").strip().lower()
+    if unit not in ("rows", "row", "percent", "%", "count"):
+        raise ThresholdError(f"unit {rule.get('unit')!r} is neither rows nor percent")
+    percent = unit in ("percent", "%")
+    integral = integral and not percent
+    if not given:
+        return None
+    if len(given) > 1:
+        raise ThresholdError(f"the rule gives {len(given)} comparisons ({', '.join(given)}); ODCS allows one")
+    op = given[0]
+    value = rule[op]
+    text = f"{op}: {value}"
+    if op == "mustBe":
+        v = _number(value, op)
+        return Threshold(v, v, percent, text)
+    if op in ("mustBeGreaterThan",):
+        return Threshold(_above(_number(value, op), integral), None, percent, text)
+    if op in ("mustBeGreaterOrEqualTo", "mustBeGreaterThanOrEqualTo"):
+        return Threshold(_number(value, op), None, percent, text)
+    if op == "mustBeLessThan":
+        return Threshold(None, _below(_number(value, op), integral), percent, text)
+    if op in ("mustBeLessOrEqualTo", "mustBeLessThanOrEqualTo"):
+        return Threshold(None, _number(value, op), percent, text)
+    if op == "mustBeBetween":
+        if not isinstance(value, list) or len(value) != 2:
+            raise ThresholdError(f"mustBeBetween takes [low, high], not {value!r}")
+        low, high = (_number(v, op) for v in value)
+        return Threshold(low, high, percent, text)
+    raise ThresholdError(f"{op} (a value that must stay outside a range) has no lakegate equivalent")
