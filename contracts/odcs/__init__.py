@@ -13,7 +13,6 @@ An export writes ODCS v3.1.0 that imports back to the same contract (see :mod:`.
 from __future__ import annotations
 
 import warnings
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,10 +155,9 @@ def import_odcs(text: str, *, label: str = "<odcs>", dataset: str | None = None)
         if key.startswith(f"{ENGINE}."):
             top[key.removeprefix(f"{ENGINE}.")] = prop.get("value")
     dialects = _dialects(data)
-    doc_keys: Counter[str] = Counter()
     contracts = []
     for i in chosen:
-        draft = table(findings, objects[i], i, dialects, doc_keys)
+        draft = table(findings, objects[i], i, dialects)
         draft.top.update(top)
         own = objects[i].get("description")
         if isinstance(own, str) and own.strip():
@@ -173,8 +171,17 @@ def import_odcs(text: str, *, label: str = "<odcs>", dataset: str | None = None)
     carried = [k for k in _DOC_TOP if data.get(k)]
     if _team_beyond_owner(data.get("team")):
         carried.append("team (except its owner)")
-    if doc_keys or carried:
-        parts = [*carried, *(f"{k} ({n} properties)" for k, n in sorted(doc_keys.items()))]
+    if isinstance(desc, dict) and set(desc) - {"purpose"}:
+        carried.append("description (except its purpose)")
+    if any(
+        not str(p.get("property", "")).startswith(f"{ENGINE}.")
+        for p in data.get("customProperties") or []
+        if isinstance(p, dict)
+    ):
+        carried.append("customProperties")
+    doc = findings.documentation
+    if doc or carried:
+        parts = [*carried, *(f"{k} ({n})" for k, n in sorted(doc.items()))]
         findings.warn(
             (), f"documentation kept out of the contracts (no check follows from it): {', '.join(parts)}"
         )

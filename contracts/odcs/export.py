@@ -134,7 +134,6 @@ def to_odcs(contract: Contract, *, version: str = "1.0.0") -> dict[str, Any]:
     obj: dict[str, Any] = {
         "name": contract.dataset,
         "physicalName": contract.dataset,
-        "physicalType": "table",
         "logicalType": "object",
         "properties": [_property(contract, n, s) for n, s in contract.columns.items()],
     }

@@ -3,6 +3,7 @@ warnings (imported, with what was not carried said out loud), each at the docume
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,13 @@ class Findings:
     root: yaml.Node | None
     refusals: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    documentation: Counter[str] = field(default_factory=Counter)  # "<where>: <key>" -> how often
+
+    def document(self, where: str, entry: dict[str, Any], keys: frozenset[str]) -> None:
+        """Note the keys of ``entry`` that only document it (they are listed in one warning)."""
+        self.documentation.update(
+            f"{where} {k}" for k in entry if k in keys and entry[k] not in (None, "", [])
+        )
 
     def problem(self, path: Path, message: str) -> Problem:
         return Problem(self.label, line_of(self.root, path), key_of(path), message)

@@ -30,6 +30,12 @@ _LIBRARY = {
 }
 
 
+RULE_DOC_KEYS = frozenset(
+    {"description", "dimension", "businessImpact", "method", "schedule", "scheduler", "tags", "id"}
+    | {"authoritativeDefinitions", "customProperties"}
+)
+
+
 def _severity(draft: TableDraft, rule: dict[str, Any], path: Path) -> str:
     given = rule.get("severity")
     if given is None:
@@ -63,6 +69,8 @@ def quality(draft: TableDraft, rules: Any, path: Path, column: str | None) -> No
         if not isinstance(rule, dict):
             draft.findings.refuse(here, "a quality rule is a mapping")
             continue
+        ours = [p for p in rule.get("customProperties") or [] if str(p).find(f"'{ENGINE}.") < 0]
+        draft.findings.document("rules'", {**rule, "customProperties": ours}, RULE_DOC_KEYS)
         try:
             _rule(draft, rule, here, column)
         except (UntranslatableSql, ThresholdError) as exc:
@@ -84,9 +92,8 @@ def _rule(draft: TableDraft, rule: dict[str, Any], path: Path, column: str | Non
         _custom(draft, rule, path, column, name)
         return
     severity = _severity(draft, rule, path)
-    base = str(
-        rule.get("name") or rule.get("id") or (f"{column}.{kind}" if column else f"{draft.dataset}.{kind}")
-    )
+    what = rule.get("metric") or rule.get("rule") if kind == "library" else kind
+    base = str(rule.get("name") or rule.get("id") or f"{column or draft.dataset}.{what}")
     if kind == "sql":
         _sql(draft, rule, path, column, base, severity)
     elif kind == "library":
@@ -117,16 +124,29 @@ def _sql(
     draft: TableDraft, rule: dict[str, Any], path: Path, column: str | None, base: str, severity: str
 ) -> None:
     t = threshold(rule, integral=True)
+    stored = _stored_predicate(rule)
+    if (
+        stored is not None
+        and t is not None
+        and t.zero
+        and not t.percent
+        and " ".join(str(rule.get("query", "")).split())
+        == f"SELECT COUNT(*) FROM ${{object}} WHERE NOT ({stored})"
+    ):
+        # lakegate's own export, untouched: the predicate as the contract wrote it (its SQL is
+        # lakegate's, which no warehouse dialect need parse)
+        _emit(draft, RowRule(stored), path, column, base, severity)
+        return
     columns = list(draft.columns)
     out = translate(
         rule.get("query", ""),
         t,
+        value_threshold=threshold(rule, integral=False),
         columns=columns,
         tables=draft.names,
         column=column,
         dialects=draft.dialects,
     )
-    stored = _stored_predicate(rule)
     if isinstance(out, RowRule) and stored is not None and _same_sql(stored, out.predicate):
         out = RowRule(stored, out.mostly)  # the predicate as the contract wrote it
     _emit(draft, out, path, column, base, severity)
@@ -236,7 +256,12 @@ def _library(
             if t.zero and not t.percent and severity == "error" and pattern is None:
                 draft.set(column, "in", valid, path)
                 return
-            good = f"{col} IN ({_literals(valid)})"
+            # a null among the valid values makes nulls valid; otherwise nulls are missing, not
+            # invalid (as ODCS engines count them), and a NULL rule passes in lakegate
+            listed = [v for v in valid if v is not None]
+            good = f"{col} IN ({_literals(listed)})" if listed else f"{col} IS NULL"
+            if None in valid and listed:
+                good = f"{col} IS NULL OR {good}"
         elif isinstance(pattern, str):
             good = f"REGEXP_LIKE({col}, {_literals([pattern])})"
         else:
@@ -260,7 +285,7 @@ def _share(good: str, t: Threshold) -> RowRule | CountRule:
 def _count(where: str | None, t: Threshold) -> CountRule:
     import math
 
-    low = None if t.low is None or t.low <= 0 else math.ceil(t.low)
+    low = None if t.low is None else max(0, math.ceil(t.low))
     high = None if t.high is None else math.floor(t.high)
     if high is not None and high < 0:
         raise UntranslatableSql(f"{t.text}: a number of rows cannot be below 0")

@@ -310,12 +310,15 @@ def translate(
     query: str,
     threshold: Threshold | None,
     *,
+    value_threshold: Threshold | None = None,
     columns: Collection[str],
     tables: Collection[str],
     column: str | None = None,
     dialects: list[str | None] | None = None,
 ) -> Translation:
-    """The lakegate check a SQL rule stands for; :class:`UntranslatableSql` says why there is none."""
+    """The lakegate check a SQL rule stands for; :class:`UntranslatableSql` says why there is none.
+    ``threshold`` compares counts (a strict bound moves by 1), ``value_threshold`` (default: the same)
+    compares measured values such as a mean (a strict bound moves by the least float step)."""
     from sqlglot import exp
 
     if not isinstance(query, str) or not query.strip():
@@ -350,7 +353,7 @@ def translate(
             if fresh.column not in columns:
                 raise UntranslatableSql(f"its condition names an unknown column {fresh.column!r}")
             return fresh
-        low = None if threshold.low is None or threshold.low <= 0 else math.ceil(threshold.low)
+        low = None if threshold.low is None else max(0, math.ceil(threshold.low))
         high = None if threshold.high is None else math.floor(threshold.high)
         if high is not None and high < 0:
             raise UntranslatableSql(f"{threshold.text}: a number of rows cannot be below 0")
@@ -359,6 +362,8 @@ def translate(
     if threshold.percent:
         raise UntranslatableSql(f"{threshold.text} percent: a percent applies to counts of rows")
     metric, arg, p = _metric(value)
+    if metric != "distinct_count" and value_threshold is not None:
+        threshold = value_threshold
     if not isinstance(arg, exp.Column):
         raise UntranslatableSql(f"{value.sql()}: lakegate's metrics are of one column, not of {arg.sql()}")
     if arg.name not in columns:
@@ -430,7 +435,7 @@ def _freshness(condition: exp.Expression | None, dialect: str | None) -> FreshRu
             seconds = _amount(amount, bound.args.get("unit"))
     if seconds is None:
         return None
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+    for unit, size in ((" days", 86400), ("h", 3600), ("min", 60)):
         if seconds % size == 0:
             return FreshRule(condition.this.name, f"{int(seconds // size)}{unit}")
     return FreshRule(condition.this.name, f"{seconds:g}s")

@@ -5,8 +5,8 @@ relationships; then the properties' and the object's quality rules."""
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
-from collections import Counter
 from typing import Any
 
 import pyarrow as pa
@@ -70,6 +70,10 @@ DOC_KEYS = frozenset(
         "partitionKeyPosition",
     }
 )
+TABLE_DOC_KEYS = frozenset(
+    {"id", "physicalType", "businessName", "dataGranularityDescription", "tags", "customProperties"}
+    | {"authoritativeDefinitions"}
+)
 RULE_KEYS = ("required", "unique", "primaryKey", "logicalTypeOptions", "quality", "relationships")
 
 
@@ -126,10 +130,13 @@ def _arrow(
 
 
 def _nested_rules(sub: dict[str, Any], path: Path, out: list[str]) -> None:
-    for key in RULE_KEYS:
-        value = sub.get(key)
-        if value and not (key == "required" and value is False):
-            out.append(f"{key} on {key_of(path)}")
+    for key in ("required", "unique", "primaryKey"):
+        if sub.get(key):
+            out.append(key_of((*path, key)))
+    for key in sub.get("logicalTypeOptions") or {}:
+        out.append(key_of((*path, "logicalTypeOptions", key)))
+    for key in ("quality", "relationships"):
+        out += [key_of((*path, key, i)) for i, _ in enumerate(sub.get(key) or [])]
 
 
 def _bound(value: Any, t: pa.DataType, *, above: bool) -> Any:
@@ -143,6 +150,10 @@ def _bound(value: Any, t: pa.DataType, *, above: bool) -> Any:
         return (stamp + dt.timedelta(microseconds=1 if above else -1)).isoformat()
     if pa.types.is_integer(t) and float(value).is_integer():
         return int(value) + (1 if above else -1)
+    if pa.types.is_decimal(t):  # the next value the column's scale can hold
+        step = decimal.Decimal(1).scaleb(-t.scale)
+        moved = decimal.Decimal(str(value)) + (step if above else -step)
+        return int(moved) if t.scale == 0 else float(moved)
     return math.nextafter(float(value), math.inf if above else -math.inf)
 
 
@@ -243,13 +254,12 @@ def _relationships(draft: TableDraft, name: str, rels: Any, path: Path) -> None:
             draft.findings.warn(here, f"relationship {to!r} of {name!r} is not a foreign key lakegate checks")
 
 
-def table(
-    findings: Findings, obj: dict[str, Any], index: int, dialects: list[str | None], doc_keys: Counter[str]
-) -> TableDraft:
+def table(findings: Findings, obj: dict[str, Any], index: int, dialects: list[str | None]) -> TableDraft:
     path: Path = ("schema", index)
     dataset = str(obj.get("name") or obj.get("physicalName"))
     names = tuple(str(n) for n in (obj.get("name"), obj.get("physicalName")) if n)
     draft = TableDraft(findings, path, dataset, names, dialects)
+    findings.document("tables'", obj, TABLE_DOC_KEYS)
     props = obj.get("properties") or []
     pk: list[tuple[int, int, str]] = []
     for j, p in enumerate(props):
@@ -263,14 +273,14 @@ def table(
             continue
         draft.columns[name] = {}
         draft.origin[("columns", name)] = here
-        doc_keys.update(k for k in p if k in DOC_KEYS)
+        findings.document("properties'", p, DOC_KEYS)
         nested: list[str] = []
         t = _arrow(p, here, draft, nested, top=True)
         draft.set(
             name, "type", type_name(t), (*here, "physicalType" if "physicalType" in p else "logicalType")
         )
         if nested:
-            shown = "; ".join(nested[:4]) + (f"; and {len(nested) - 4} more" if len(nested) > 4 else "")
+            shown = ", ".join(nested[:20]) + (f" and {len(nested) - 20} more" if len(nested) > 20 else "")
             findings.warn(
                 here,
                 f"{len(nested)} rule(s) on fields nested in {name!r} are not enforced (lakegate checks "
