@@ -417,7 +417,7 @@ def test_a_percent_tolerance_is_enforced_on_write(repo: lake.Repository) -> None
     ok = pa.table({"id": list(range(100)), "status": ["ok"] * 97 + ["bad"] * 3})
     main_.write("t", ok)
     bad = pa.table({"id": list(range(100)), "status": ["ok"] * 90 + ["bad"] * 10})
-    with pytest.raises(lake.ContractViolationError, match="status.invalidValues"):
+    with pytest.raises(lake.ContractViolationError, match=r"status\.invalidValues"):
         main_.write("t", bad)
     assert repo.read("t").num_rows == 100
 
@@ -439,7 +439,7 @@ def test_cli_imports_every_table_as_a_multi_document_yaml(capsys: pytest.Capture
 
 
 def test_cli_writes_one_file_per_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run(
+    code, _, _ = run(
         capsys,
         "contract",
         "import-odcs",
