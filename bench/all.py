@@ -21,5 +21,6 @@ for name in (
     "references",
     "import_time",
     "optimize",
+    "delete_pruning",
 ):
     subprocess.run([sys.executable, str(HERE / f"{name}.py")], check=True)

@@ -18,6 +18,7 @@ from lake.table.change import Change
 from lake.table.frames import conform, normalize, to_arrow
 from lake.table.keys import FILE, collect, files_named, rewrite_keys
 from lake.table.layers import SchemaChange
+from lake.table.pruning import may_match
 from lake.table.revert import RevertStrategy, plan_revert_rows
 from lake.table.views import View
 
@@ -62,9 +63,15 @@ def plan_write(
 
 
 def plan_delete(view: View, where: str) -> Change:
+    """The files holding rows ``where`` selects, rewritten without them. Only the files whose
+    statistics may hold such a row are read (:mod:`lake.table.pruning`)."""
     pred = _sql(where)
+    may = may_match(where, view.schema)
+    candidates = [r for r in view.files.values() if may(r)]
     hits = collect(
-        view.scan(file_column=FILE).filter(pred).group_by(FILE).len(), f"the predicate {where!r}", view
+        view.scan(candidates, file_column=FILE).filter(pred).group_by(FILE).len(),
+        f"the predicate {where!r}",
+        view,
     )
     touched = files_named(view, hits)
     deleted = int(hits["len"].sum()) if hits.height else 0
