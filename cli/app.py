@@ -224,6 +224,12 @@ def read(
     dataset: Annotated[str, typer.Argument(help="Dataset name.")],
     ref: Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit (default main).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=0, help="At most this many rows.")] = None,
+    where: Annotated[
+        str | None,
+        typer.Option(
+            "--where", "-w", help="SQL predicate: only the rows it selects (files pruned by statistics)."
+        ),
+    ] = None,
     fmt: Annotated[
         ReadFormat, typer.Option("--format", "-f", help="table, csv, json (lines) or parquet.")
     ] = ReadFormat.table,
@@ -241,7 +247,7 @@ def read(
     if json_out:
         fmt = ReadFormat.json
     lake_repo = _open(repo)
-    frame = lake_repo.scan(dataset, ref)
+    frame = lake_repo.scan(dataset, ref, where=where)
     if limit is not None:
         frame = frame.head(limit)
     elif fmt is ReadFormat.table and output_file is None:

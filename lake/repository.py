@@ -582,18 +582,42 @@ class Repository:
     def _view(self, dataset: str, ref: str | None) -> View:
         return View(self._layers, dataset, self.snapshot(dataset, ref))
 
-    def read(self, dataset: str, ref: str | None = None, *, columns: list[str] | None = None) -> pa.Table:
-        """``dataset`` at a branch, tag or commit, as a pyarrow Table."""
+    def read(
+        self,
+        dataset: str,
+        ref: str | None = None,
+        *,
+        columns: list[str] | None = None,
+        where: str | None = None,
+    ) -> pa.Table:
+        """``dataset`` at a branch, tag or commit, as a pyarrow Table; ``where`` (SQL) keeps the
+        rows it selects, reading only the files whose statistics may hold one."""
         view = self._view(dataset, ref)
         if columns:
             unknown = [c for c in columns if c not in view.schema.names]
             if unknown:
                 raise InvalidInputError(f"{dataset} has no column(s) {', '.join(unknown)}")
-        return view.to_arrow(columns)
+        if where is None:
+            return view.to_arrow(columns)
+        refs, pred = view.selected(where)
+        table = view.to_arrow(refs=refs)
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        try:
+            mask = frame.select(pred.fill_null(False)).to_series().to_arrow()
+        except pl.exceptions.PolarsError as exc:
+            raise InvalidInputError(f"cannot apply the predicate {where!r} to {dataset}: {exc}") from None
+        kept = table.filter(mask)
+        return kept.select(columns) if columns else kept
 
-    def scan(self, dataset: str, ref: str | None = None) -> pl.LazyFrame:
-        """``dataset`` at a branch, tag or commit, as a polars LazyFrame."""
-        return self._view(dataset, ref).scan()
+    def scan(self, dataset: str, ref: str | None = None, *, where: str | None = None) -> pl.LazyFrame:
+        """``dataset`` at a branch, tag or commit, as a polars LazyFrame; ``where`` (SQL) keeps the
+        rows it selects, scanning only the files whose statistics may hold one."""
+        view = self._view(dataset, ref)
+        if where is None:
+            return view.scan()
+        refs, pred = view.selected(where)
+        return view.scan(refs).filter(pred)
 
     def diff(self, base: str, target: str, *, dataset: str | None = None) -> Diff:
         a_id, b_id = self.resolve(base), self.resolve(target)

@@ -1,6 +1,7 @@
-"""A delete reads only the files whose min/max statistics may hold a row its predicate selects, on
-both backends. Proof without looking inside: the files the predicate cannot select are removed
-from storage, and the delete still succeeds; a predicate that cannot prune must read them, and fails."""
+"""A delete, and a read or scan with ``where``, read only the files whose min/max statistics
+may hold a row the predicate selects, on both backends. Proof without looking inside: the files
+the predicate cannot select are removed from storage, and the delete still succeeds; a predicate
+that cannot prune must read them, and fails."""
 
 from __future__ import annotations
 
@@ -86,3 +87,36 @@ def test_a_pruned_delete_removes_exactly_the_selected_rows(repo: lake.Repository
     assert ids == set(range(400)) - {5, 150, 399} - set(range(200, 300))
     main.delete("t", "id > 1000")  # no file may hold it: nothing changes
     assert repo.read("t").num_rows == 297
+
+
+@pytest.mark.parametrize(
+    ("where", "rows"), [("id < 50", 50), ("day = '2026-11-01'", 100), ("id IN (3, 4)", 2)]
+)
+def test_a_read_with_where_reads_only_the_files_it_may_select(
+    four_days: tuple[lake.Repository, list[str]], where: str, rows: int
+) -> None:
+    repo, _ = four_days
+    table = repo.read("t", where=where)
+    assert table.num_rows == rows and table.schema == day_rows(0).schema
+    assert repo.read("t", where=where, columns=["id"]).column_names == ["id"]
+    assert repo.scan("t", where=where).collect().height == rows
+
+
+def test_a_read_with_where_keeps_exactly_the_rows_it_selects(repo: lake.Repository) -> None:
+    main = repo.branch("main")
+    for day in range(4):
+        main.write("t", day_rows(day))
+    got = repo.read("t", where="id BETWEEN 95 AND 104 OR day = '2026-11-04'").column("id").to_pylist()
+    assert sorted(got) == [*range(95, 105), *range(300, 400)]
+    assert repo.read("t", where="id > 1000").num_rows == 0
+    with pytest.raises(lake.InvalidInputError, match="predicate"):
+        repo.read("t", where="id >>> 3")
+
+
+def test_cli_read_where(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    csv = tmp_path / "a.csv"
+    csv.write_text("id,day\n1,a\n2,b\n3,c\n")
+    cli("write", "t", str(csv))
+    out = cli("read", "t", "--where", "id >= 2", "--format", "csv")
+    assert [line.replace('"', "") for line in out.splitlines()] == ["id,day", "2,b", "3,c"]
+    assert "predicate" in cli("read", "t", "--where", "id >>> 3", code=2)
