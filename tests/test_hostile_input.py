@@ -168,11 +168,23 @@ def test_a_pandas_object_column_of_mixed_types_is_refused_naming_it(local_repo: 
     assert local_repo.datasets() == []
 
 
-def test_a_polars_lazyframe_is_refused_naming_the_accepted_types(local_repo: lake.Repository) -> None:
-    with pytest.raises(lake.InvalidInputError, match="LazyFrame") as info:
-        local_repo.branch("main").write("orders", pl.LazyFrame({"id": [1, 2]}))
-    text = f"{info.value} {info.value.hint}"
-    assert ".collect()" in text and "polars DataFrame" in text and "pandas DataFrame" in text
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(iter([1, 2]), id="iterable-of-ints"),
+        pytest.param([], id="empty-list"),
+        pytest.param(object(), id="object"),
+        pytest.param({"id": [1, 2]}, id="dict"),
+    ],
+)
+def test_an_unsupported_input_is_refused_naming_the_accepted_types(
+    local_repo: lake.Repository, data: object
+) -> None:
+    with pytest.raises(lake.InvalidInputError) as info:
+        local_repo.branch("main").write("orders", data)
+    text = str(info.value)
+    assert "LazyFrame" in text and "polars DataFrame" in text and "iterable of record batches" in text
+    assert local_repo.datasets() == []
 
 
 @pytest.mark.parametrize(

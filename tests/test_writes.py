@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pytest
 
 import lake
@@ -27,6 +28,9 @@ def sorted_ids(repo: lake.Repository, dataset: str = "orders", ref: str | None =
         ),
         pytest.param(lambda t: t.to_pandas(), id="pandas"),
         pytest.param(lambda t: pl.from_arrow(t), id="polars"),
+        pytest.param(lambda t: pl.from_arrow(t).lazy(), id="polars-lazyframe"),  # type: ignore[union-attr]
+        pytest.param(lambda t: iter(t.to_batches(max_chunksize=1)), id="iterable-of-batches"),
+        pytest.param(lambda t: pads.dataset(t), id="pyarrow-dataset"),
     ],
 )
 def test_write_accepts_each_input_kind(repo: lake.Repository, make) -> None:  # type: ignore[no-untyped-def]
@@ -181,3 +185,17 @@ def test_unknown_dataset_is_named(repo: lake.Repository) -> None:
 def test_a_column_with_no_type_is_refused_with_a_hint(repo: lake.Repository) -> None:
     with pytest.raises(lake.InvalidInputError, match="have no type"):
         repo.branch("main").write("t", pa.table({"a": [1], "b": [None]}))
+
+
+def test_upsert_and_transactions_take_streams_and_lazy_frames(repo: lake.Repository) -> None:
+    main = repo.branch("main")
+    main.write("orders", orders([1, 2]))
+    main.upsert("orders", pl.from_arrow(orders([2, 3], amount=5.0)).lazy(), key=["order_id"])  # type: ignore[union-attr]
+    batches = (b for b in orders([3, 4], amount=9.0).to_batches(max_chunksize=1))
+    main.upsert("orders", batches, key=["order_id"])
+    with main.transaction(message="two") as tx:
+        tx.write("orders", iter(orders([10]).to_batches()))
+        tx.write("other", pl.LazyFrame({"id": [1]}))
+    assert sorted_ids(repo) == [1, 2, 3, 4, 10]
+    assert repo.read("orders", where="order_id = 4").column("amount").to_pylist() == [13.0]
+    assert repo.read("other").num_rows == 1

@@ -13,19 +13,24 @@ from deltalake import Schema as DeltaSchema
 from lake.errors import InvalidInputError, SchemaMismatchError
 
 ACCEPTED = (
-    "a pyarrow Table, RecordBatch or RecordBatchReader, a pandas DataFrame, a polars DataFrame, "
-    "or an object with __arrow_c_stream__"
+    "a pyarrow Table, RecordBatch, RecordBatchReader or Dataset, an iterable of record batches, "
+    "a pandas DataFrame, a polars DataFrame or LazyFrame, or an object with __arrow_c_stream__"
 )
 
 
 def to_arrow(data: Any) -> pa.Table:
-    """Accept a pyarrow Table or RecordBatchReader, a pandas or polars DataFrame."""
+    """Accept a pyarrow Table, RecordBatch, RecordBatchReader or Dataset, an iterable of record
+    batches, a pandas DataFrame, a polars DataFrame or LazyFrame."""
+    import pyarrow.dataset as pads
+
     if isinstance(data, pa.Table):
         return data
     if isinstance(data, pa.RecordBatchReader):
         return data.read_all()
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
+    if isinstance(data, pads.Dataset):
+        return data.to_table()
     module = type(data).__module__.split(".")[0]
     kind = type(data).__name__
     if module == "pandas" and kind == "DataFrame":
@@ -34,10 +39,8 @@ def to_arrow(data: Any) -> pa.Table:
         table: pa.Table = data.to_arrow()
         return table
     if module == "polars" and kind == "LazyFrame":
-        raise InvalidInputError(
-            f"cannot write a polars LazyFrame: pass {ACCEPTED}",
-            hint="call .collect() on the LazyFrame and write the DataFrame it returns",
-        )
+        collected: pa.Table = data.collect(engine="streaming").to_arrow()
+        return collected
     if module in ("pandas", "polars") and kind == "Series":
         raise InvalidInputError(
             f"cannot write a {module} Series: pass {ACCEPTED}",
@@ -45,7 +48,32 @@ def to_arrow(data: Any) -> pa.Table:
         )
     if hasattr(data, "__arrow_c_stream__"):
         return pa.table(data)
+    if hasattr(data, "__iter__") and not isinstance(data, str | bytes | Mapping):
+        return _from_batches(data)
     raise InvalidInputError(f"cannot write a {type(data).__name__}: pass {ACCEPTED}")
+
+
+def _from_batches(items: Any) -> pa.Table:
+    """An iterable of record batches (or tables) as one table; anything else in it is named."""
+    batches: list[pa.RecordBatch] = []
+    for i, item in enumerate(items):
+        if isinstance(item, pa.RecordBatch):
+            batches.append(item)
+        elif isinstance(item, pa.Table):
+            batches.extend(item.to_batches())
+        else:
+            raise InvalidInputError(
+                f"item {i} of the {type(items).__name__} is a {type(item).__name__}, not a record batch: "
+                f"pass {ACCEPTED}"
+            )
+    if not batches:
+        raise InvalidInputError(
+            f"the {type(items).__name__} holds no record batch, so it has no schema: pass {ACCEPTED}"
+        )
+    try:
+        return pa.Table.from_batches(batches)
+    except pa.ArrowInvalid as exc:
+        raise InvalidInputError(f"the record batches do not share one schema: {exc}") from None
 
 
 def _from_pandas(frame: Any) -> pa.Table:
