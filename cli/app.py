@@ -144,6 +144,12 @@ def write(
         typer.Option("--schema-mode", help="merge adds new columns; overwrite replaces the schema."),
     ] = SchemaModeOpt.strict,
     fmt: Annotated[str, typer.Option("--format", help="auto|parquet|csv|json")] = "auto",
+    replace_where: Annotated[
+        str | None,
+        typer.Option(
+            "--replace-where", help="With --mode overwrite: replace only the rows this SQL predicate selects."
+        ),
+    ] = None,
     quarantine: Quarantine = False,
     message: Message = None,
     author: Author = None,
@@ -165,6 +171,7 @@ def write(
             mode=mode.value,
             schema_mode=schema_mode.value,
             on_violation="quarantine" if quarantine else "reject",
+            replace_where=replace_where,
             message=message or f"{mode.value} {file.name} to {dataset}",
             author=author,
         )

@@ -120,3 +120,58 @@ def test_cli_read_where(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = cli("read", "t", "--where", "id >= 2", "--format", "csv")
     assert [line.replace('"', "") for line in out.splitlines()] == ["id,day", "2,b", "3,c"]
     assert "predicate" in cli("read", "t", "--where", "id >>> 3", code=2)
+
+
+# -- replace_where: Delta's replaceWhere -------------------------------------------------------
+def test_replace_where_replaces_exactly_the_rows_it_selects(repo: lake.Repository) -> None:
+    main = repo.branch("main")
+    for day in range(3):
+        main.write("t", day_rows(day))
+    fresh = day_rows(1).set_column(3, "amount", pa.array([-1.0] * 100))
+    result = main.write("t", fresh, mode="overwrite", replace_where="day = '2026-11-02'")
+    change = result.datasets["t"]
+    assert (change.rows_added, change.rows_removed, change.files_removed) == (100, 100, 1)
+    got = repo.read("t")
+    assert got.num_rows == 300
+    assert set(repo.read("t", where="day = '2026-11-02'").column("amount").to_pylist()) == {-1.0}
+    assert repo.read("t", where="day = '2026-11-01'").column("amount").to_pylist()[:2] == [0.0, 0.1]
+    import deltalake
+
+    history = deltalake.DeltaTable(repo.table_uri("t"), storage_options=repo.config.delta_options()).history(
+        1
+    )
+    assert history[0]["operation"] == "WRITE" and history[0]["operationParameters"]["mode"] == "Overwrite"
+    assert "2026-11-02" in history[0]["operationParameters"]["predicate"]
+
+
+def test_replace_where_refuses_rows_outside_the_predicate(repo: lake.Repository) -> None:
+    main = repo.branch("main")
+    main.write("t", day_rows(0))
+    head = main.head
+    with pytest.raises(lake.InvalidInputError, match="100 of the 100 new rows are outside replace_where"):
+        main.write("t", day_rows(1), mode="overwrite", replace_where="day = '2026-11-01'")
+    assert main.head == head
+    with pytest.raises(lake.InvalidInputError, match="mode='overwrite'"):
+        main.write("t", day_rows(0), replace_where="day = '2026-11-01'")
+
+
+def test_replace_where_reads_only_the_files_it_may_select(
+    four_days: tuple[lake.Repository, list[str]],
+) -> None:
+    repo, _ = four_days  # the files of days 2 to 4 are gone from storage
+    result = repo.branch("main").write("t", day_rows(0), mode="overwrite", replace_where="id < 100")
+    assert result.datasets["t"].files_removed == 1
+
+
+def test_cli_write_replace_where(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    csv = tmp_path / "a.csv"
+    csv.write_text("id,day\n1,a\n2,b\n")
+    cli("write", "t", str(csv))
+    again = tmp_path / "b.csv"
+    again.write_text("id,day\n9,b\n")
+    cli("write", "t", str(again), "--mode", "overwrite", "--replace-where", "day = 'b'")
+    out = cli("read", "t", "--format", "csv")
+    assert sorted(line.replace('"', "") for line in out.splitlines()[1:]) == ["1,a", "9,b"]
+    assert "outside replace_where" in cli(
+        "write", "t", str(csv), "--mode", "overwrite", "--replace-where", "day = 'b'", code=2
+    )

@@ -68,17 +68,27 @@ class Branch:
         mode: Literal["append", "overwrite"] = "append",
         schema_mode: SchemaMode = "strict",
         on_violation: OnViolation = "reject",
+        replace_where: str | None = None,
         message: str | None = None,
         author: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> WriteResult:
         """Append ``data`` to ``dataset`` (created on first write) or overwrite it: one commit.
+        ``mode='overwrite', replace_where=SQL`` replaces only the rows the predicate selects (as
+        Delta's replaceWhere), and refuses data holding a row the predicate does not select.
 
         With a contract on the branch, the data must satisfy it: ``on_violation='reject'``
         (the default) commits nothing and raises :class:`ContractViolationError`;
         ``'quarantine'`` commits the valid rows and the others to ``<dataset>__quarantine``."""
         with self.transaction(message=message or f"{mode} {dataset}", author=author, metadata=metadata) as tx:
-            tx.write(dataset, data, mode=mode, schema_mode=schema_mode, on_violation=on_violation)
+            tx.write(
+                dataset,
+                data,
+                mode=mode,
+                schema_mode=schema_mode,
+                on_violation=on_violation,
+                replace_where=replace_where,
+            )
         return tx.result
 
     def delete(
@@ -187,11 +197,20 @@ class Transaction:
         mode: Literal["append", "overwrite"] = "append",
         schema_mode: SchemaMode = "strict",
         on_violation: OnViolation = "reject",
+        replace_where: str | None = None,
     ) -> None:
         check_dataset_name(dataset)
         if mode not in ("append", "overwrite"):
             raise InvalidInputError(f"unknown write mode {mode!r}: use 'append' or 'overwrite'")
         check_on_violation(on_violation)
+        if replace_where is not None:
+            if mode != "overwrite" or schema_mode == "overwrite":
+                raise InvalidInputError(
+                    "replace_where replaces some rows of the dataset: it needs mode='overwrite' "
+                    "and a schema_mode other than 'overwrite'"
+                )
+            self._ops.append(Overwrite(dataset, to_arrow(data), schema_mode, on_violation, replace_where))
+            return
         kind = Append if mode == "append" else Overwrite
         self._ops.append(kind(dataset, to_arrow(data), schema_mode, on_violation))
 

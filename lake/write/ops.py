@@ -55,6 +55,7 @@ class Overwrite:
     data: pa.Table
     schema_mode: SchemaMode = "strict"
     on_violation: OnViolation = "reject"
+    replace_where: str | None = None  # SQL: replace only the rows it selects (Delta's replaceWhere)
     __repr__ = _repr
 
 
@@ -185,7 +186,13 @@ def _append(op: Append, draft: Draft, rows: pa.Table | None = None) -> Change:
 @plan.register(Overwrite)
 def _overwrite(op: Overwrite, draft: Draft, rows: pa.Table | None = None) -> Change:
     data = op.data if rows is None else rows
-    return plan_write(draft.view(op.dataset), data, mode="overwrite", schema_mode=op.schema_mode)
+    return plan_write(
+        draft.view(op.dataset),
+        data,
+        mode="overwrite",
+        schema_mode=op.schema_mode,
+        replace_where=op.replace_where,
+    )
 
 
 @plan.register(Upsert)

@@ -33,9 +33,18 @@ def _sql(where: str) -> pl.Expr:
 
 
 def plan_write(
-    view: View | None, data: Any, *, mode: Literal["append", "overwrite"], schema_mode: SchemaMode
+    view: View | None,
+    data: Any,
+    *,
+    mode: Literal["append", "overwrite"],
+    schema_mode: SchemaMode,
+    replace_where: str | None = None,
 ) -> Change:
     table = data if isinstance(data, pa.Table) else to_arrow(data)
+    if replace_where is not None:
+        _refuse_rows_outside(table, replace_where)
+        if view is not None:
+            return _plan_replace_where(view, table, replace_where, schema_mode)
     if view is None:
         table = normalize(table)
         return Change("create", table.schema, data=table, rows_added=table.num_rows)
@@ -60,6 +69,43 @@ def plan_write(
     table, schema = conform(table, view.schema, allow_new_columns=schema_mode == "merge")
     widen: SchemaChange = "add" if schema != view.schema else None
     return Change("append", schema, widen, data=table, rows_added=table.num_rows)
+
+
+def _refuse_rows_outside(table: pa.Table, where: str) -> None:
+    """Refuse new rows ``where`` does not select: a replaceWhere writes only inside it."""
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    try:
+        inside = frame.select(_sql(where).fill_null(False).alias("inside")).to_series()
+    except pl.exceptions.PolarsError as exc:
+        raise InvalidInputError(f"cannot apply replace_where {where!r} to the data: {exc}") from None
+    outside = frame.filter(~inside)
+    if outside.height:
+        sample = outside.head(3).to_dicts()
+        raise InvalidInputError(
+            f"{outside.height} of the {frame.height} new rows are outside replace_where {where!r}, "
+            f"for example {sample}",
+            hint="write only rows the predicate selects, or widen the predicate",
+        )
+
+
+def _plan_replace_where(view: View, table: pa.Table, where: str, schema_mode: SchemaMode) -> Change:
+    """Delete what ``where`` selects and append ``table``, as one Delta WRITE (Overwrite) with the
+    predicate, the way Delta logs a replaceWhere."""
+    table, schema = conform(table, view.schema, allow_new_columns=schema_mode == "merge")
+    gone = plan_delete(view, where)
+    kept = conform(gone.data, schema, allow_new_columns=False)[0] if gone.data is not None else None
+    widen: SchemaChange = "add" if schema != view.schema else None
+    return Change(
+        "overwrite",
+        schema,
+        widen,
+        data=pa.concat_tables([kept, table]) if kept is not None else table,
+        remove=gone.remove,
+        rows_added=table.num_rows,
+        rows_removed=gone.rows_removed,
+        parameters={"predicate": json.dumps([where])},
+    )
 
 
 def plan_delete(view: View, where: str) -> Change:
