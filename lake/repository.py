@@ -52,6 +52,7 @@ from lake.table.foreign import adopt as adopt_versions
 from lake.table.foreign import scan as foreign_scan
 from lake.table.frames import arrow_schema
 from lake.table.layers import Layers
+from lake.table.pruning import selected
 from lake.table.revert import STRATEGIES as REVERT_STRATEGIES
 from lake.table.revert import RevertStrategy
 from lake.table.views import View
@@ -599,7 +600,7 @@ class Repository:
                 raise InvalidInputError(f"{dataset} has no column(s) {', '.join(unknown)}")
         if where is None:
             return view.to_arrow(columns)
-        refs, pred = view.selected(where)
+        refs, pred = selected(view, where)
         table = view.to_arrow(refs=refs)
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
@@ -616,7 +617,7 @@ class Repository:
         view = self._view(dataset, ref)
         if where is None:
             return view.scan()
-        refs, pred = view.selected(where)
+        refs, pred = selected(view, where)
         return view.scan(refs).filter(pred)
 
     def diff(self, base: str, target: str, *, dataset: str | None = None) -> Diff:

@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
 import pyarrow as pa
 
-from .views import FileRef
+from lake.errors import InvalidInputError
+
+from .views import FileRef, View
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -174,3 +177,14 @@ def may_match(where: str, schema: pa.Schema) -> MayMatch:
     assert isinstance(tree, exp.Expression)
     kinds = {f.name: k for f in schema if (k := _kind(f.type)) is not None}
     return _build(tree, kinds)
+
+
+def selected(view: View, where: str) -> tuple[list[FileRef], pl.Expr]:
+    """The files of ``view`` whose statistics may hold a row ``where`` selects, and the predicate
+    as polars runs it; a predicate polars cannot read is an InvalidInputError."""
+    try:
+        pred = pl.sql_expr(where)
+    except Exception as exc:
+        raise InvalidInputError(f"cannot parse the predicate {where!r}: {exc}") from exc
+    may = may_match(where, view.schema)
+    return [r for r in view.files.values() if may(r)], pred

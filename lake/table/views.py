@@ -69,20 +69,6 @@ class View:
         schema = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
         return read_files(self.layers, self.dataset, chosen, schema)
 
-    def selected(self, where: str) -> tuple[list[FileRef], pl.Expr]:
-        """The files whose statistics may hold a row ``where`` selects, and the predicate; a
-        predicate polars cannot read is an InvalidInputError."""
-        from lake.errors import InvalidInputError
-
-        from .pruning import may_match
-
-        try:
-            pred = pl.sql_expr(where)
-        except Exception as exc:
-            raise InvalidInputError(f"cannot parse the predicate {where!r}: {exc}") from exc
-        may = may_match(where, self.schema)
-        return [r for r in self.files.values() if may(r)], pred
-
     def scan(self, refs: list[FileRef] | None = None, *, file_column: str | None = None) -> pl.LazyFrame:
         chosen = list(self.files.values()) if refs is None else refs
         schema = pl.from_arrow(self.schema.empty_table()).schema  # type: ignore[union-attr]

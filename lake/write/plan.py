@@ -18,7 +18,7 @@ from lake.table.change import Change
 from lake.table.frames import conform, normalize, to_arrow
 from lake.table.keys import FILE, collect, files_named, rewrite_keys
 from lake.table.layers import SchemaChange
-from lake.table.pruning import may_match
+from lake.table.pruning import selected
 from lake.table.revert import RevertStrategy, plan_revert_rows
 from lake.table.views import View
 
@@ -111,9 +111,7 @@ def _plan_replace_where(view: View, table: pa.Table, where: str, schema_mode: Sc
 def plan_delete(view: View, where: str) -> Change:
     """The files holding rows ``where`` selects, rewritten without them. Only the files whose
     statistics may hold such a row are read (:mod:`lake.table.pruning`)."""
-    pred = _sql(where)
-    may = may_match(where, view.schema)
-    candidates = [r for r in view.files.values() if may(r)]
+    candidates, pred = selected(view, where)
     hits = collect(
         view.scan(candidates, file_column=FILE).filter(pred).group_by(FILE).len(),
         f"the predicate {where!r}",
