@@ -114,7 +114,12 @@ def _from_sql(text: str, dialect: str | None) -> pa.DataType:
         raise ValueError(f"unknown type {text!r}: {_HINT}") from None
     except sqlglot.errors.SqlglotError:
         raise ValueError(f"unknown type {text!r}: {_HINT}") from None
-    return _arrow(tree, text)
+    if not isinstance(tree, exp.DataType):
+        raise ValueError(f"unknown type {text!r}: {_HINT}")
+    try:
+        return _arrow(tree, text)
+    except (AttributeError, TypeError, IndexError) as exc:  # a tree sqlglot built from odd text
+        raise ValueError(f"unknown type {text!r}: {_HINT}") from exc
 
 
 def _arrow(t: exp.DataType, text: str) -> pa.DataType:

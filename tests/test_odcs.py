@@ -475,3 +475,204 @@ def test_cli_refusals_exit_2_with_the_reason(
 ) -> None:
     code, _, err = run(capsys, "contract", "import-odcs", str(CORPUS / args[0]), *args[1:])
     assert code == 2 and needle in err
+
+
+# -- found by review: each translated faithfully, or refused; never an internal error ------------
+def one_column(rule: dict[str, Any], prop: dict[str, Any] | None = None) -> str:
+    column = prop or {"name": "a", "logicalType": "string"}
+    return doc([], [{**column, "quality": [rule]}, {"name": "ts", "logicalType": "timestamp"}])
+
+
+def sql(query: str, **bound: Any) -> str:
+    return doc(
+        [{"name": "r", "type": "sql", "query": query, **bound}],
+        [
+            {"name": "a", "logicalType": "integer"},
+            {"name": "b", "logicalType": "integer"},
+            {"name": "zip", "logicalType": "string"},
+            {"name": "ts", "logicalType": "timestamp"},
+        ],
+    )
+
+
+def test_braces_inside_string_literals_are_not_placeholders() -> None:
+    contract = import_odcs(
+        sql("SELECT COUNT(*) FROM {model} WHERE NOT REGEXP_LIKE(zip, '^[0-9]{5}$')", mustBe=0)
+    )
+    assert contract.contracts[0].checks[0].sql == "REGEXP_LIKE(zip, '^[0-9]{5}$')"
+
+
+def test_columns_named_like_sql_literals_are_quoted() -> None:
+    rule = {"metric": "nullValues", "mustBe": 0}
+    got = import_odcs(one_column(rule, {"name": "null", "logicalType": "integer"})).contracts[0]
+    assert got.columns["null"].checks == ['"null" IS NOT NULL']
+
+
+@pytest.mark.parametrize(
+    ("query", "bound", "kind"),
+    [
+        ("SELECT COUNT(*) FROM t WHERE ts > now() - INTERVAL '1 day'", {"mustBeGreaterThan": 0}, "freshness"),
+        (
+            "SELECT COUNT(*) FROM t WHERE ts > now() - INTERVAL '1 day'",
+            {"mustBeGreaterOrEqualTo": 1000},
+            None,
+        ),
+        (
+            "SELECT COUNT(*) FROM t WHERE ts > now() - INTERVAL '-1 day'",
+            {"mustBeGreaterThan": 0},
+            None,
+        ),
+    ],
+)
+def test_freshness_only_where_it_is_exactly_at_least_one_fresh_row(
+    query: str, bound: dict[str, Any], kind: str | None
+) -> None:
+    result = outcome(sql(query, **bound))
+    if kind is None:  # not freshness, and now() has no row rule: refused, not weakened
+        assert isinstance(result, list) and "NOW()" in result[0]
+        return
+    assert isinstance(result, OdcsImport)
+    [check] = result.contracts[0].checks
+    assert check.kind == kind
+
+
+def test_a_bound_and_its_exclusive_twin_keep_the_tighter() -> None:
+    opts = {"minimum": 10, "exclusiveMinimum": 0, "maximum": 50, "exclusiveMaximum": 100}
+    got = import_odcs(doc([], [{"name": "a", "logicalType": "integer", "logicalTypeOptions": opts}]))
+    spec = got.contracts[0].columns["a"]
+    assert (spec.min, spec.max) == (10, 50)
+
+
+def test_an_exclusive_decimal_bound_is_the_next_value_on_the_scale() -> None:
+    prop = {
+        "name": "a",
+        "logicalType": "number",
+        "physicalType": "decimal(10,1)",
+        "logicalTypeOptions": {"exclusiveMinimum": 1.25},
+    }
+    assert import_odcs(doc([], [prop])).contracts[0].columns["a"].min == 1.3
+
+
+def test_a_strict_percent_stays_strict() -> None:
+    rule = {"metric": "nullValues", "mustBeLessThan": 5, "unit": "percent"}
+    [check] = import_odcs(one_column(rule)).contracts[0].checks
+    assert check.mostly > 0.95
+
+
+def test_count_if_with_a_where_keeps_its_share_of_those_rows() -> None:
+    [check] = (
+        import_odcs(sql("SELECT count_if(a < 0) FROM t WHERE b > 0", mustBeLessThan=10, unit="percent"))
+        .contracts[0]
+        .checks
+    )
+    assert (check.sql, check.where) == ("NOT (a < 0)", "b > 0")
+
+
+def test_a_lakegate_custom_rule_adds_to_the_columns_other_rules() -> None:
+    rules = [
+        {"type": "sql", "query": "SELECT COUNT(*) FROM t WHERE a < 0", "mustBe": 0},
+        {"type": "custom", "engine": "lakegate", "implementation": "checks: [a < 100]"},
+    ]
+    props = [{"name": "a", "logicalType": "integer", "quality": rules}]
+    assert import_odcs(doc([], props)).contracts[0].columns["a"].checks == ["NOT (a < 0)", "a < 100"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            one_column(
+                {
+                    "metric": "invalidValues",
+                    "arguments": {"validValues": ["x"], "pattern": "^x$"},
+                    "mustBe": 0,
+                }
+            ),
+            id="validValues-and-pattern",
+        ),
+        pytest.param(sql("SELECT COUNT(*) FROM t WHERE a < 0 LIMIT 1 OFFSET 1", mustBe=0), id="offset"),
+        pytest.param(
+            doc([], [{"name": "a", "logicalType": "integer"}]).replace(
+                "name: t\n    properties", "name: ''\n    properties"
+            ),
+            id="no-table-name",
+        ),
+        pytest.param(doc([{"metric": "rowCount", "mustBeLessOrEqualTo": float("inf")}]), id="inf"),
+        pytest.param(doc([{"metric": "rowCount", "mustBe": float("nan")}]), id="nan"),
+        pytest.param(doc([{"metric": "rowCount", "mustBeGreaterThan": 10**400}]), id="huge"),
+        pytest.param(sql("SELECT COUNT(*) FROM t LIMIT 1e400", mustBeGreaterThan=0), id="limit-huge"),
+        pytest.param(
+            doc([], [{"name": "a", "logicalType": "integer", "physicalType": "INT; DROP TABLE x"}]),
+            id="physical-injection",
+        ),
+        pytest.param(
+            doc(
+                [],
+                [
+                    {
+                        "name": "a",
+                        "logicalType": "integer",
+                        "logicalTypeOptions": {"exclusiveMinimum": 10**400, "multipleOf": 10**400},
+                    }
+                ],
+            ),
+            id="huge-options",
+        ),
+        pytest.param(
+            doc(
+                [
+                    {"type": "custom", "engine": "lakegate", "implementation": "sql: a > 0"},
+                    {"metric": "rowCount", "mustBeGreaterThan": 0},
+                ],
+                [{"name": "a", "logicalType": "integer"}],
+            ),
+            id="custom-without-name",
+        ),
+        pytest.param(
+            doc(
+                [{"type": "custom", "engine": "lakegate", "implementation": {"name": "c", "sql": "a > 0"}}],
+                [{"name": "a", "logicalType": "integer"}],
+            ),
+            id="implementation-mapping",
+        ),
+        pytest.param(
+            doc([{"type": "custom", "engine": "lakegate", "implementation": "a: [unclosed"}]),
+            id="implementation-bad-yaml",
+        ),
+        pytest.param(
+            doc(
+                [],
+                [
+                    {
+                        "name": "a",
+                        "properties": [{"name": "b", "logicalType": "string"}],
+                        "items": {"logicalType": "string"},
+                    }
+                ],
+            ),
+            id="properties-and-items",
+        ),
+    ],
+)
+def test_odd_documents_import_or_are_refused_never_crash(text: str) -> None:
+    result = outcome(text)
+    assert isinstance(result, OdcsImport | list)
+
+
+def test_a_30_date_bound_with_the_exclusive_flag() -> None:
+    text = doc(
+        [],
+        [
+            {
+                "name": "d",
+                "logicalType": "date",
+                "logicalTypeOptions": {"minimum": "2024-01-01", "exclusiveMinimum": True},
+            }
+        ],
+    )
+    text = text.replace("apiVersion: v3.1.0", "apiVersion: v3.0.2").replace("'2024-01-01'", "2024-01-01")
+    result = outcome(text)
+    if isinstance(result, OdcsImport):
+        import datetime as dt
+
+        assert result.contracts[0].columns["d"].min == dt.date(2024, 1, 2)

@@ -54,6 +54,10 @@ _DOC_TOP = (
 )
 
 
+# the contract keys lakegate's export carries as customProperties
+_TOP_KEYS = ("schema_evolution", "extra_columns", "drift", "volume")
+
+
 class OdcsWarning(UserWarning):
     """Something of an ODCS document that an import did not carry into the contract."""
 
@@ -97,8 +101,8 @@ def _owner(team: Any) -> str | None:
     members = team.get("members") if isinstance(team, dict) else team
     for m in members or []:
         if isinstance(m, dict) and str(m.get("role", "")).lower() == "owner":
-            who = m.get("username") or m.get("name")
-            if who:
+            who = m.get("username") if m.get("username") is not None else m.get("name")
+            if who is not None:
                 return str(who)
     if isinstance(team, dict) and team.get("name"):
         return str(team["name"])
@@ -129,7 +133,7 @@ def import_odcs(text: str, *, label: str = "<odcs>", dataset: str | None = None)
     findings.raise_refusals()
     assert version is not None
     objects = [o for o in data.get("schema") or [] if isinstance(o, dict)]
-    names = tuple(str(o.get("name") or o.get("physicalName")) for o in objects)
+    names = tuple(str(o.get("name") or o.get("physicalName") or "") for o in objects)
     if not objects:
         findings.refuse(
             ("schema",), "the document defines no table (schema: is empty): there is no dataset to import"
@@ -153,16 +157,22 @@ def import_odcs(text: str, *, label: str = "<odcs>", dataset: str | None = None)
     for prop in data.get("customProperties") or []:
         key = str(prop.get("property", "")) if isinstance(prop, dict) else ""
         if key.startswith(f"{ENGINE}."):
-            top[key.removeprefix(f"{ENGINE}.")] = prop.get("value")
+            if key.removeprefix(f"{ENGINE}.") in _TOP_KEYS:
+                top[key.removeprefix(f"{ENGINE}.")] = prop.get("value")
+            else:
+                findings.warn(
+                    ("customProperties",),
+                    f"custom property {key!r} is not one lakegate sets ({', '.join(_TOP_KEYS)}): ignored",
+                )
     dialects = _dialects(data)
     contracts = []
     for i in chosen:
         draft = table(findings, objects[i], i, dialects)
         draft.top.update(top)
         own = objects[i].get("description")
-        if isinstance(own, str) and own.strip():
+        if isinstance(own, str) and own:
             draft.top["description"] = own
-        elif isinstance(purpose, str) and purpose.strip():
+        elif isinstance(purpose, str):
             draft.top["description"] = purpose
         contract = draft.build()
         if contract is not None:

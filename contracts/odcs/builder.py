@@ -44,8 +44,8 @@ class TableDraft:
         bounds.append(bound)
 
     def check(self, name: str, body: dict[str, Any], path: Path) -> None:
-        taken = {c["name"] for c in self.checks}
-        base = name if name.strip() else f"check_{len(self.checks) + 1}"
+        taken = {c.get("name") for c in self.checks}
+        base = name if name else f"check_{len(self.checks) + 1}"
         unique, n = base, 2
         while unique in taken:
             unique, n = f"{base}_{n}", n + 1

@@ -88,13 +88,13 @@ def _property(contract: Contract, name: str, spec: ColumnSpec) -> dict[str, Any]
             {
                 "name": f"{name}.in",
                 "metric": "invalidValues",
-                "arguments": {"validValues": dumped["in"]},
+                "arguments": {"validValues": list(spec.in_)},  # dates stay dates, NaN stays NaN
                 "mustBe": 0,
             }
         )
-    extras: dict[str, Any] = {
-        k: dumped[k] for k in ("not_in", "metrics", "references", "where") if k in dumped
-    }
+    extras: dict[str, Any] = {k: dumped[k] for k in ("metrics", "references", "where") if k in dumped}
+    if spec.not_in is not None:
+        extras = {"not_in": list(spec.not_in), **extras}
     if extras:
         rules.append(_custom(f"{name}.{ENGINE}", extras))
     rules += [sql_rule(f"{name}.check{i + 1}", sql) for i, sql in enumerate(spec.checks)]
@@ -107,7 +107,7 @@ def _check(check: CheckSpec) -> dict[str, Any]:
     plain = check.severity == "error" and check.mostly == 1.0 and check.where is None
     if plain and check.sql is not None:
         return sql_rule(check.name, check.sql)
-    if plain and check.unique is not None:
+    if plain and check.unique:
         return {
             "name": check.name,
             "metric": "duplicateValues",
@@ -157,9 +157,9 @@ def to_odcs(contract: Contract, *, version: str = "1.0.0") -> dict[str, Any]:
         "version": version,
         "status": "active",
     }
-    if contract.description:
+    if contract.description is not None:
         doc["description"] = {"purpose": contract.description}
-    if contract.owner:
+    if contract.owner is not None:
         doc["team"] = {"members": [{"username": contract.owner, "role": "owner"}]}
     doc["schema"] = [obj]
     doc["customProperties"] = custom

@@ -4,14 +4,15 @@ line, or (a text rule, a description for people) imported with a warning: never 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import yaml
 
-from ..model import read_yaml
+from ..model import ContractError, read_yaml
 from .builder import TableDraft
 from .findings import Path, rule_name
-from .sqlrules import CountRule, FreshRule, MetricRule, RowRule, UntranslatableSql, translate
+from .sqlrules import CountRule, FreshRule, MetricRule, RowRule, UntranslatableSql, identifier, translate
 from .thresholds import Threshold, ThresholdError, threshold
 
 ENGINE = "lakegate"
@@ -51,9 +52,7 @@ def _severity(draft: TableDraft, rule: dict[str, Any], path: Path) -> str:
 
 
 def _ident(column: str) -> str:
-    from sqlglot import exp
-
-    return exp.to_identifier(column).sql()
+    return identifier(column)
 
 
 def _literals(values: list[Any]) -> str:
@@ -109,15 +108,33 @@ def _custom(draft: TableDraft, rule: dict[str, Any], path: Path, column: str | N
             f"it is a custom rule for engine {engine!r}, which lakegate does not run; "
             "write it as a library metric or a SQL rule"
         )
-    body = read_yaml(str(rule.get("implementation") or ""), draft.findings.label)[1]
-    if not isinstance(body, dict):
+    given = rule.get("implementation")
+    if isinstance(given, dict):
+        body: Any = given
+    else:
+        try:
+            body = read_yaml(str(given or ""), draft.findings.label)[1]
+        except ContractError as exc:
+            reason = exc.problems[0].message if exc.problems else str(exc)
+            raise UntranslatableSql(f"its implementation is not valid YAML: {reason}") from None
+    if not isinstance(body, dict) or not all(isinstance(k, str) for k in body):
         raise UntranslatableSql("its implementation is not a mapping of lakegate contract keys")
     if column is None:
-        draft.origin[("checks", len(draft.checks))] = path
-        draft.checks.append(body)
+        named = body.get("name")
+        rest = {k: v for k, v in body.items() if k != "name"}
+        draft.check(named if isinstance(named, str) and named else name, rest, path)
         return
+    spec = draft.columns[column]
     for key, value in body.items():
-        draft.set(column, key, value, (*path, "implementation"))
+        if key == "checks" and isinstance(value, list) and isinstance(spec.get("checks"), list):
+            for predicate in value:  # after the column's other rules, not instead of them
+                draft.column_check(column, predicate, (*path, "implementation"))
+        elif key == "metrics" and isinstance(value, dict) and isinstance(spec.get("metrics"), dict):
+            for metric, bounds in value.items():
+                for bound in bounds if isinstance(bounds, list) else [bounds]:
+                    draft.metric(column, str(metric), bound, (*path, "implementation"))
+        else:
+            draft.set(column, key, value, (*path, "implementation"))
 
 
 def _sql(
@@ -179,12 +196,14 @@ def _emit(
     severity: str,
 ) -> None:
     if isinstance(out, RowRule):
-        if column is not None and out.mostly == 1.0 and severity == "error":
+        if column is not None and out.mostly == 1.0 and severity == "error" and out.where is None:
             draft.column_check(column, out.predicate, path)
             return
         body: dict[str, Any] = {"sql": out.predicate}
         if out.mostly != 1.0:
             body["mostly"] = out.mostly
+        if out.where is not None:
+            body["where"] = out.where
         if severity != "error":
             body["severity"] = severity
         draft.check(base, body, path)
@@ -252,6 +271,10 @@ def _library(
     else:
         valid = args.get("validValues", rule.get("validValues"))
         pattern = args.get("pattern")
+        if isinstance(valid, list) and isinstance(pattern, str):
+            raise UntranslatableSql(
+                "invalidValues gives both validValues and a pattern; write one rule for each"
+            )
         if isinstance(valid, list):
             if t.zero and not t.percent and severity == "error" and pattern is None:
                 draft.set(column, "in", valid, path)
@@ -278,13 +301,11 @@ def _share(good: str, t: Threshold) -> RowRule | CountRule:
             raise UntranslatableSql(
                 f"{t.text} percent: lakegate keeps a share only as an upper bound below 100"
             )
-        return RowRule(good, 1 - t.high / 100)
+        return RowRule(good, t.share())
     return _count(f"NOT ({good})", t)
 
 
 def _count(where: str | None, t: Threshold) -> CountRule:
-    import math
-
     low = None if t.low is None else max(0, math.ceil(t.low))
     high = None if t.high is None else math.floor(t.high)
     if high is not None and high < 0:
@@ -309,7 +330,8 @@ def _duplicates(
             else:
                 draft.check(base, {"unique": [column], "severity": severity}, path)
             return
-        bound: dict[str, Any] = {k: v for k, v in (("min", t.low), ("max", t.high)) if v is not None}
+        high = math.nextafter(t.high, -math.inf) if t.high is not None and t.strict_high else t.high
+        bound: dict[str, Any] = {k: v for k, v in (("min", t.low), ("max", high)) if v is not None}
         if severity != "error":
             bound["severity"] = severity
         draft.metric(column, "duplicate_percent" if t.percent else "duplicate_count", bound, path)

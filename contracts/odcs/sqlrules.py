@@ -30,8 +30,20 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
 TABLE = "__lakegate_table__"
-_PLACEHOLDER = re.compile(r"\$?\{\s*(\w+)\s*\}")
+_PLACEHOLDER = re.compile(r"(\$)?\{\s*(\w+)\s*\}")
+_STRING = re.compile(r"'(?:[^']|'')*'")  # a SQL string literal: placeholders are not looked for in it
 _COLUMN_WORDS = frozenset({"column", "field", "property", "columnname", "column_name", "fieldname"})
+# ``{word}`` without ``$`` is a placeholder only for these (``{5}`` in a regex is not one)
+_BARE_WORDS = _COLUMN_WORDS | {
+    "model",
+    "table",
+    "object",
+    "schema",
+    "dataset",
+    "project",
+    "database",
+    "catalog",
+}
 
 # server types (ODCS ``servers[].type``) -> sqlglot dialects; files are read with duckdb
 DIALECTS = {
@@ -76,6 +88,7 @@ class RowRule:
 
     predicate: str
     mostly: float = 1.0
+    where: str | None = None  # the rows the share is of (a count_if's WHERE)
 
 
 @dataclass(frozen=True)
@@ -123,16 +136,39 @@ _NOW = frozenset({"NOW", "GETDATE", "GETUTCDATE", "SYSDATE", "SYSTIMESTAMP", "CU
 _SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400, "WEEK": 7 * 86400}
 
 
+def identifier(name: str) -> str:
+    """``name`` as a SQL column: bare where it reads back as that column, else double-quoted
+    (a column named ``null``, ``true``, ``select`` or ``unit price``)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    bare = exp.to_identifier(name).sql()
+    try:
+        node = sqlglot.parse_one(bare)
+    except SqlglotError:
+        node = None
+    if isinstance(node, exp.Column) and node.name == name and not node.table:
+        return str(bare)
+    return str(exp.to_identifier(name, quoted=True).sql())
+
+
 def _fill(query: str, column: str | None) -> str:
     def sub(m: re.Match[str]) -> str:
-        word = m.group(1).lower()
+        word = m.group(2).lower()
+        if not m.group(1) and word not in _BARE_WORDS:
+            return m.group(0)
         if word in _COLUMN_WORDS:
             if column is None:
                 raise UntranslatableSql(f"{m.group(0)} names a column, but the rule is not on a column")
-            return f'"{column}"' if not re.fullmatch(r"[A-Za-z_]\w*", column) else column
+            return identifier(column)
         return TABLE
 
-    return _PLACEHOLDER.sub(sub, query)
+    out, at = [], 0
+    for literal in _STRING.finditer(query):
+        out += [_PLACEHOLDER.sub(sub, query[at : literal.start()]), literal.group(0)]
+        at = literal.end()
+    return "".join([*out, _PLACEHOLDER.sub(sub, query[at:])])
 
 
 def _parse(query: str, dialects: list[str | None]) -> tuple[exp.Expression, str | None]:
@@ -174,10 +210,14 @@ def _shape(tree: exp.Expression, tables: Collection[str]) -> exp.Select:
             raise UntranslatableSql(
                 f"the query uses {what}; lakegate translates one aggregate over one table"
             )
+    if tree.args.get("offset") or (
+        isinstance(tree.args.get("limit"), exp.Limit) and tree.args["limit"].args.get("offset")
+    ):
+        raise UntranslatableSql("the query uses OFFSET: it skips the one row an aggregate returns")
     limit = tree.args.get("limit")
     if limit is not None:
         n = limit.expression if isinstance(limit, exp.Limit) else None
-        if not (isinstance(n, exp.Literal) and not n.is_string and int(float(n.this)) >= 1):
+        if not (isinstance(n, exp.Literal) and not n.is_string and re.fullmatch(r"[1-9][0-9]{0,17}", n.this)):
             raise UntranslatableSql("the query uses LIMIT (or TOP) other than on its one row")
     if tree.find(exp.Window):
         raise UntranslatableSql("the query uses a window function (OVER ...)")
@@ -333,7 +373,9 @@ def translate(
     where = where_node.this if where_node is not None else None
     counts, condition = _count_where(value)
     if counts:
+        of_rows = None  # a percent of the rows a WHERE selects, when the count has its own condition
         if condition is not None and where is not None:
+            of_rows = where
             condition = exp.and_(where, condition).assert_is(exp.Expression)
         elif condition is None:
             condition = where
@@ -345,11 +387,17 @@ def translate(
                 )
             if threshold.high >= 100:
                 raise UntranslatableSql(f"{threshold.text} percent lets every row break the rule")
-            return RowRule(_bad_row(condition, columns), 1 - threshold.high / 100)
+            if of_rows is not None:
+                inner = _count_where(value)[1]
+                assert inner is not None
+                scope = _predicate(of_rows, columns, "its WHERE")
+                return RowRule(_bad_row(inner, columns), threshold.share(), scope)
+            return RowRule(_bad_row(condition, columns), threshold.share())
         if condition is not None and threshold.zero:
             return RowRule(_bad_row(condition, columns))
         fresh = _freshness(condition, dialect)
-        if fresh is not None and threshold.low is not None and threshold.low >= 1 and threshold.high is None:
+        # "at least one fresh row" is exactly freshness; "at least 1,000 fresh rows" is not
+        if fresh is not None and threshold.low == 1 and threshold.high is None:
             if fresh.column not in columns:
                 raise UntranslatableSql(f"its condition names an unknown column {fresh.column!r}")
             return fresh
@@ -395,23 +443,26 @@ def _is_now(node: exp.Expression) -> bool:
 
 
 def _amount(node: exp.Expression | None, unit: exp.Expression | None) -> float | None:
-    """Seconds in ``n`` of ``unit`` (``INTERVAL '1 day'``, ``1, DAY``)."""
+    """Seconds in ``n`` of ``unit`` (``INTERVAL '1 day'``, ``1, DAY``), signed."""
     from sqlglot import exp
 
+    sign = 1
     if isinstance(node, exp.Neg):
-        node = node.this
+        node, sign = node.this, -1
     if not isinstance(node, exp.Literal):
         return None
-    text = str(node.this).strip().lstrip("-")
+    text = str(node.this).strip()
     word = unit.name.upper() if unit is not None else ""
     if not word and " " in text:
         text, word = text.split(None, 1)
     word = word.upper().rstrip("S")
     try:
-        n = float(text)
+        n = sign * float(text)
     except ValueError:
         return None
-    return n * _SECONDS[word] if word in _SECONDS and n > 0 else None
+    if word not in _SECONDS or not math.isfinite(n) or n == 0 or abs(n) > 1e6:
+        return None
+    return n * _SECONDS[word]
 
 
 def _freshness(condition: exp.Expression | None, dialect: str | None) -> FreshRule | None:
@@ -428,12 +479,12 @@ def _freshness(condition: exp.Expression | None, dialect: str | None) -> FreshRu
             seconds = _amount(step.this, step.args.get("unit"))
         elif dialect == "oracle" and isinstance(step, exp.Literal) and not step.is_string:
             seconds = _amount(step, exp.var("DAY"))  # Oracle: a date minus a number of days
-    elif isinstance(bound, exp.DateAdd | exp.DateSub) and _is_now(bound.this):
-        amount = bound.expression
-        negative = isinstance(amount, exp.Neg) or str(getattr(amount, "this", "")).startswith("-")
-        if isinstance(bound, exp.DateSub) != negative:
-            seconds = _amount(amount, bound.args.get("unit"))
-    if seconds is None:
+    elif isinstance(bound, exp.DateSub) and _is_now(bound.this):
+        seconds = _amount(bound.expression, bound.args.get("unit"))
+    elif isinstance(bound, exp.DateAdd) and _is_now(bound.this):
+        moved = _amount(bound.expression, bound.args.get("unit"))
+        seconds = -moved if moved is not None else None  # now() plus a negative amount
+    if seconds is None or seconds <= 0:  # a bound in the future is no freshness
         return None
     for unit, size in ((" days", 86400), ("h", 3600), ("min", 60)):
         if seconds % size == 0:

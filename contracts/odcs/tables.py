@@ -11,10 +11,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..model import instant
 from ..types import parse_type, type_name
 from .builder import TableDraft
 from .findings import Findings, Path, key_of
 from .rules import quality
+from .sqlrules import identifier
 
 LOGICAL: dict[str, pa.DataType] = {
     "integer": pa.int64(),
@@ -86,6 +88,8 @@ def _arrow(
     physical = prop.get("physicalType")
     subs = prop.get("properties")
     items = prop.get("items")
+    if isinstance(subs, list) and subs and isinstance(items, dict):
+        draft.findings.refuse(path, "the property has both properties (an object) and items (an array)")
     if isinstance(subs, list) and subs:
         fields = []
         for j, sub in enumerate(subs):
@@ -129,6 +133,13 @@ def _arrow(
     return fallback
 
 
+def _reads_as(spelling: str, t: pa.DataType) -> bool:
+    try:
+        return bool(parse_type(spelling).equals(t))
+    except ValueError:
+        return False
+
+
 def _nested_rules(sub: dict[str, Any], path: Path, out: list[str]) -> None:
     for key in ("required", "unique", "primaryKey"):
         if sub.get(key):
@@ -140,7 +151,14 @@ def _nested_rules(sub: dict[str, Any], path: Path, out: list[str]) -> None:
 
 
 def _bound(value: Any, t: pa.DataType, *, above: bool) -> Any:
-    """An exclusive bound as the inclusive one next to it."""
+    """An exclusive bound as the inclusive one next to it: the next integer, the next value the
+    decimal's scale holds, the next day, microsecond or float."""
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, dt.datetime):
+        return value + dt.timedelta(microseconds=1 if above else -1)
+    if isinstance(value, dt.date):
+        return value + dt.timedelta(days=1 if above else -1)
     if isinstance(value, str):
         text = value.strip()
         if pa.types.is_date(t):
@@ -148,13 +166,28 @@ def _bound(value: Any, t: pa.DataType, *, above: bool) -> Any:
             return (day + dt.timedelta(days=1 if above else -1)).isoformat()
         stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         return (stamp + dt.timedelta(microseconds=1 if above else -1)).isoformat()
-    if pa.types.is_integer(t) and float(value).is_integer():
-        return int(value) + (1 if above else -1)
-    if pa.types.is_decimal(t):  # the next value the column's scale can hold
+    if not isinstance(value, int | float) or (isinstance(value, float) and not math.isfinite(value)):
+        raise TypeError(value)
+    if pa.types.is_integer(t):
+        exact = decimal.Decimal(value) if isinstance(value, int) else decimal.Decimal(str(value))
+        nxt = math.floor(exact) + 1 if above else math.ceil(exact) - 1
+        return int(nxt)
+    if pa.types.is_decimal(t):  # the next value on the column's scale beyond the bound
         step = decimal.Decimal(1).scaleb(-t.scale)
-        moved = decimal.Decimal(str(value)) + (step if above else -step)
+        exact = decimal.Decimal(str(value))
+        units = (exact / step).to_integral_value(decimal.ROUND_FLOOR if above else decimal.ROUND_CEILING)
+        moved = (units + (1 if above else -1)) * step
         return int(moved) if t.scale == 0 else float(moved)
     return math.nextafter(float(value), math.inf if above else -math.inf)
+
+
+def _tighter(a: Any, b: Any, *, low: bool) -> Any:
+    """The tighter of two bounds (the larger of two minimums); ``b`` when they do not compare."""
+    try:
+        ia, ib = instant(a), instant(b)
+        return (a if ia >= ib else b) if low else (a if ia <= ib else b)
+    except (TypeError, ValueError):
+        return b
 
 
 def _options(draft: TableDraft, name: str, t: pa.DataType, opts: Any, path: Path) -> None:
@@ -162,27 +195,33 @@ def _options(draft: TableDraft, name: str, t: pa.DataType, opts: Any, path: Path
         return
     here = (*path, "logicalTypeOptions")
     timeofday = pa.types.is_time(t)
-    for key in ("minimum", "maximum"):
-        if key in opts and opts[key] is not None:
-            if timeofday:
-                draft.findings.warn((*here, key), f"{key} on a time of day is not checked by lakegate")
+    for key, dst, strict_key in (
+        ("minimum", "min", "exclusiveMinimum"),
+        ("maximum", "max", "exclusiveMaximum"),
+    ):
+        bounds: list[tuple[Any, str]] = []
+        for given, exclusive in ((key, False), (strict_key, True)):
+            value = opts.get(given)
+            if value is None or (isinstance(value, bool) and given == strict_key):
                 continue
-            value = opts[key]
-            draft.set(name, key[:3], value, (*here, key))
-            strict = opts.get("exclusiveMinimum" if key == "minimum" else "exclusiveMaximum")
-            if strict is True:  # ODCS 3.0: a flag on minimum/maximum
-                draft.set(name, key[:3], _bound(value, t, above=key == "minimum"), (*here, key))
-    for key, dst in (("exclusiveMinimum", "min"), ("exclusiveMaximum", "max")):
-        value = opts.get(key)
-        if value is None or isinstance(value, bool):
-            continue
-        if timeofday:
-            draft.findings.warn((*here, key), f"{key} on a time of day is not checked by lakegate")
-            continue
-        try:
-            draft.set(name, dst, _bound(value, t, above=dst == "min"), (*here, key))
-        except (TypeError, ValueError):
-            draft.findings.refuse((*here, key), f"{key} {value!r} is not a number, ISO date or datetime")
+            if timeofday:
+                draft.findings.warn((*here, given), f"{given} on a time of day is not checked by lakegate")
+                continue
+            # ODCS 3.0: exclusiveMinimum: true makes minimum strict; 3.1: it is a bound itself
+            strict = exclusive or (given == key and opts.get(strict_key) is True)
+            try:
+                bounds.append((_bound(value, t, above=dst == "min") if strict else value, given))
+            except (TypeError, ValueError, ArithmeticError, OverflowError):
+                draft.findings.refuse(
+                    (*here, given), f"{given} {value!r} is not a number, ISO date or datetime"
+                )
+        if bounds:
+            chosen, given = bounds[0]
+            for value, other in bounds[1:]:
+                tighter = _tighter(chosen, value, low=dst == "min")
+                if tighter is value:
+                    chosen, given = value, other
+            draft.set(name, dst, chosen, (*here, given))
     stringy = pa.types.is_string(t) or pa.types.is_large_string(t)
     for key, dst in (("pattern", "pattern"), ("minLength", "min_length"), ("maxLength", "max_length")):
         if opts.get(key) is not None:
@@ -217,7 +256,8 @@ def _options(draft: TableDraft, name: str, t: pa.DataType, opts: Any, path: Path
             )
     multiple = opts.get("multipleOf")
     if multiple is not None:
-        if pa.types.is_integer(t) and float(multiple).is_integer():
+        whole = isinstance(multiple, int) or (isinstance(multiple, float) and multiple.is_integer())
+        if pa.types.is_integer(t) and whole and 0 < int(multiple) < 2**63:
             draft.column_check(name, f"{_quoted(name)} % {int(multiple)} = 0", (*here, "multipleOf"))
         else:
             draft.findings.warn((*here, "multipleOf"), f"multipleOf {multiple} is checked on integers only")
@@ -237,9 +277,7 @@ def _options(draft: TableDraft, name: str, t: pa.DataType, opts: Any, path: Path
 
 
 def _quoted(name: str) -> str:
-    from sqlglot import exp
-
-    return exp.to_identifier(name).sql()
+    return identifier(name)
 
 
 def _relationships(draft: TableDraft, name: str, rels: Any, path: Path) -> None:
@@ -256,7 +294,9 @@ def _relationships(draft: TableDraft, name: str, rels: Any, path: Path) -> None:
 
 def table(findings: Findings, obj: dict[str, Any], index: int, dialects: list[str | None]) -> TableDraft:
     path: Path = ("schema", index)
-    dataset = str(obj.get("name") or obj.get("physicalName"))
+    dataset = str(obj.get("name") or obj.get("physicalName") or "")
+    if not dataset.strip():
+        findings.refuse(path, "the table has no name (name or physicalName): a dataset needs one")
     names = tuple(str(n) for n in (obj.get("name"), obj.get("physicalName")) if n)
     draft = TableDraft(findings, path, dataset, names, dialects)
     findings.document("tables'", obj, TABLE_DOC_KEYS)
@@ -276,9 +316,13 @@ def table(findings: Findings, obj: dict[str, Any], index: int, dialects: list[st
         findings.document("properties'", p, DOC_KEYS)
         nested: list[str] = []
         t = _arrow(p, here, draft, nested, top=True)
-        draft.set(
-            name, "type", type_name(t), (*here, "physicalType" if "physicalType" in p else "logicalType")
-        )
+        # the type as the file spells it when lakegate reads that spelling as the same type
+        # (an export imports back exactly), else as lakegate names it
+        spelled = type_name(t)
+        physical = p.get("physicalType")
+        if isinstance(physical, str) and _reads_as(physical, t):
+            spelled = physical
+        draft.set(name, "type", spelled, (*here, "physicalType" if "physicalType" in p else "logicalType"))
         if nested:
             shown = ", ".join(nested[:20]) + (f" and {len(nested) - 20} more" if len(nested) > 20 else "")
             findings.warn(
@@ -293,7 +337,7 @@ def table(findings: Findings, obj: dict[str, Any], index: int, dialects: list[st
         if p.get("primaryKey"):
             pos = p.get("primaryKeyPosition")
             pk.append((pos if isinstance(pos, int) and pos > 0 else 10**6, j, name))
-        if isinstance(p.get("description"), str) and p["description"].strip():
+        if isinstance(p.get("description"), str) and p["description"]:
             draft.set(name, "description", p["description"], (*here, "description"))
         _options(draft, name, t, p.get("logicalTypeOptions"), here)
         _relationships(draft, name, p.get("relationships"), here)

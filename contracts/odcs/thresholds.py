@@ -29,6 +29,14 @@ class Threshold:
     high: float | None
     percent: bool
     text: str  # the operator as the file writes it, for messages
+    strict_high: bool = False  # a percent's upper bound is strict (mustBeLessThan): kept as given
+
+    def share(self) -> float:
+        """``mostly`` for an upper bound in percent on the rows that break a rule: the share of
+        rows that must pass (a strict bound needs a share above it)."""
+        assert self.percent and self.high is not None
+        mostly = 1 - self.high / 100
+        return math.nextafter(mostly, 2.0) if self.strict_high else mostly
 
     @property
     def zero(self) -> bool:
@@ -47,15 +55,23 @@ class ThresholdError(ValueError):
 def _number(value: Any, op: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ThresholdError(f"{op}: {value!r} is not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ThresholdError(f"{op}: {value!r} is not a finite number")
+    if isinstance(value, int) and abs(value) > 2**63:
+        raise ThresholdError(f"{op}: {value} is beyond what a count or a statistic can reach")
     return value
 
 
 def _above(value: float, integral: bool) -> float:
-    return value + 1 if integral and float(value).is_integer() else math.nextafter(value, math.inf)
+    if isinstance(value, int):
+        return value + 1 if integral else math.nextafter(float(value), math.inf)
+    return math.floor(value) + 1 if integral else math.nextafter(value, math.inf)
 
 
 def _below(value: float, integral: bool) -> float:
-    return value - 1 if integral and float(value).is_integer() else math.nextafter(value, -math.inf)
+    if isinstance(value, int):
+        return value - 1 if integral else math.nextafter(float(value), -math.inf)
+    return math.ceil(value) - 1 if integral else math.nextafter(value, -math.inf)
 
 
 def threshold(rule: dict[str, Any], *, integral: bool) -> Threshold | None:
@@ -82,6 +98,8 @@ def threshold(rule: dict[str, Any], *, integral: bool) -> Threshold | None:
     if op in ("mustBeGreaterOrEqualTo", "mustBeGreaterThanOrEqualTo"):
         return Threshold(_number(value, op), None, percent, text)
     if op == "mustBeLessThan":
+        if percent:
+            return Threshold(None, _number(value, op), percent, text, strict_high=True)
         return Threshold(None, _below(_number(value, op), integral), percent, text)
     if op in ("mustBeLessOrEqualTo", "mustBeLessThanOrEqualTo"):
         return Threshold(None, _number(value, op), percent, text)
