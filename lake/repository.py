@@ -72,6 +72,9 @@ DEFAULT_REPO = ".lake"
 __all__ = ["DEFAULT_REPO", "Repository", "default_author"]
 
 
+_MASK = "__lakegate_selected__"
+
+
 class Repository:
     """A lakegate repository at a local directory or ``s3://bucket/prefix``."""
 
@@ -605,7 +608,8 @@ class Repository:
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         try:
-            mask = frame.select(pred.fill_null(False)).to_series().to_arrow()
+            # with_columns broadcasts a constant predicate (where="true") to every row
+            mask = frame.with_columns(pred.fill_null(False).alias(_MASK)).get_column(_MASK).to_arrow()
         except pl.exceptions.PolarsError as exc:
             raise InvalidInputError(f"cannot apply the predicate {where!r} to {dataset}: {exc}") from None
         kept = table.filter(mask)

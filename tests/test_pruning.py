@@ -175,3 +175,61 @@ def test_cli_write_replace_where(cli, tmp_path) -> None:  # type: ignore[no-unty
     assert "outside replace_where" in cli(
         "write", "t", str(csv), "--mode", "overwrite", "--replace-where", "day = 'b'", code=2
     )
+
+
+# -- found by review: pruning never changes what a predicate selects ----------------------------
+@pytest.mark.parametrize(
+    ("column", "where"),
+    [
+        (pa.array([0.1], pa.float32()), "x = 0.1"),  # polars compares in float32
+        (pa.array([9007199254740992.0]), "x = 9007199254740993"),  # the literal as a float64
+        (pa.array([5]), "x > 4.9999999999999999"),  # exactly, not through float
+        (pa.array([9007199254740993]), "x = 9007199254740993.0"),
+        (pa.array([5]), "x = 5e"),
+        (pa.array([dt.date(2024, 1, 5)]), "x = CAST('2024/01/05' AS DATE)"),
+        (pa.array([1.0, 2.0]), "true"),
+    ],
+)
+def test_a_pruned_read_selects_what_an_unpruned_filter_does(
+    repo: lake.Repository, column: pa.Array, where: str
+) -> None:
+    import polars as pl
+
+    main = repo.branch("main")
+    main.write("t", pa.table({"x": column}))
+    main.write("t", pa.table({"x": column}))  # a second file
+    everything = pl.from_arrow(repo.read("t"))
+    assert isinstance(everything, pl.DataFrame)
+    expected = everything.filter(pl.sql_expr(where).fill_null(False)).height
+    assert expected > 0
+    assert repo.read("t", where=where).num_rows == expected
+    assert repo.scan("t", where=where).collect().height == expected
+    main.delete("t", where)
+    assert repo.read("t").num_rows == everything.height - expected
+
+
+def test_nan_in_another_engines_file_is_not_pruned_away(repo: lake.Repository) -> None:
+    from deltalake import write_deltalake
+
+    main = repo.branch("main")
+    main.write("t", pa.table({"x": [1.0]}))
+    write_deltalake(
+        repo.table_uri("t"),
+        pa.table({"x": [2.0, float("nan")]}),
+        mode="append",
+        storage_options=repo.config.delta_options(),
+    )
+    main.write("t", pa.table({"x": [3.0]}))  # adopts the foreign file, with delta-rs's statistics
+    assert repo.read("t", where="x > 5").num_rows == 1  # polars ranks NaN above every number
+
+
+def test_replace_where_checks_the_rows_as_they_will_be_stored(repo: lake.Repository) -> None:
+    main = repo.branch("main")
+    main.write("t", pa.table({"x": [5.0], "n": [0]}))
+    with pytest.raises(lake.InvalidInputError, match="outside replace_where"):
+        main.write(
+            "t",
+            pa.table({"x": pa.array([0.1], pa.float32()), "n": [1]}),
+            mode="overwrite",
+            replace_where="x = 0.1",
+        )

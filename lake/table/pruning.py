@@ -15,6 +15,8 @@ longer ones). Timestamps are kept at millisecond precision in the statistics, so
 
 from __future__ import annotations
 
+import decimal
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +39,11 @@ def _always(_: FileRef) -> bool:
 
 
 def _kind(t: pa.DataType) -> str | None:
-    if pa.types.is_integer(t) or pa.types.is_floating(t):
-        return "number"
+    if pa.types.is_integer(t):
+        return "int"  # polars compares an integer column with a literal exactly
+    if pa.types.is_float64(t):
+        return "float"  # polars casts the literal to float64 first
+    # float32 is not pruned: polars casts the literal to float32, the statistics hold float64s
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return "string"
     if pa.types.is_date(t):
@@ -53,23 +58,28 @@ def _literal(node: exp.Expression, kind: str) -> Any:
     from sqlglot import exp
 
     if isinstance(node, exp.Cast) and kind == "date":
-        node = node.this
+        node = node.this  # only an ISO date (below): polars reads other spellings too
     if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
         value = _literal(node.this, kind)
-        return -value if isinstance(value, int | float) else None
+        return -value if isinstance(value, int | float | decimal.Decimal) else None
     if isinstance(node, exp.Boolean) and kind == "bool":
         return bool(node.this)
     if not isinstance(node, exp.Literal):
         return None
-    if kind == "number" and not node.is_string:
+    if kind in ("int", "float") and not node.is_string:
         text = str(node.this)
         try:
-            return int(text)
-        except ValueError:
-            return float(text)
+            exact = decimal.Decimal(text)  # 4.9999999999999999 is not 5
+        except decimal.InvalidOperation:
+            return None  # a spelling polars reads and Python does not: no pruning
+        if not exact.is_finite():
+            return None
+        if kind == "float":
+            return float(exact)  # as polars compares it
+        return int(exact) if exact == exact.to_integral_value() else exact
     if kind == "string" and node.is_string:
         return str(node.this)
-    if kind == "date" and node.is_string and len(str(node.this)) == 10:
+    if kind == "date" and node.is_string and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", str(node.this)):
         return str(node.this)
     return None
 
@@ -135,6 +145,9 @@ def _build(node: exp.Expression, kinds: dict[str, str]) -> MayMatch:
         kind = kinds[col]
         v = _literal(other, kind)
         if v is None:
+            return _always
+        if kind == "float" and op in (exp.GT, exp.GTE):
+            # polars ranks NaN above every number, and statistics other engines write ignore NaN
             return _always
         tests: dict[type, Callable[[Any, Any], bool]] = {
             exp.EQ: lambda lo, hi: lo <= v <= hi,

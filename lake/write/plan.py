@@ -42,9 +42,9 @@ def plan_write(
 ) -> Change:
     table = data if isinstance(data, pa.Table) else to_arrow(data)
     if replace_where is not None:
-        _refuse_rows_outside(table, replace_where)
         if view is not None:
             return _plan_replace_where(view, table, replace_where, schema_mode)
+        _refuse_rows_outside(normalize(table), replace_where)  # the rows as they will be stored
     if view is None:
         table = normalize(table)
         return Change("create", table.schema, data=table, rows_added=table.num_rows)
@@ -76,7 +76,8 @@ def _refuse_rows_outside(table: pa.Table, where: str) -> None:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     try:
-        inside = frame.select(_sql(where).fill_null(False).alias("inside")).to_series()
+        mask = "__lakegate_inside__"  # with_columns broadcasts a constant predicate to every row
+        inside = frame.with_columns(_sql(where).fill_null(False).alias(mask)).get_column(mask)
     except pl.exceptions.PolarsError as exc:
         raise InvalidInputError(f"cannot apply replace_where {where!r} to the data: {exc}") from None
     outside = frame.filter(~inside)
@@ -93,6 +94,7 @@ def _plan_replace_where(view: View, table: pa.Table, where: str, schema_mode: Sc
     """Delete what ``where`` selects and append ``table``, as one Delta WRITE (Overwrite) with the
     predicate, the way Delta logs a replaceWhere."""
     table, schema = conform(table, view.schema, allow_new_columns=schema_mode == "merge")
+    _refuse_rows_outside(table, where)  # the rows as they will be stored (a float32 0.1 is not 0.1)
     gone = plan_delete(view, where)
     kept = conform(gone.data, schema, allow_new_columns=False)[0] if gone.data is not None else None
     widen: SchemaChange = "add" if schema != view.schema else None
