@@ -52,7 +52,7 @@ from lake.table.foreign import adopt as adopt_versions
 from lake.table.foreign import scan as foreign_scan
 from lake.table.frames import arrow_schema
 from lake.table.layers import Layers
-from lake.table.pruning import selected
+from lake.table.pruning import selected, selects
 from lake.table.revert import STRATEGIES as REVERT_STRATEGIES
 from lake.table.revert import RevertStrategy
 from lake.table.views import View
@@ -70,9 +70,6 @@ FORMAT = "lakegate/1"
 DEFAULT_REPO = ".lake"
 
 __all__ = ["DEFAULT_REPO", "Repository", "default_author"]
-
-
-_MASK = "__lakegate_selected__"
 
 
 class Repository:
@@ -603,16 +600,10 @@ class Repository:
                 raise InvalidInputError(f"{dataset} has no column(s) {', '.join(unknown)}")
         if where is None:
             return view.to_arrow(columns)
-        refs, pred = selected(view, where)
-        table = view.to_arrow(refs=refs)
+        table = view.to_arrow(refs=selected(view, where)[0])
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
-        try:
-            # with_columns broadcasts a constant predicate (where="true") to every row
-            mask = frame.with_columns(pred.fill_null(False).alias(_MASK)).get_column(_MASK).to_arrow()
-        except pl.exceptions.PolarsError as exc:
-            raise InvalidInputError(f"cannot apply the predicate {where!r} to {dataset}: {exc}") from None
-        kept = table.filter(mask)
+        kept = table.filter(selects(frame, where).to_arrow())
         return kept.select(columns) if columns else kept
 
     def scan(self, dataset: str, ref: str | None = None, *, where: str | None = None) -> pl.LazyFrame:

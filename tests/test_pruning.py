@@ -188,6 +188,7 @@ def test_cli_write_replace_where(cli, tmp_path) -> None:  # type: ignore[no-unty
         (pa.array([5]), "x = 5e"),
         (pa.array([dt.date(2024, 1, 5)]), "x = CAST('2024/01/05' AS DATE)"),
         (pa.array([1.0, 2.0]), "true"),
+        (pa.array(["é" * 40 + "z"]), "x >= '" + "é" * 40 + "'"),  # long strings: whole bounds
     ],
 )
 def test_a_pruned_read_selects_what_an_unpruned_filter_does(

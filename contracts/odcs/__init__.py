@@ -21,7 +21,7 @@ import yaml
 from ..model import Contract, ContractError, Problem, read_yaml
 from .export import API_VERSION, to_odcs
 from .findings import Findings
-from .rules import ENGINE
+from .rules import ENGINE, others
 from .schema import check_schema
 from .sqlrules import DIALECTS
 from .tables import table
@@ -183,11 +183,7 @@ def import_odcs(text: str, *, label: str = "<odcs>", dataset: str | None = None)
         carried.append("team (except its owner)")
     if isinstance(desc, dict) and set(desc) - {"purpose"}:
         carried.append("description (except its purpose)")
-    if any(
-        not str(p.get("property", "")).startswith(f"{ENGINE}.")
-        for p in data.get("customProperties") or []
-        if isinstance(p, dict)
-    ):
+    if others(data.get("customProperties")):
         carried.append("customProperties")
     doc = findings.documentation
     if doc or carried:

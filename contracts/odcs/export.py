@@ -12,10 +12,10 @@ from typing import Any
 import pyarrow as pa
 
 from ..model import CheckSpec, ColumnSpec, Contract
-from .rules import ENGINE, implementation
+from .rules import ENGINE, PREDICATE, implementation
+from .sqlrules import row_query
 
 API_VERSION = "v3.1.0"
-PREDICATE = f"{ENGINE}.predicate"  # a SQL rule's row predicate as the contract wrote it
 
 
 def _logical(t: pa.DataType) -> str:
@@ -42,7 +42,7 @@ def sql_rule(name: str, predicate: str) -> dict[str, Any]:
     return {
         "name": name,
         "type": "sql",
-        "query": f"SELECT COUNT(*) FROM ${{object}} WHERE NOT ({predicate})",
+        "query": row_query(predicate),
         "mustBe": 0,
         "customProperties": [{"property": PREDICATE, "value": predicate}],
     }

@@ -12,10 +12,20 @@ import yaml
 from ..model import ContractError, read_yaml
 from .builder import TableDraft
 from .findings import Path, rule_name
-from .sqlrules import CountRule, FreshRule, MetricRule, RowRule, UntranslatableSql, identifier, translate
+from .sqlrules import (
+    CountRule,
+    FreshRule,
+    MetricRule,
+    RowRule,
+    UntranslatableSql,
+    identifier,
+    row_query,
+    translate,
+)
 from .thresholds import Threshold, ThresholdError, threshold
 
 ENGINE = "lakegate"
+PREDICATE = f"{ENGINE}.predicate"  # a SQL rule's row predicate as the contract wrote it
 
 _ERROR = frozenset({"error", "critical", "high", "major", "blocker", "fatal", "severe"})
 _WARN = frozenset({"warning", "warn", "minor", "info", "low", "medium", "moderate"})
@@ -37,6 +47,15 @@ RULE_DOC_KEYS = frozenset(
 )
 
 
+def others(props: Any) -> list[Any]:
+    """The custom properties of a rule or document that are not lakegate's own."""
+    return [
+        p
+        for p in props or []
+        if not (isinstance(p, dict) and str(p.get("property", "")).startswith(f"{ENGINE}."))
+    ]
+
+
 def _severity(draft: TableDraft, rule: dict[str, Any], path: Path) -> str:
     given = rule.get("severity")
     if given is None:
@@ -49,10 +68,6 @@ def _severity(draft: TableDraft, rule: dict[str, Any], path: Path) -> str:
             (*path, "severity"), f"severity {given!r} is not one lakegate knows: kept as error"
         )
     return "error"
-
-
-def _ident(column: str) -> str:
-    return identifier(column)
 
 
 def _literals(values: list[Any]) -> str:
@@ -68,8 +83,8 @@ def quality(draft: TableDraft, rules: Any, path: Path, column: str | None) -> No
         if not isinstance(rule, dict):
             draft.findings.refuse(here, "a quality rule is a mapping")
             continue
-        ours = [p for p in rule.get("customProperties") or [] if str(p).find(f"'{ENGINE}.") < 0]
-        draft.findings.document("rules'", {**rule, "customProperties": ours}, RULE_DOC_KEYS)
+        theirs = others(rule.get("customProperties"))
+        draft.findings.document("rules'", {**rule, "customProperties": theirs}, RULE_DOC_KEYS)
         try:
             _rule(draft, rule, here, column)
         except (UntranslatableSql, ThresholdError) as exc:
@@ -147,8 +162,7 @@ def _sql(
         and t is not None
         and t.zero
         and not t.percent
-        and " ".join(str(rule.get("query", "")).split())
-        == f"SELECT COUNT(*) FROM ${{object}} WHERE NOT ({stored})"
+        and " ".join(str(rule.get("query", "")).split()) == row_query(stored)
     ):
         # lakegate's own export, untouched: the predicate as the contract wrote it (its SQL is
         # lakegate's, which no warehouse dialect need parse)
@@ -164,27 +178,15 @@ def _sql(
         column=column,
         dialects=draft.dialects,
     )
-    if isinstance(out, RowRule) and stored is not None and _same_sql(stored, out.predicate):
-        out = RowRule(stored, out.mostly)  # the predicate as the contract wrote it
     _emit(draft, out, path, column, base, severity)
 
 
 def _stored_predicate(rule: dict[str, Any]) -> str | None:
     for prop in rule.get("customProperties") or []:
-        if isinstance(prop, dict) and prop.get("property") == f"{ENGINE}.predicate":
+        if isinstance(prop, dict) and prop.get("property") == PREDICATE:
             value = prop.get("value")
             return value if isinstance(value, str) else None
     return None
-
-
-def _same_sql(a: str, b: str) -> bool:
-    import sqlglot
-    from sqlglot.errors import SqlglotError
-
-    try:
-        return bool(sqlglot.parse_one(a) == sqlglot.parse_one(b))
-    except SqlglotError:
-        return False
 
 
 def _emit(
@@ -252,14 +254,14 @@ def _library(
     if metric == "rowCount":
         if t.percent:
             raise UntranslatableSql("rowCount is a number of rows, not a percent")
-        _emit(draft, _count(None, t), path, None, base, severity)
+        _emit(draft, CountRule(None, *t.rows()), path, None, base, severity)
         return
     if metric == "duplicateValues":
         _duplicates(draft, args, t, path, column, base, severity)
         return
     if column is None:
         raise UntranslatableSql(f"{metric} is a rule on a column; put it under the column's quality")
-    col = _ident(column)
+    col = identifier(column)
     if metric == "nullValues":
         good = f"{col} IS NOT NULL"
     elif metric == "missingValues":
@@ -297,20 +299,8 @@ def _share(good: str, t: Threshold) -> RowRule | CountRule:
     if t.zero:
         return RowRule(good)
     if t.percent:
-        if t.high is None or t.low not in (None, 0) or t.high >= 100:
-            raise UntranslatableSql(
-                f"{t.text} percent: lakegate keeps a share only as an upper bound below 100"
-            )
         return RowRule(good, t.share())
-    return _count(f"NOT ({good})", t)
-
-
-def _count(where: str | None, t: Threshold) -> CountRule:
-    low = None if t.low is None else max(0, math.ceil(t.low))
-    high = None if t.high is None else math.floor(t.high)
-    if high is not None and high < 0:
-        raise UntranslatableSql(f"{t.text}: a number of rows cannot be below 0")
-    return CountRule(where, low, high)
+    return CountRule(f"NOT ({good})", *t.rows())
 
 
 def _duplicates(

@@ -136,6 +136,11 @@ _NOW = frozenset({"NOW", "GETDATE", "GETUTCDATE", "SYSDATE", "SYSTIMESTAMP", "CU
 _SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400, "WEEK": 7 * 86400}
 
 
+def row_query(predicate: str) -> str:
+    """The SQL rule of a row predicate, as lakegate's export writes it: the rows breaking it."""
+    return f"SELECT COUNT(*) FROM ${{object}} WHERE NOT ({predicate})"
+
+
 def identifier(name: str) -> str:
     """``name`` as a SQL column: bare where it reads back as that column, else double-quoted
     (a column named ``null``, ``true``, ``select`` or ``unit price``)."""
@@ -380,13 +385,8 @@ def translate(
         elif condition is None:
             condition = where
         if threshold.percent:
-            if condition is None or threshold.low not in (None, 0) or threshold.high is None:
-                raise UntranslatableSql(
-                    f"{threshold.text} percent: lakegate keeps a share only as an upper bound on the "
-                    "rows that break a condition"
-                )
-            if threshold.high >= 100:
-                raise UntranslatableSql(f"{threshold.text} percent lets every row break the rule")
+            if condition is None:
+                raise UntranslatableSql(f"{threshold.text} percent: a share of all rows is always 100")
             if of_rows is not None:
                 inner = _count_where(value)[1]
                 assert inner is not None
@@ -401,12 +401,8 @@ def translate(
             if fresh.column not in columns:
                 raise UntranslatableSql(f"its condition names an unknown column {fresh.column!r}")
             return fresh
-        low = None if threshold.low is None else max(0, math.ceil(threshold.low))
-        high = None if threshold.high is None else math.floor(threshold.high)
-        if high is not None and high < 0:
-            raise UntranslatableSql(f"{threshold.text}: a number of rows cannot be below 0")
         sql = None if condition is None else _predicate(condition, columns, "its condition")
-        return CountRule(sql, low, high)
+        return CountRule(sql, *threshold.rows())
     if threshold.percent:
         raise UntranslatableSql(f"{threshold.text} percent: a percent applies to counts of rows")
     metric, arg, p = _metric(value)

@@ -76,12 +76,9 @@ TABLE_DOC_KEYS = frozenset(
     {"id", "physicalType", "businessName", "dataGranularityDescription", "tags", "customProperties"}
     | {"authoritativeDefinitions"}
 )
-RULE_KEYS = ("required", "unique", "primaryKey", "logicalTypeOptions", "quality", "relationships")
 
 
-def _arrow(
-    prop: dict[str, Any], path: Path, draft: TableDraft, nested: list[str], *, top: bool
-) -> pa.DataType:
+def _arrow(prop: dict[str, Any], path: Path, draft: TableDraft, nested: list[str]) -> pa.DataType:
     """The Arrow type of a property; the rules on nested fields that are not enforced go to
     ``nested`` (a struct's fields are nullable in Arrow and Delta alike)."""
     logical = str(prop.get("logicalType") or "").lower()
@@ -98,11 +95,11 @@ def _arrow(
                 continue
             here = (*path, "properties", j)
             _nested_rules(sub, here, nested)
-            fields.append(pa.field(str(sub["name"]), _arrow(sub, here, draft, nested, top=False)))
+            fields.append(pa.field(str(sub["name"]), _arrow(sub, here, draft, nested)))
         return pa.struct(fields)
     if isinstance(items, dict):
         _nested_rules(items, (*path, "items"), nested)
-        return pa.list_(_arrow(items, (*path, "items"), draft, nested, top=False))
+        return pa.list_(_arrow(items, (*path, "items"), draft, nested))
     if isinstance(physical, str) and physical.strip():
         # the servers' dialects first, then Delta's, then the common warehouses' spellings
         for dialect in dict.fromkeys([*draft.dialects, None, *FALLBACK_DIALECTS]):
@@ -236,7 +233,7 @@ def _options(draft: TableDraft, name: str, t: pa.DataType, opts: Any, path: Path
         regex = FORMATS.get(fmt.strip().lower())
         if regex is not None and stringy:
             if "pattern" in draft.columns[name]:
-                draft.column_check(name, f"REGEXP_LIKE({_quoted(name)}, '{regex}')", (*here, "format"))
+                draft.column_check(name, f"REGEXP_LIKE({identifier(name)}, '{regex}')", (*here, "format"))
             else:
                 draft.set(name, "pattern", regex, (*here, "format"))
         elif fmt.strip().lower() in DESCRIPTIVE_FORMATS:
@@ -258,7 +255,7 @@ def _options(draft: TableDraft, name: str, t: pa.DataType, opts: Any, path: Path
     if multiple is not None:
         whole = isinstance(multiple, int) or (isinstance(multiple, float) and multiple.is_integer())
         if pa.types.is_integer(t) and whole and 0 < int(multiple) < 2**63:
-            draft.column_check(name, f"{_quoted(name)} % {int(multiple)} = 0", (*here, "multipleOf"))
+            draft.column_check(name, f"{identifier(name)} % {int(multiple)} = 0", (*here, "multipleOf"))
         else:
             draft.findings.warn((*here, "multipleOf"), f"multipleOf {multiple} is checked on integers only")
     for key in (
@@ -274,10 +271,6 @@ def _options(draft: TableDraft, name: str, t: pa.DataType, opts: Any, path: Path
         if key in opts and opts[key] not in (None, False, []):
             what = "timestamps are stored as UTC instants" if "imezone" in key else "not enforced"
             draft.findings.warn((*here, key), f"{key} {opts[key]!r} on {name!r}: {what}")
-
-
-def _quoted(name: str) -> str:
-    return identifier(name)
 
 
 def _relationships(draft: TableDraft, name: str, rels: Any, path: Path) -> None:
@@ -315,7 +308,7 @@ def table(findings: Findings, obj: dict[str, Any], index: int, dialects: list[st
         draft.origin[("columns", name)] = here
         findings.document("properties'", p, DOC_KEYS)
         nested: list[str] = []
-        t = _arrow(p, here, draft, nested, top=True)
+        t = _arrow(p, here, draft, nested)
         # the type as the file spells it when lakegate reads that spelling as the same type
         # (an export imports back exactly), else as lakegate names it
         spelled = type_name(t)

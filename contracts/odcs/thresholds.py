@@ -33,8 +33,13 @@ class Threshold:
 
     def share(self) -> float:
         """``mostly`` for an upper bound in percent on the rows that break a rule: the share of
-        rows that must pass (a strict bound needs a share above it)."""
-        assert self.percent and self.high is not None
+        rows that must pass (a strict bound needs a share above it). Any other percent (a lower
+        bound, 100 or more) has no ``mostly``: a ThresholdError says so."""
+        assert self.percent
+        if self.high is None or self.low not in (None, 0) or self.high >= 100:
+            raise ThresholdError(
+                f"{self.text} percent: lakegate keeps a share only as an upper bound below 100"
+            )
         mostly = 1 - self.high / 100
         return math.nextafter(mostly, 2.0) if self.strict_high else mostly
 
@@ -43,9 +48,13 @@ class Threshold:
         """The value must be 0 (no row may break the rule)."""
         return self.high == 0 and (self.low is None or self.low <= 0)
 
-    @property
-    def exact(self) -> bool:
-        return self.low is not None and self.low == self.high
+    def rows(self) -> tuple[int | None, int | None]:
+        """The bounds as whole numbers of rows (a lower bound below 0 is none)."""
+        low = None if self.low is None else max(0, math.ceil(self.low))
+        high = None if self.high is None else math.floor(self.high)
+        if high is not None and high < 0:
+            raise ThresholdError(f"{self.text}: a number of rows cannot be below 0")
+        return low, high
 
 
 class ThresholdError(ValueError):

@@ -8,9 +8,11 @@ not read it. Anything else (functions, NOT, IS NULL, columns compared with colum
 another type than the column) may match any file: pruning only ever skips files it can prove
 irrelevant.
 
-Bounds are compared only where the statistics hold values exactly: numbers, booleans, dates
-(``YYYY-MM-DD`` strings compare as dates) and strings shorter than 32 characters (engines truncate
-longer ones). Timestamps are kept at millisecond precision in the statistics, so they never prune.
+Bounds are compared where the statistics bound the values: numbers, booleans, dates
+(``YYYY-MM-DD`` strings compare as dates) and strings (delta-rs writes them whole; Spark truncates
+long ones to a prefix for the minimum and a prefix with a tie-breaker above it for the maximum,
+which still bound the values, as upserts' pruning already relies on). Timestamps are kept at
+millisecond precision in the statistics, so they never prune.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
 MayMatch = Callable[[FileRef], bool]
-_TRUNCATED = 32  # Spark and delta-rs keep string bounds as prefixes of 32 characters
 
 
 def _always(_: FileRef) -> bool:
@@ -89,8 +90,6 @@ def _bounds(ref: FileRef, column: str, kind: str) -> tuple[Any, Any] | None:
     if bounds is None:
         return None
     low, high = bounds
-    if kind == "string" and (len(str(low)) >= _TRUNCATED or len(str(high)) >= _TRUNCATED):
-        return None
     if kind == "date" and (len(str(low)) != 10 or len(str(high)) != 10):
         return None
     return low, high
@@ -192,12 +191,25 @@ def may_match(where: str, schema: pa.Schema) -> MayMatch:
     return _build(tree, kinds)
 
 
-def selected(view: View, where: str) -> tuple[list[FileRef], pl.Expr]:
-    """The files of ``view`` whose statistics may hold a row ``where`` selects, and the predicate
-    as polars runs it; a predicate polars cannot read is an InvalidInputError."""
+def predicate(where: str) -> pl.Expr:
+    """``where`` as polars runs it; a predicate polars cannot read is an InvalidInputError."""
     try:
-        pred = pl.sql_expr(where)
+        return pl.sql_expr(where)
     except Exception as exc:
         raise InvalidInputError(f"cannot parse the predicate {where!r}: {exc}") from exc
+
+
+def selects(frame: pl.DataFrame, where: str) -> pl.Series:
+    """Per row of ``frame``, whether ``where`` selects it (NULL: not), a constant predicate
+    (``true``) broadcast to every row."""
+    mask = "__lakegate_selected__"
+    try:
+        return frame.with_columns(predicate(where).fill_null(False).alias(mask)).get_column(mask)
+    except pl.exceptions.PolarsError as exc:
+        raise InvalidInputError(f"cannot apply the predicate {where!r}: {exc}") from None
+
+
+def selected(view: View, where: str) -> tuple[list[FileRef], pl.Expr]:
+    """The files of ``view`` whose statistics may hold a row ``where`` selects, and the predicate."""
     may = may_match(where, view.schema)
-    return [r for r in view.files.values() if may(r)], pred
+    return [r for r in view.files.values() if may(r)], predicate(where)

@@ -203,16 +203,15 @@ class Transaction:
         if mode not in ("append", "overwrite"):
             raise InvalidInputError(f"unknown write mode {mode!r}: use 'append' or 'overwrite'")
         check_on_violation(on_violation)
-        if replace_where is not None:
-            if mode != "overwrite" or schema_mode == "overwrite":
-                raise InvalidInputError(
-                    "replace_where replaces some rows of the dataset: it needs mode='overwrite' "
-                    "and a schema_mode other than 'overwrite'"
-                )
+        if replace_where is not None and (mode != "overwrite" or schema_mode == "overwrite"):
+            raise InvalidInputError(
+                "replace_where replaces some rows of the dataset: it needs mode='overwrite' "
+                "and a schema_mode other than 'overwrite'"
+            )
+        if mode == "append":
+            self._ops.append(Append(dataset, to_arrow(data), schema_mode, on_violation))
+        else:
             self._ops.append(Overwrite(dataset, to_arrow(data), schema_mode, on_violation, replace_where))
-            return
-        kind = Append if mode == "append" else Overwrite
-        self._ops.append(kind(dataset, to_arrow(data), schema_mode, on_violation))
 
     def delete(self, dataset: str, where: str) -> None:
         check_dataset_name(dataset)

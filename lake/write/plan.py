@@ -18,18 +18,11 @@ from lake.table.change import Change
 from lake.table.frames import conform, normalize, to_arrow
 from lake.table.keys import FILE, collect, files_named, rewrite_keys
 from lake.table.layers import SchemaChange
-from lake.table.pruning import selected
+from lake.table.pruning import selected, selects
 from lake.table.revert import RevertStrategy, plan_revert_rows
 from lake.table.views import View
 
 SchemaMode = Literal["strict", "merge", "overwrite"]
-
-
-def _sql(where: str) -> pl.Expr:
-    try:
-        return pl.sql_expr(where)
-    except Exception as exc:
-        raise InvalidInputError(f"cannot parse the predicate {where!r}: {exc}") from exc
 
 
 def plan_write(
@@ -75,12 +68,7 @@ def _refuse_rows_outside(table: pa.Table, where: str) -> None:
     """Refuse new rows ``where`` does not select: a replaceWhere writes only inside it."""
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    try:
-        mask = "__lakegate_inside__"  # with_columns broadcasts a constant predicate to every row
-        inside = frame.with_columns(_sql(where).fill_null(False).alias(mask)).get_column(mask)
-    except pl.exceptions.PolarsError as exc:
-        raise InvalidInputError(f"cannot apply replace_where {where!r} to the data: {exc}") from None
-    outside = frame.filter(~inside)
+    outside = frame.filter(~selects(frame, where))
     if outside.height:
         sample = outside.head(3).to_dicts()
         raise InvalidInputError(
