@@ -150,6 +150,13 @@ def write(
             "--replace-where", help="With --mode overwrite: replace only the rows this SQL predicate selects."
         ),
     ] = None,
+    partition_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--partition-by",
+            help="A new dataset's partition column (repeat for more; comma-separated works too).",
+        ),
+    ] = None,
     quarantine: Quarantine = False,
     message: Message = None,
     author: Author = None,
@@ -172,6 +179,9 @@ def write(
             schema_mode=schema_mode.value,
             on_violation="quarantine" if quarantine else "reject",
             replace_where=replace_where,
+            partition_by=[c.strip() for p in partition_by for c in p.split(",") if c.strip()]
+            if partition_by
+            else None,
             message=message or f"{mode.value} {file.name} to {dataset}",
             author=author,
         )

@@ -208,6 +208,14 @@ def diff_contracts(old: Contract, new: Contract) -> ContractDiff:
         out.append(
             ContractChange("breaking", "primary_key", f"primary key {old.primary_key} -> {new.primary_key}")
         )
+    if old.partition_by != new.partition_by:
+        out.append(
+            ContractChange(
+                "breaking",
+                "partition_by",
+                f"partition columns {old.partition_by} -> {new.partition_by} (the dataset is rewritten)",
+            )
+        )
     if old.extra_columns != new.extra_columns:
         lvl: Level = "breaking" if new.extra_columns == "forbid" else "compatible"
         out.append(ContractChange(lvl, "extra_columns", f"{old.extra_columns} -> {new.extra_columns}"))

@@ -269,6 +269,7 @@ class Contract(_Model):
     description: str | None = None
     owner: str | None = None
     primary_key: list[str] = Field(default_factory=list)
+    partition_by: list[str] = Field(default_factory=list)  # the dataset's partition columns, in order
     schema_evolution: Literal["strict", "additive", "any"] = "additive"
     extra_columns: Literal["allow", "forbid"] = "forbid"
     columns: dict[str, ColumnSpec]
@@ -322,6 +323,19 @@ class Contract(_Model):
         for i, c in enumerate(self.primary_key):
             if c not in cols:
                 out.append((("primary_key", i), f"primary key column {c!r} is not among the columns"))
+        for i, c in enumerate(self.partition_by):
+            if c not in cols:
+                out.append((("partition_by", i), f"partition column {c!r} is not among the columns"))
+            elif self.partition_by.index(c) != i:
+                out.append((("partition_by", i), f"partition column {c!r} is named twice"))
+            elif not _partitionable(self.columns[c].arrow_type):
+                out.append(
+                    (
+                        ("partition_by", i),
+                        f"partition column {c!r} is {self.columns[c].type}; a dataset is partitioned "
+                        "by string, integer, date or boolean columns",
+                    )
+                )
         for name, spec in self.columns.items():
             at = ("columns", name)
             numeric = _numeric(spec.arrow_type)
@@ -835,3 +849,11 @@ def _known_keys(parent: tuple[str | int, ...]) -> list[str]:
     elif parent[:1] == ("volume",):
         model = VolumeSpec
     return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _partitionable(t: pa.DataType) -> bool:
+    """Whether a column of type ``t`` may partition a dataset (as ``lake.table.partitions`` has
+    it: the types whose partition values every Delta reader spells alike)."""
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)) or bool(
+        pa.types.is_date32(t) or pa.types.is_boolean(t)
+    )

@@ -600,7 +600,7 @@ class Repository:
                 raise InvalidInputError(f"{dataset} has no column(s) {', '.join(unknown)}")
         if where is None:
             return view.to_arrow(columns)
-        table = view.to_arrow(refs=selected(view, where)[0])
+        table = view.to_arrow(refs=selected(view, where).files)
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         kept = table.filter(selects(frame, where).to_arrow())
@@ -612,8 +612,8 @@ class Repository:
         view = self._view(dataset, ref)
         if where is None:
             return view.scan()
-        refs, pred = selected(view, where)
-        return view.scan(refs).filter(pred)
+        chosen = selected(view, where)
+        return view.scan(chosen.files).filter(chosen.predicate)
 
     def diff(self, base: str, target: str, *, dataset: str | None = None) -> Diff:
         a_id, b_id = self.resolve(base), self.resolve(target)

@@ -46,6 +46,7 @@ class Snapshot:
     rows: int
     files: int
     shadowed: Mapping[str, int] = field(default_factory=dict)  # path -> rows
+    partition_by: tuple[str, ...] = ()  # the partition columns of every layer's Delta table
 
     def layer(self, path: str) -> Layer | None:
         return next((lay for lay in self.layers if lay.path == path), None)
@@ -57,6 +58,8 @@ class Snapshot:
             "rows": self.rows,
             "files": self.files,
             "shadowed": dict(sorted(self.shadowed.items())),
+            # only when partitioned: an unpartitioned snapshot keeps the id it always had
+            **({"partition_by": list(self.partition_by)} if self.partition_by else {}),
         }
 
     @classmethod
@@ -67,6 +70,7 @@ class Snapshot:
             rows=int(raw["rows"]),
             files=int(raw["files"]),
             shadowed={str(k): int(v) for k, v in raw.get("shadowed", {}).items()},
+            partition_by=tuple(str(c) for c in raw.get("partition_by", ())),
         )
 
 

@@ -8,6 +8,7 @@ layer is ever copied or touched.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -34,6 +35,14 @@ class Change:
     rows_added: int = 0
     rows_removed: int = 0
     parameters: dict[str, str] = field(default_factory=dict)  # the Delta operation's parameters
+    # The dataset's partition columns after the change (None: as the dataset has them).
+    partition_by: tuple[str, ...] | None = None
+
+    def partitioning(self, snapshot: Snapshot | None) -> tuple[str, ...]:
+        """The partition columns the change's files are written by."""
+        if self.partition_by is not None:
+            return self.partition_by
+        return snapshot.partition_by if snapshot is not None else ()
 
 
 def apply_change(
@@ -58,6 +67,7 @@ def apply_change(
     mine = snapshot.layer(own) if snapshot else None
     base = mine.version if mine else None
     schema_change = change.schema_change
+    parts = change.partitioning(snapshot)
     latest = layers.latest_version(dataset, own)
     if latest is not None and latest != base:
         found = pending(layers, dataset, own, base, latest)
@@ -87,9 +97,7 @@ def apply_change(
             readds.append(ref.file)
         elif own == "" or ref.path.startswith(own + "/"):
             rel = ref.path.removeprefix(own + "/") if own else ref.path
-            readds.append(
-                DataFile(rel, ref.file.size, ref.file.rows, ref.file.modification_time, ref.file.stats)
-            )
+            readds.append(ref.file.moved(rel))
         elif ref.version >= 0:
             borrowed.setdefault((ref.layer, ref.version), set()).add(ref.path)
         else:
@@ -110,7 +118,7 @@ def apply_change(
     if staged is not None and not copies:
         adds = staged.result()
     else:
-        adds = layers.write_files(dataset, own, data) if data is not None else []
+        adds = layers.write_files(dataset, own, data, partition_by=parts) if data is not None else []
     if schema_change == "replace":
         own_removes = []  # an overwrite commit removes every file of the layer by itself
     version = layers.commit(
@@ -122,7 +130,11 @@ def apply_change(
         schema=change.schema,
         schema_change=schema_change,
         metadata=metadata,
-        operation=Operation.of(change.operation, {**change.parameters, **(parameters or {})}),
+        operation=Operation.of(
+            change.operation,
+            {**_partitioned(change.operation, parts), **change.parameters, **(parameters or {})},
+        ),
+        partition_by=parts,
     )
 
     kept = [lay for lay in (snapshot.layers if snapshot else ()) if lay.path != own]
@@ -145,6 +157,7 @@ def apply_change(
         rows=(snapshot.rows if snapshot else 0) - removed_rows + added_rows,
         files=(snapshot.files if snapshot else 0) - removed_files + len(adds) + len(change.restore),
         shadowed=shadowed,
+        partition_by=parts,
     )
     return new, DatasetChange(
         operation=change.operation,
@@ -153,3 +166,9 @@ def apply_change(
         files_added=len(adds) + len(change.restore),
         files_removed=removed_files,
     )
+
+
+def _partitioned(operation: str, parts: tuple[str, ...]) -> dict[str, str]:
+    """The ``partitionBy`` a Delta WRITE logs (Spark's spelling: a JSON list)."""
+    writes = operation in ("create", "append", "overwrite")
+    return {"partitionBy": json.dumps(list(parts))} if parts and writes else {}

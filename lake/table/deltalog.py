@@ -70,6 +70,7 @@ class FileAction:
     size: int
     modification_time: int = 0
     stats: str | None = None
+    partition: tuple[tuple[str, str | None], ...] = ()  # partitionValues, in the table's order
 
 
 def entry(
@@ -113,7 +114,7 @@ def entry(
                     "deletionTimestamp": now,
                     "dataChange": operation.data_change,
                     "extendedFileMetadata": True,
-                    "partitionValues": {},
+                    "partitionValues": dict(f.partition),
                     "size": f.size,
                 }
             }
@@ -121,7 +122,7 @@ def entry(
     for f in adds:
         add: dict[str, Any] = {
             "path": quote(f.path, safe=_PATH_SAFE),
-            "partitionValues": {},
+            "partitionValues": dict(f.partition),
             "size": f.size,
             "modificationTime": f.modification_time,
             "dataChange": operation.data_change,
@@ -182,6 +183,7 @@ class LoggedVersion:
     # a change of table properties alone changes no data.
     reschemes: bool | None = None
     weakens: str = ""  # protective table properties the ``metaData`` action changed (see foreign)
+    repartitions: bool = False  # whether the ``metaData`` action changed the partition columns
 
     @property
     def txn(self) -> str | None:

@@ -5,7 +5,7 @@ A version past the one a branch names was written either by a lake writer (its c
 :mod:`lake.write.patience`) or by another engine: a Spark append, a ``write_deltalake`` fix, an
 OPTIMIZE. Those are **foreign**. The lake never heals foreign versions away: it *adopts* them (a lake
 commit that names the version), or *undoes* them on request (a new version without their files; no
-file is deleted), or refuses them with the reason (a protocol the lake cannot read, partitions,
+file is deleted), or refuses them with the reason (a protocol the lake cannot read, new partition columns,
 deletion vectors).
 """
 
@@ -120,7 +120,7 @@ def _judge_metadata(
             weakens = ", ".join(
                 f"{k}={now.get(k)}" for k in PROTECTIVE if k in config and now.get(k) != config[k]
             )
-            v = replace(v, reschemes=new != shape, weakens=weakens)
+            v = replace(v, reschemes=new != shape, weakens=weakens, repartitions=new[1] != shape[1])
             shape, config = new, now
         out.append(v)
     return out
@@ -171,11 +171,12 @@ def refusal(p: Pending) -> str | None:
             features = v.protocol.get("readerFeatures") or []
             if reader > 1 or features:
                 return f"{what} raised the reader protocol to {reader} {features}, which the lake cannot read"
-        if v.metadata is not None and v.metadata.get("partitionColumns"):
-            return f"{what} partitioned the table, which the lake does not support yet"
+        if v.repartitions:
+            return (
+                f"{what} changed the table's partition columns, by which the files of every branch "
+                "of the dataset are laid out"
+            )
         for a in v.adds:
-            if a.get("partitionValues"):
-                return f"{what} added partitioned files, which the lake does not support yet"
             if a.get("deletionVector"):
                 return f"{what} wrote deletion vectors, which the lake cannot read"
         for r in v.removes:
@@ -265,6 +266,11 @@ def adopt(
         rows=(snapshot.rows if snapshot else 0) + sum(f.rows for f in added) - sum(f.rows for f in removed),
         files=(snapshot.files if snapshot else 0) + len(added) - len(removed),
         shadowed=dict(snapshot.shadowed) if snapshot else {},
+        partition_by=(
+            tuple(layers.table(dataset, p.layer, version).metadata().partition_columns)
+            if reschema or snapshot is None
+            else snapshot.partition_by
+        ),
     )
     moved = p.data_change  # a compaction moves rows between files: no row is added or removed
     change = DatasetChange(
@@ -307,6 +313,7 @@ def undo(
         rows=snapshot.rows,
         files=snapshot.files,
         shadowed=dict(snapshot.shadowed),
+        partition_by=snapshot.partition_by,
     )
     change = DatasetChange(
         operation="undo",

@@ -15,6 +15,7 @@ import polars as pl
 
 from lake.errors import InvalidInputError
 from lake.storage.faults import storage_errors
+from lake.table import partitions
 from lake.table.views import FileRef, View
 
 FILE = "__lake_file__"  # the column a scan names each row's file in
@@ -52,11 +53,16 @@ class Rewrite:
 
 def rewrite_keys(view: View, keys: pl.DataFrame, on: Sequence[str], *, what: str) -> Rewrite:
     """The files of ``view`` holding a row whose columns ``on`` equal a row of ``keys``, and
-    their rows less those. Only files whose min/max statistics for ``on[0]`` overlap ``keys``
+    their rows less those. Only files whose min/max statistics for ``on[0]`` overlap ``keys``,
+    and whose partition values (for key columns that partition the dataset) are among the keys',
     are read: keys new to the dataset read no old file."""
     on = list(on)
     low, high = keys[on[0]].min(), keys[on[0]].max()
     candidates = [r for r in view.files.values() if r.may_hold(on[0], low, high)]
+    # A key column that partitions the dataset: a key lands only in the partition of its value.
+    for column in [c for c in on if c in view.partition_by]:
+        wanted = {partitions.text(v) for v in keys[column].unique().to_list()}
+        candidates = [r for r in candidates if dict(r.file.partition).get(column) in wanted]
     probe = view.scan(candidates, file_column=FILE).select([*on, FILE])
     hits = collect(probe.join(keys.lazy(), on=on, how="semi").group_by(FILE).len(), what, view)
     files = files_named(view, hits)

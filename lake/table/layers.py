@@ -33,12 +33,14 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from lake.errors import SchemaMismatchError
 from lake.errors import VersionTaken as VersionTaken  # defined in lake.errors
 from lake.graph.commits import Layer
 from lake.storage import ObjectStore, PreconditionFailed, StorageConfig
 from lake.storage.faults import storage_error, storage_errors
 from lake.table import deltalog
 from lake.table.deltalog import Operation
+from lake.table.partitions import Partition, folder, split, text
 
 TARGET_FILE_BYTES = 64 * 1024 * 1024
 # Old log entries must stay: lake commits time-travel to any version they name. A file this table
@@ -66,6 +68,7 @@ class DataFile:
     rows: int
     modification_time: int
     stats: str
+    partition: Partition = ()  # the file's partition values, as the log spells them (none: unpartitioned)
 
     def bounds(self, column: str) -> tuple[Any, Any] | None:
         """The (min, max) the file's statistics record for ``column``, if they do."""
@@ -74,7 +77,13 @@ class DataFile:
         return None if low is None or high is None else (low, high)
 
     def add_action(self, prefix: str = "") -> AddAction:
-        return AddAction(prefix + self.path, self.size, {}, self.modification_time, True, self.stats)
+        return AddAction(
+            prefix + self.path, self.size, dict(self.partition), self.modification_time, True, self.stats
+        )
+
+    def moved(self, path: str) -> DataFile:
+        """The same file, named by ``path`` (relative to another root)."""
+        return DataFile(path, self.size, self.rows, self.modification_time, self.stats, self.partition)
 
 
 # -- per-file statistics ---------------------------------------------------------------------------
@@ -383,12 +392,21 @@ class Layers:
             return hit
         actions = pa.table(self._table(uri, layer.version).get_add_actions(flatten=False))
         kinds = [k for k in ("null_count", "min", "max") if k in actions.column_names]
-        rows = actions.select(["path", "size_bytes", "modification_time", "num_records", *kinds]).to_pylist()
+        parted = ["partition"] if "partition" in actions.column_names else []
+        rows = actions.select(
+            ["path", "size_bytes", "modification_time", "num_records", *kinds, *parted]
+        ).to_pylist()
+        for row in rows:
+            # The log holds a path URI-encoded (a partition folder ``s=a%20b`` is ``s=a%2520b``
+            # there); a file is named here by its key in storage, and encoded again when logged.
+            row["path"] = unquote(row["path"])
         counted = self._footer_rows(uri, [r["path"] for r in rows if r["num_records"] is None])
         files: dict[str, DataFile] = {}
         for row in rows:
             records = row["num_records"]
             n = int(records) if records is not None else counted[row["path"]]
+            values = row.get("partition") or {}
+            partition = tuple((name, text(value)) for name, value in values.items())
             stats: dict[str, Any] = {"numRecords": n}
             for kind, key in (("min", "minValues"), ("max", "maxValues"), ("null_count", "nullCount")):
                 value = _logged_stats(row.get(kind), kind=kind) if kind in kinds else None
@@ -400,6 +418,7 @@ class Layers:
                 rows=n,
                 modification_time=int(row["modification_time"]),
                 stats=json.dumps(stats, allow_nan=False),
+                partition=partition,
             )
         self._files[cache_key] = files
         if len(self._files) > 256:
@@ -413,14 +432,7 @@ class Layers:
         fs = self.config.arrow_filesystem()
 
         def count(path: str) -> int:
-            try:
-                return int(pq.read_metadata(self.config.arrow_path(f"{uri}/{path}"), filesystem=fs).num_rows)
-            except FileNotFoundError:
-                if "%" not in path:
-                    raise
-                # A log may hold a path percent-encoded (partition values with spaces, ...).
-                decoded = self.config.arrow_path(f"{uri}/{unquote(path)}")
-                return int(pq.read_metadata(decoded, filesystem=fs).num_rows)
+            return int(pq.read_metadata(self.config.arrow_path(f"{uri}/{path}"), filesystem=fs).num_rows)
 
         with storage_errors("read the parquet footers of", uri, self.config):
             if len(paths) == 1:
@@ -430,23 +442,40 @@ class Layers:
 
     # -- writing ---------------------------------------------------------------------------------
     def write_files(
-        self, dataset: str, layer_path: str, table: pa.Table, *, rows_per_file: int | None = None
+        self,
+        dataset: str,
+        layer_path: str,
+        table: pa.Table,
+        *,
+        rows_per_file: int | None = None,
+        partition_by: Sequence[str] = (),
     ) -> list[DataFile]:
         """Write ``table`` as parquet files below the layer root; commit nothing. Files hold
-        ``rows_per_file`` rows each, or as many as :data:`TARGET_FILE_BYTES` of Arrow memory."""
+        ``rows_per_file`` rows each, or as many as :data:`TARGET_FILE_BYTES` of Arrow memory.
+        With ``partition_by``, each partition's rows go to files of their own, in its Hive-style
+        folder and without the partition columns (:mod:`lake.table.partitions`)."""
         if table.num_rows == 0:
             return []
         local = self.config.scheme == "file"
         root = self.uri(dataset, layer_path)
-        if local:
-            with storage_errors("write data files to", root, self.config, writing=True):
-                os.makedirs(root, exist_ok=True)
         per_row = max(1, table.nbytes // max(1, table.num_rows))
         step = rows_per_file or max(1, TARGET_FILE_BYTES // per_row)
-        chunks = [table.slice(i, step) for i in range(0, table.num_rows, step)]
+        chunks: list[tuple[Partition, pa.Table]] = []
+        for partition, rows in split(table, partition_by):
+            chunks += [(partition, rows.slice(i, step)) for i in range(0, rows.num_rows, step)]
+        if local:
+            with storage_errors("write data files to", root, self.config, writing=True):
+                for place in {folder(p) for p, _ in chunks}:
+                    os.makedirs(f"{root}/{place}" if place else root, exist_ok=True)
 
-        def write(chunk: pa.Table) -> DataFile:
-            name = f"part-{uuid.uuid4()}-c000.snappy.parquet"
+        def write(part: tuple[Partition, pa.Table]) -> DataFile:
+            partition, chunk = part
+            place = folder(partition)
+            name = (
+                f"{place}/part-{uuid.uuid4()}-c000.snappy.parquet"
+                if place
+                else (f"part-{uuid.uuid4()}-c000.snappy.parquet")
+            )
             footer: list[pq.FileMetaData] = []
             options = {"compression": "snappy", "use_dictionary": _dictionary_columns(chunk)}
             if local:
@@ -465,6 +494,7 @@ class Layers:
                 rows=chunk.num_rows,
                 modification_time=int(time.time() * 1000),
                 stats=json.dumps(_column_stats(chunk, footer[0] if footer else None)),
+                partition=partition,
             )
 
         with storage_errors("write data files to", root, self.config, writing=True):
@@ -487,6 +517,7 @@ class Layers:
         add_prefix: str = "",
         operation: Operation | None = None,
         restore_metadata: int | None = None,
+        partition_by: Sequence[str] = (),
     ) -> int:
         """Commit ``adds`` and ``removes`` on top of version ``base`` (None: create the table).
 
@@ -494,7 +525,8 @@ class Layers:
         ``'replace'`` overwrites the whole layer, schema included (``removes`` must be empty).
         ``operation`` is what the log entry says was done (see :mod:`lake.table.deltalog`).
         ``restore_metadata``: also put back the table's metadata (schema, properties) as that
-        version had it (undoing another engine's schema change).
+        version had it (undoing another engine's schema change). ``partition_by``: the table's
+        partition columns, when this commit creates or replaces it.
         """
         uri = self.uri(dataset, layer_path)
         opts = self.config.delta_options()
@@ -510,6 +542,7 @@ class Layers:
                     delta_schema,
                     [a for a in add_actions if isinstance(a, AddAction)],
                     mode="error",
+                    partition_by=list(partition_by) or None,
                     configuration=TABLE_CONFIGURATION,
                     storage_options=opts,
                     commit_properties=props,
@@ -518,11 +551,16 @@ class Layers:
                 return 0
             loaded = self._latest.pop(uri, None)
             dt = loaded if loaded is not None and loaded.version() == base else self._table(uri, base)
+            if schema_change == "replace" and list(dt.metadata().partition_columns) != list(partition_by):
+                return self._repartition(
+                    dt, uri, dataset, layer_path, base, adds, custom, operation, schema, partition_by
+                )
             if schema_change == "replace":
                 dt.create_write_transaction(
                     add_actions,
                     mode="overwrite",
                     schema=delta_schema,
+                    partition_by=list(partition_by) or None,
                     commit_properties=props,
                     post_commithook_properties=_HOOKS,
                 )
@@ -545,7 +583,10 @@ class Layers:
                     dt, uri, dataset, layer_path, version, adds, removes, custom, operation, add_prefix, meta
                 )
                 return version + 1
-            removals = [RemoveAction(f.path, True, int(time.time() * 1000), f.size, {}) for f in removes]
+            removals = [
+                RemoveAction(f.path, True, int(time.time() * 1000), f.size, dict(f.partition))
+                for f in removes
+            ]
             dt.create_write_transaction(
                 [*add_actions, *removals],
                 mode="append",
@@ -585,9 +626,10 @@ class Layers:
             read_version=version,
             operation=operation or Operation.of("append"),
             adds=[
-                deltalog.FileAction(add_prefix + f.path, f.size, f.modification_time, f.stats) for f in adds
+                deltalog.FileAction(add_prefix + f.path, f.size, f.modification_time, f.stats, f.partition)
+                for f in adds
             ],
-            removes=[deltalog.FileAction(f.path, f.size) for f in removes],
+            removes=[deltalog.FileAction(f.path, f.size, partition=f.partition) for f in removes],
             custom=custom,
             metadata=metadata,
             author=str(custom["lake.author"]) if custom.get("lake.author") else None,
@@ -599,6 +641,43 @@ class Layers:
         if (version + 1) % max(1, interval) == 0:
             with storage_errors("write a checkpoint of the Delta table", uri, self.config, writing=True):
                 self._table(uri, version + 1).create_checkpoint()
+
+    def _repartition(
+        self,
+        dt: DeltaTable,
+        uri: str,
+        dataset: str,
+        layer_path: str,
+        base: int,
+        adds: Sequence[DataFile],
+        custom: Mapping[str, Any],
+        operation: Operation | None,
+        schema: pa.Schema,
+        partition_by: Sequence[str],
+    ) -> int:
+        """Overwrite the layer with ``adds`` under new partition columns: one log entry removing
+        every file and changing the table's ``metaData`` (delta-rs's overwrite keeps the old
+        partition columns). Returns the new version."""
+        if not _plain_protocol(dt):
+            raise SchemaMismatchError(
+                f"the Delta table {uri} uses table features the lake does not write itself; "
+                "its partition columns cannot be changed here",
+                hint="write the data to a new dataset partitioned as wanted",
+            )
+        m = dt.metadata()
+        meta = {
+            "id": m.id,
+            "name": m.name,
+            "description": m.description,
+            "format": {"provider": "parquet", "options": {}},
+            "schemaString": DeltaSchema.from_arrow(schema).to_json(),
+            "partitionColumns": list(partition_by),
+            "configuration": dict(m.configuration),
+            "createdTime": m.created_time,
+        }
+        removes = list(self.files(dataset, Layer(layer_path, base)).values())
+        self._log(dt, uri, dataset, layer_path, base, adds, removes, custom, operation, "", meta)
+        return base + 1
 
     def _metadata_action(self, uri: str, version: int) -> dict[str, Any]:
         """The ``metaData`` action that gives the table the schema and properties it had at

@@ -8,6 +8,11 @@ not read it. Anything else (functions, NOT, IS NULL, columns compared with colum
 another type than the column) may match any file: pruning only ever skips files it can prove
 irrelevant.
 
+A partitioned dataset's files are also pruned exactly by their partition values: each AND-ed
+part of the predicate that names partition columns only (any SQL polars runs) is evaluated on
+each partition's values; a file where one is false holds no selected row, and a file where every
+part is such a part, and true, has every row selected (a delete drops it unread).
+
 Bounds are compared where the statistics bound the values: numbers, booleans, dates
 (``YYYY-MM-DD`` strings compare as dates) and strings (delta-rs writes them whole; Spark truncates
 long ones to a prefix for the minimum and a prefix with a tie-breaker above it for the maximum,
@@ -19,7 +24,8 @@ from __future__ import annotations
 
 import decimal
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -27,6 +33,8 @@ import pyarrow as pa
 
 from lake.errors import InvalidInputError
 
+from . import partitions
+from .partitions import Partition
 from .views import FileRef, View
 
 if TYPE_CHECKING:
@@ -178,6 +186,14 @@ def _build(node: exp.Expression, kinds: dict[str, str]) -> MayMatch:
 def may_match(where: str, schema: pa.Schema) -> MayMatch:
     """A test that is False only for files whose statistics prove ``where`` selects none of
     their rows (True for every file when the predicate cannot be read this way)."""
+    tree = _parse(where)
+    if tree is None:
+        return _always
+    kinds = {f.name: k for f in schema if (k := _kind(f.type)) is not None}
+    return _build(tree, kinds)
+
+
+def _parse(where: str) -> exp.Expression | None:
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
@@ -185,16 +201,60 @@ def may_match(where: str, schema: pa.Schema) -> MayMatch:
     try:
         tree = sqlglot.parse_one(where)
     except SqlglotError:
-        return _always
-    assert isinstance(tree, exp.Expression)
-    kinds = {f.name: k for f in schema if (k := _kind(f.type)) is not None}
-    return _build(tree, kinds)
+        return None
+    return tree if isinstance(tree, exp.Expression) else None
 
 
-def predicate(where: str) -> pl.Expr:
-    """``where`` as polars runs it; a predicate polars cannot read is an InvalidInputError."""
+def _coerced(where: str, dates: Collection[str], times: Collection[str]) -> str:
+    """``where`` with each string literal compared to a date (``times``: a timestamp) column cast
+    to that type, as Spark and Delta read ``day = '2026-11-01'``; polars would compare a date with
+    a string and fail."""
+    from sqlglot import exp
+
+    if not dates and not times:
+        return where
+    tree = _parse(where)
+    if tree is None:
+        return where
+    changed = False
+
+    def cast(node: exp.Expression, column: exp.Expression) -> exp.Expression:
+        nonlocal changed
+        if not (isinstance(node, exp.Literal) and node.is_string and isinstance(column, exp.Column)):
+            return node
+        if column.name in dates:
+            changed = True
+            return exp.cast(node, "DATE")
+        if column.name in times:
+            changed = True
+            return exp.cast(node, "TIMESTAMP")
+        return node
+
+    for binary in list(tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)):
+        left, right = binary.this, binary.expression
+        binary.set("this", cast(left, right))
+        binary.set("expression", cast(right, left))
+    for within in list(tree.find_all(exp.In)):
+        within.set("expressions", [cast(e, within.this) for e in within.expressions])
+    for between in list(tree.find_all(exp.Between)):
+        for key in ("low", "high"):
+            between.set(key, cast(between.args[key], between.this))
+    return tree.sql() if changed else where
+
+
+def _temporal(schema: pa.Schema) -> tuple[set[str], set[str]]:
+    """The date columns and the zone-less timestamp columns of ``schema``."""
+    dates = {f.name for f in schema if pa.types.is_date(f.type)}
+    times = {f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.tz is None}
+    return dates, times
+
+
+def predicate(where: str, schema: pa.Schema | None = None) -> pl.Expr:
+    """``where`` as polars runs it on rows of ``schema``; a predicate polars cannot read is an
+    InvalidInputError."""
+    sql = _coerced(where, *_temporal(schema)) if schema is not None else where
     try:
-        return pl.sql_expr(where)
+        return pl.sql_expr(sql)
     except Exception as exc:
         raise InvalidInputError(f"cannot parse the predicate {where!r}: {exc}") from exc
 
@@ -204,12 +264,69 @@ def selects(frame: pl.DataFrame, where: str) -> pl.Series:
     (``true``) broadcast to every row."""
     mask = "__lakegate_selected__"
     try:
-        return frame.with_columns(predicate(where).fill_null(False).alias(mask)).get_column(mask)
+        pred = predicate(where, frame.head(0).to_arrow().schema)
+        return frame.with_columns(pred.fill_null(False).alias(mask)).get_column(mask)
     except pl.exceptions.PolarsError as exc:
         raise InvalidInputError(f"cannot apply the predicate {where!r}: {exc}") from None
 
 
-def selected(view: View, where: str) -> tuple[list[FileRef], pl.Expr]:
-    """The files of ``view`` whose statistics may hold a row ``where`` selects, and the predicate."""
+@dataclass(frozen=True)
+class Selection:
+    """The files of a view a predicate may select rows of, and the predicate as polars runs it.
+    ``whole``: the paths of those files whose every row it selects (their partition values alone
+    decide it), which a delete drops without reading them."""
+
+    files: list[FileRef]
+    predicate: pl.Expr
+    whole: frozenset[str] = frozenset()
+
+    @property
+    def partly(self) -> list[FileRef]:
+        """The files whose rows must be read to tell which the predicate selects."""
+        return [r for r in self.files if r.path not in self.whole]
+
+
+def selected(view: View, where: str) -> Selection:
+    """The files of ``view`` that may hold a row ``where`` selects: pruned by the partition
+    values of a partitioned dataset (exactly), then by the files' statistics."""
     may = may_match(where, view.schema)
-    return [r for r in view.files.values() if may(r)], predicate(where)
+    files = [r for r in view.files.values() if may(r)]
+    pred = predicate(where, view.schema)
+    if not view.partition_by or not files:
+        return Selection(files, pred)
+    excluded, whole = _by_partition(where, view.schema, view.partition_by, files)
+    kept = [r for r in files if r.file.partition not in excluded]
+    return Selection(kept, pred, frozenset(r.path for r in kept if r.file.partition in whole))
+
+
+def _by_partition(
+    where: str, schema: pa.Schema, partition_by: Sequence[str], files: Sequence[FileRef]
+) -> tuple[set[Partition], set[Partition]]:
+    """The partitions (among ``files``') that ``where`` selects no row of, and those it selects
+    every row of: each AND-ed part of it that names partition columns only is evaluated on the
+    partition values. A part that cannot be evaluated that way decides nothing."""
+    from sqlglot import exp
+
+    tree = _parse(where)
+    if tree is None:
+        return set(), set()
+    conjuncts = list(tree.flatten()) if isinstance(tree, exp.And) else [tree]
+    distinct = list(dict.fromkeys(r.file.partition for r in files))
+    values = partitions.frame(distinct, schema)
+    excluded: set[Partition] = set()
+    decided = 0
+    for part in conjuncts:
+        names = {c.name for c in part.find_all(exp.Column)}
+        if not names or not names <= set(partition_by) or any(c.table for c in part.find_all(exp.Column)):
+            continue
+        if part.find(exp.Select, exp.Subquery) is not None:
+            continue
+        try:
+            mask = selects(values, where if len(conjuncts) == 1 else part.sql()).to_list()
+        except InvalidInputError:
+            continue
+        decided += 1
+        excluded |= {p for p, hit in zip(distinct, mask, strict=True) if not hit}
+    everything = decided == len(conjuncts)
+    whole = {p for p in distinct if p not in excluded} if everything else set()
+    return excluded, whole

@@ -13,8 +13,10 @@ import pyarrow.dataset as pads
 
 from lake.graph.commits import Snapshot
 from lake.storage.faults import storage_errors
+from lake.table import partitions
 from lake.table.frames import arrow_schema
 from lake.table.layers import DataFile, Layers
+from lake.table.partitions import Partition
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,13 @@ class View:
         schema = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
         return read_files(self.layers, self.dataset, chosen, schema)
 
+    @property
+    def partition_by(self) -> tuple[str, ...]:
+        return self.snapshot.partition_by
+
     def scan(self, refs: list[FileRef] | None = None, *, file_column: str | None = None) -> pl.LazyFrame:
+        """The rows of ``refs`` (default: every file), lazily; a partitioned dataset's files get
+        their partition columns from the log's values (:mod:`lake.table.partitions`)."""
         chosen = list(self.files.values()) if refs is None else refs
         schema = pl.from_arrow(self.schema.empty_table()).schema  # type: ignore[union-attr]
         if not chosen:
@@ -78,28 +86,50 @@ class View:
         # Lazy: the files are read when the frame is collected, and that collect is where a
         # storage fault surfaces (as OSError); collect through storage_errors() to map it.
         with storage_errors("read the data files of", self.layers.uri(self.dataset), self.layers.config):
-            return pl.scan_parquet(
-                [self.uri(r) for r in chosen],
-                schema=schema,
-                missing_columns="insert",
-                storage_options=self.layers.config.polars_options(),
-                include_file_paths=file_column,
-            )
+            frames = []
+            for partition, group in _by_partition(chosen):
+                named = {name for name, _ in partition}
+                frame = pl.scan_parquet(
+                    [self.uri(r) for r in group],
+                    schema=pl.Schema({k: v for k, v in schema.items() if k not in named}),
+                    missing_columns="insert",
+                    storage_options=self.layers.config.polars_options(),
+                    include_file_paths=file_column,
+                )
+                if partition:
+                    lits = [partitions.literal(n, v, self.schema) for n, v in partition if n in schema]
+                    frame = frame.with_columns(lits)
+                frames.append(frame.select([*schema, *([file_column] if file_column else [])]))
+            return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+
+
+def _by_partition(refs: Sequence[FileRef]) -> list[tuple[Partition, list[FileRef]]]:
+    """``refs`` grouped by their partition values (in order of first appearance)."""
+    groups: dict[Partition, list[FileRef]] = {}
+    for ref in refs:
+        groups.setdefault(ref.file.partition, []).append(ref)
+    return list(groups.items())
 
 
 def read_files(layers: Layers, dataset: str, refs: Sequence[FileRef], schema: pa.Schema) -> pa.Table:
-    """The rows of ``refs`` (files of ``dataset``), read with ``schema`` (absent columns: nulls)."""
+    """The rows of ``refs`` (files of ``dataset``), read with ``schema`` (absent columns: nulls;
+    partition columns from the files' partition values)."""
     if not refs:
         return schema.empty_table()
     config = layers.config
+    parts = []
     with storage_errors("read the data files of", layers.uri(dataset), config):
-        data = pads.dataset(
-            [config.arrow_path(layers.uri(dataset, r.path)) for r in refs],
-            schema=schema,
-            format="parquet",
-            filesystem=config.arrow_filesystem(),
-        )
-        return data.to_table(columns=schema.names)
+        for partition, group in _by_partition(refs):
+            named = {name for name, _ in partition}
+            stored = pa.schema([f for f in schema if f.name not in named])
+            data = pads.dataset(
+                [config.arrow_path(layers.uri(dataset, r.path)) for r in group],
+                schema=stored,
+                format="parquet",
+                filesystem=config.arrow_filesystem(),
+            ).to_table(columns=stored.names)
+            parts.append(partitions.with_columns(data, dict(partition), schema) if partition else data)
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
 class KeptRows:

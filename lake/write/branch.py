@@ -69,6 +69,7 @@ class Branch:
         schema_mode: SchemaMode = "strict",
         on_violation: OnViolation = "reject",
         replace_where: str | None = None,
+        partition_by: Sequence[str] | None = None,
         message: str | None = None,
         author: str | None = None,
         metadata: Mapping[str, Any] | None = None,
@@ -76,6 +77,8 @@ class Branch:
         """Append ``data`` to ``dataset`` (created on first write) or overwrite it: one commit.
         ``mode='overwrite', replace_where=SQL`` replaces only the rows the predicate selects (as
         Delta's replaceWhere), and refuses data holding a row the predicate does not select.
+        ``partition_by``: a new dataset's partition columns (else the contract's ``partition_by``);
+        an overwrite with ``schema_mode='overwrite'`` may lay an existing one out anew.
 
         With a contract on the branch, the data must satisfy it: ``on_violation='reject'``
         (the default) commits nothing and raises :class:`ContractViolationError`;
@@ -88,6 +91,7 @@ class Branch:
                 schema_mode=schema_mode,
                 on_violation=on_violation,
                 replace_where=replace_where,
+                partition_by=partition_by,
             )
         return tx.result
 
@@ -198,6 +202,7 @@ class Transaction:
         schema_mode: SchemaMode = "strict",
         on_violation: OnViolation = "reject",
         replace_where: str | None = None,
+        partition_by: Sequence[str] | None = None,
     ) -> None:
         check_dataset_name(dataset)
         if mode not in ("append", "overwrite"):
@@ -208,10 +213,13 @@ class Transaction:
                 "replace_where replaces some rows of the dataset: it needs mode='overwrite' "
                 "and a schema_mode other than 'overwrite'"
             )
+        parts = None if partition_by is None else _columns(partition_by)
         if mode == "append":
-            self._ops.append(Append(dataset, to_arrow(data), schema_mode, on_violation))
+            self._ops.append(Append(dataset, to_arrow(data), schema_mode, on_violation, parts))
         else:
-            self._ops.append(Overwrite(dataset, to_arrow(data), schema_mode, on_violation, replace_where))
+            self._ops.append(
+                Overwrite(dataset, to_arrow(data), schema_mode, on_violation, replace_where, parts)
+            )
 
     def delete(self, dataset: str, where: str) -> None:
         check_dataset_name(dataset)
@@ -240,3 +248,11 @@ class Transaction:
             self._result = self.branch.commit(
                 self._ops, message=self.message, author=self.author, metadata=self.metadata
             )
+
+
+def _columns(partition_by: Sequence[str]) -> tuple[str, ...]:
+    """``partition_by`` as a tuple of names (a single name is one column, not its letters)."""
+    names = (partition_by,) if isinstance(partition_by, str) else tuple(partition_by)
+    if not all(isinstance(n, str) and n for n in names):
+        raise InvalidInputError(f"partition_by takes column names, not {partition_by!r}")
+    return names

@@ -50,6 +50,20 @@ def contract_in_force(store: ContractStore, draft: Draft, dataset: str) -> Contr
     return None
 
 
+def _partitioned_as(op: Written, contract: Contract) -> Written:
+    """``op`` with the contract's partition columns, which it may repeat but not contradict."""
+    wanted = tuple(contract.partition_by)
+    if not wanted or not isinstance(op, Batch):
+        return op
+    if op.partition_by is not None and tuple(op.partition_by) != wanted:
+        raise InvalidInputError(
+            f"the contract of {op.dataset!r} partitions it by {list(wanted)}; the write asks for "
+            f"{list(op.partition_by)}",
+            hint="leave partition_by out (the contract's applies), or change the contract",
+        )
+    return replace(op, partition_by=wanted)
+
+
 def check(
     layers: Layers, op: Written, draft: Draft, contract: Contract | None, kept: Staged | None
 ) -> Checked:
@@ -64,6 +78,7 @@ def check(
         assert change is not None
         return Checked(change, files=None if aside else stage(layers, op.dataset, draft.own, change, kept))
     typed = cast_to_contract(contract, raw) if raw is not None else None
+    op = _partitioned_as(op, contract)
     change = plan(op, draft, typed.table if typed is not None else None)
     assert change is not None
     files = None if aside else (kept.reuse(change) if kept is not None else None)

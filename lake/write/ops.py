@@ -46,6 +46,7 @@ class Append:
     data: pa.Table
     schema_mode: SchemaMode = "strict"
     on_violation: OnViolation = "reject"
+    partition_by: tuple[str, ...] | None = None  # for a new dataset (None: the contract's, or none)
     __repr__ = _repr
 
 
@@ -56,6 +57,7 @@ class Overwrite:
     schema_mode: SchemaMode = "strict"
     on_violation: OnViolation = "reject"
     replace_where: str | None = None  # SQL: replace only the rows it selects (Delta's replaceWhere)
+    partition_by: tuple[str, ...] | None = None  # a new dataset's, or a new one with schema_mode='overwrite'
     __repr__ = _repr
 
 
@@ -66,6 +68,7 @@ class Upsert:
     key: tuple[str, ...]
     schema_mode: SchemaMode = "strict"
     on_violation: OnViolation = "reject"
+    partition_by: tuple[str, ...] | None = None  # for a new dataset (None: the contract's, or none)
     __repr__ = _repr
 
 
@@ -170,20 +173,31 @@ def check_on_violation(mode: str) -> None:
         raise InvalidInputError(f"unknown on_violation {mode!r}: use 'reject' or 'quarantine'")
 
 
-@functools.singledispatch
 def plan(op: Op, draft: Draft, rows: pa.Table | None = None) -> Change | None:
     """What ``op`` does to ``draft``. ``rows`` are the rows a :data:`Batch` brings as they will
-    be written (cast to the dataset's contract, less any set aside)."""
+    be written (cast to the dataset's contract, less any set aside). The change names the
+    partition columns its files are written by."""
+    change = _plan(op, draft, rows)
+    if change is not None and change.partition_by is None:
+        view = draft.view(op.dataset) if isinstance(op, DataOp) else None
+        change.partition_by = view.snapshot.partition_by if view is not None else ()
+    return change
+
+
+@functools.singledispatch
+def _plan(op: Op, draft: Draft, rows: pa.Table | None = None) -> Change | None:
     raise TypeError(f"no planner for {type(op).__name__}")
 
 
-@plan.register(Append)
+@_plan.register(Append)
 def _append(op: Append, draft: Draft, rows: pa.Table | None = None) -> Change:
     data = op.data if rows is None else rows
-    return plan_write(draft.view(op.dataset), data, mode="append", schema_mode=op.schema_mode)
+    return plan_write(
+        draft.view(op.dataset), data, mode="append", schema_mode=op.schema_mode, partition_by=op.partition_by
+    )
 
 
-@plan.register(Overwrite)
+@_plan.register(Overwrite)
 def _overwrite(op: Overwrite, draft: Draft, rows: pa.Table | None = None) -> Change:
     data = op.data if rows is None else rows
     return plan_write(
@@ -192,21 +206,24 @@ def _overwrite(op: Overwrite, draft: Draft, rows: pa.Table | None = None) -> Cha
         mode="overwrite",
         schema_mode=op.schema_mode,
         replace_where=op.replace_where,
+        partition_by=op.partition_by,
     )
 
 
-@plan.register(Upsert)
+@_plan.register(Upsert)
 def _upsert(op: Upsert, draft: Draft, rows: pa.Table | None = None) -> Change:
     data = op.data if rows is None else rows
-    return plan_upsert(draft.view(op.dataset), data, op.key, schema_mode=op.schema_mode)
+    return plan_upsert(
+        draft.view(op.dataset), data, op.key, schema_mode=op.schema_mode, partition_by=op.partition_by
+    )
 
 
-@plan.register(Delete)
+@_plan.register(Delete)
 def _delete(op: Delete, draft: Draft, rows: pa.Table | None = None) -> Change:
     return plan_delete(draft.existing(op.dataset), op.where)
 
 
-@plan.register(Revert)
+@_plan.register(Revert)
 def _revert(op: Revert, draft: Draft, rows: pa.Table | None = None) -> Change:
     return plan_revert(
         op.dataset,
@@ -219,7 +236,7 @@ def _revert(op: Revert, draft: Draft, rows: pa.Table | None = None) -> Change:
     )
 
 
-@plan.register(MergeDataset)
+@_plan.register(MergeDataset)
 def _merge(op: MergeDataset, draft: Draft, rows: pa.Table | None = None) -> Change:
     view = draft.view(op.dataset)
     current = view.snapshot if view is not None else None
@@ -236,12 +253,12 @@ def _merge(op: MergeDataset, draft: Draft, rows: pa.Table | None = None) -> Chan
     return again.change
 
 
-@plan.register(SetContract)
+@_plan.register(SetContract)
 def _set_contract(op: SetContract, draft: Draft, rows: pa.Table | None = None) -> None:
     draft.set_contract(op.dataset, op.contract)
 
 
-@plan.register(SetRules)
+@_plan.register(SetRules)
 def _set_rules(op: SetRules, draft: Draft, rows: pa.Table | None = None) -> None:
     draft.set_rules(op.settings)
 

@@ -3,9 +3,9 @@ whose actions say ``dataChange: false`` (Delta's OPTIMIZE). No row changes: the 
 order they arrived, in fewer files. The files it replaces stay in storage for the commits that
 still name them, until ``lake gc`` finds none does.
 
-Bins are runs of consecutive small files in order of arrival (a file at or above the target size
-ends a run), filled up to the target size; a bin of one file is left alone. Each bin is read and
-written on its own, so memory holds one bin at a time, never the dataset.
+Bins are runs of consecutive small files of one partition in order of arrival (a file at or above
+the target size ends a run), filled up to the target size; a bin of one file is left alone. Each
+bin is read and written on its own, so memory holds one bin at a time, never the dataset.
 """
 
 from __future__ import annotations
@@ -43,13 +43,18 @@ def compact(
     """The compaction of ``view``'s small files into the layer ``own``: the change (no rows
     added or removed) and its files, written already. None: nothing to compact."""
     arrival = sorted(view.files.values(), key=lambda r: r.file.modification_time)
-    packed = bins(arrival, target)
+    by_partition: dict[tuple[tuple[str, str | None], ...], list[FileRef]] = {}
+    for ref in arrival:  # a file holds one partition's rows: bins never mix partitions
+        by_partition.setdefault(ref.file.partition, []).append(ref)
+    packed = [b for refs in by_partition.values() for b in bins(refs, target)]
     if not packed:
         return None
     written: list[DataFile] = []
     for group in packed:
         rows = view.to_arrow(refs=group)
-        written += layers.write_files(view.dataset, own, rows, rows_per_file=max(1, rows.num_rows))
+        written += layers.write_files(
+            view.dataset, own, rows, rows_per_file=max(1, rows.num_rows), partition_by=view.partition_by
+        )
     done: Future[list[DataFile]] = Future()
     done.set_result(written)
     removed = [ref for group in packed for ref in group]

@@ -14,13 +14,14 @@ import pyarrow as pa
 
 from lake.errors import DatasetNotFoundError, InvalidInputError, RevertConflictError, SchemaMismatchError
 from lake.graph.commits import Snapshot
+from lake.table import partitions
 from lake.table.change import Change
 from lake.table.frames import conform, normalize, to_arrow
 from lake.table.keys import FILE, collect, files_named, rewrite_keys
 from lake.table.layers import SchemaChange
 from lake.table.pruning import selected, selects
 from lake.table.revert import RevertStrategy, plan_revert_rows
-from lake.table.views import View
+from lake.table.views import FileRef, View
 
 SchemaMode = Literal["strict", "merge", "overwrite"]
 
@@ -32,19 +33,30 @@ def plan_write(
     mode: Literal["append", "overwrite"],
     schema_mode: SchemaMode,
     replace_where: str | None = None,
+    partition_by: Sequence[str] | None = None,
 ) -> Change:
+    """``partition_by``: a new dataset's partition columns; for one that exists, the ones it has
+    (or new ones, for an overwrite with ``schema_mode='overwrite'``, which rewrites every file)."""
     table = data if isinstance(data, pa.Table) else to_arrow(data)
+    repartition = mode == "overwrite" and schema_mode == "overwrite"
+    if view is not None and not repartition:
+        _refuse_other_partitioning(view, partition_by)
     if replace_where is not None:
         if view is not None:
             return _plan_replace_where(view, table, replace_where, schema_mode)
         _refuse_rows_outside(normalize(table), replace_where)  # the rows as they will be stored
     if view is None:
         table = normalize(table)
-        return Change("create", table.schema, data=table, rows_added=table.num_rows)
+        new = tuple(partition_by or ())
+        partitions.check(table.schema, new)
+        return Change("create", table.schema, data=table, rows_added=table.num_rows, partition_by=new)
     if mode == "overwrite":
+        parts: tuple[str, ...] | None = None
         if schema_mode == "overwrite":
             table = normalize(table)
             schema = table.schema
+            parts = tuple(view.snapshot.partition_by if partition_by is None else partition_by)
+            partitions.check(schema, parts)
         else:
             table, schema = conform(table, view.schema, allow_new_columns=schema_mode == "merge")
         removed = list(view.files.values())
@@ -56,12 +68,26 @@ def plan_write(
             remove=removed,
             rows_added=table.num_rows,
             rows_removed=sum(r.file.rows for r in removed),
+            partition_by=parts,
         )
     if schema_mode == "overwrite":
         raise InvalidInputError("schema_mode='overwrite' needs mode='overwrite'")
     table, schema = conform(table, view.schema, allow_new_columns=schema_mode == "merge")
     widen: SchemaChange = "add" if schema != view.schema else None
     return Change("append", schema, widen, data=table, rows_added=table.num_rows)
+
+
+def _refuse_other_partitioning(view: View, partition_by: Sequence[str] | None) -> None:
+    """Refuse partition columns other than the dataset's: its files are laid out by those."""
+    have = tuple(view.snapshot.partition_by)
+    if partition_by is None or tuple(partition_by) == have:
+        return
+    said = f"partitioned by {list(have)}" if have else "not partitioned"
+    raise InvalidInputError(
+        f"dataset {view.dataset!r} is {said}; the write asks for partition_by {list(partition_by)}",
+        hint="to lay the dataset out again, overwrite it whole: mode='overwrite', "
+        "schema_mode='overwrite' (lake write --mode overwrite --schema-mode overwrite)",
+    )
 
 
 def _refuse_rows_outside(table: pa.Table, where: str) -> None:
@@ -101,14 +127,19 @@ def _plan_replace_where(view: View, table: pa.Table, where: str, schema_mode: Sc
 def plan_delete(view: View, where: str) -> Change:
     """The files holding rows ``where`` selects, rewritten without them. Only the files whose
     statistics may hold such a row are read (:mod:`lake.table.pruning`)."""
-    candidates, pred = selected(view, where)
-    hits = collect(
-        view.scan(candidates, file_column=FILE).filter(pred).group_by(FILE).len(),
-        f"the predicate {where!r}",
-        view,
-    )
-    touched = files_named(view, hits)
-    deleted = int(hits["len"].sum()) if hits.height else 0
+    chosen = selected(view, where)
+    pred = chosen.predicate
+    whole = [r for r in chosen.files if r.path in chosen.whole]  # every row goes: not read
+    touched: list[FileRef] = []
+    deleted = sum(r.file.rows for r in whole)
+    if chosen.partly:
+        hits = collect(
+            view.scan(chosen.partly, file_column=FILE).filter(pred).group_by(FILE).len(),
+            f"the predicate {where!r}",
+            view,
+        )
+        touched = files_named(view, hits)
+        deleted += int(hits["len"].sum()) if hits.height else 0
     kept: pa.Table | None = None
     if touched:
         frame = collect(
@@ -119,18 +150,25 @@ def plan_delete(view: View, where: str) -> Change:
         "delete",
         view.schema,
         data=kept,
-        remove=touched,
+        remove=[*whole, *touched],
         rows_removed=deleted,
         parameters={"predicate": json.dumps([where])},
     )
 
 
-def plan_upsert(view: View | None, data: Any, key: Sequence[str], *, schema_mode: SchemaMode) -> Change:
+def plan_upsert(
+    view: View | None,
+    data: Any,
+    key: Sequence[str],
+    *,
+    schema_mode: SchemaMode,
+    partition_by: Sequence[str] | None = None,
+) -> Change:
     keys = list(key)
     if not keys:
         raise InvalidInputError("upsert needs at least one key column")
     if view is None:
-        change = plan_write(None, data, mode="append", schema_mode=schema_mode)
+        change = plan_write(None, data, mode="append", schema_mode=schema_mode, partition_by=partition_by)
         change.operation = "upsert"
         return change
     table, schema = conform(
@@ -138,6 +176,7 @@ def plan_upsert(view: View | None, data: Any, key: Sequence[str], *, schema_mode
         view.schema,
         allow_new_columns=schema_mode == "merge",
     )
+    _refuse_other_partitioning(view, partition_by)
     missing = [k for k in keys if k not in schema.names]
     if missing:
         raise SchemaMismatchError(f"upsert key column(s) {', '.join(missing)} are not in the dataset")

@@ -66,7 +66,7 @@ def stage(layers: Layers, dataset: str, own: str, change: Change, kept: Staged |
         return reused
     assert change.data is not None
     done: Files = Future()
-    done.set_result(layers.write_files(dataset, own, change.data))
+    done.set_result(layers.write_files(dataset, own, change.data, partition_by=change.partition_by or ()))
     return done
 
 
@@ -74,4 +74,6 @@ def overlap(layers: Layers, dataset: str, own: str, change: Change) -> Files | N
     """Start writing a large change's files in the background, to overlap with its checks."""
     if change.data is None or change.data.num_rows < OVERLAP_ROWS:
         return None
-    return _STAGING.submit(layers.write_files, dataset, own, change.data)
+    return _STAGING.submit(
+        layers.write_files, dataset, own, change.data, partition_by=change.partition_by or ()
+    )
