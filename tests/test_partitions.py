@@ -322,3 +322,33 @@ def test_the_cli_writes_a_partitioned_dataset(cli: Lake, tmp_path: Path) -> None
     ).metadata().partition_columns == ["day", "region"]
     out = cli("write", "sales", path, "--partition-by", "region", code=2)
     assert "partition_by" in out
+
+
+def test_a_branch_that_partitions_a_dataset_anew_merges_into_main(repo: lake.Repository) -> None:
+    main = repo.branch("main")
+    everything = pa.concat_tables([day_rows(d) for d in DAYS])
+    main.write("sales", everything)
+    dev = repo.create_branch("dev", "main")
+    dev.write("sales", everything, mode="overwrite", schema_mode="overwrite", partition_by=["day"])
+    assert (
+        DeltaTable(repo.table_uri("sales"), storage_options=repo.config.delta_options())
+        .metadata()
+        .partition_columns
+        == []
+    )
+    repo.merge("dev", into="main")
+    dt_ = DeltaTable(repo.table_uri("sales"), storage_options=repo.config.delta_options())
+    assert dt_.metadata().partition_columns == ["day"]
+    assert sorted_rows(plain(repo)) == sorted_rows(everything) == sorted_rows(repo.read("sales"))
+    repo.branch("main").write("sales", day_rows(dt.date(2026, 11, 4), n=1))
+    assert plain(repo).num_rows == 151
+
+
+def test_sides_that_partition_a_dataset_differently_conflict(repo: lake.Repository) -> None:
+    main = repo.branch("main")
+    main.write("sales", day_rows(DAYS[0]))
+    dev = repo.create_branch("dev", "main")
+    dev.write("sales", day_rows(DAYS[1]), mode="overwrite", schema_mode="overwrite", partition_by=["day"])
+    main.write("sales", day_rows(DAYS[2]))
+    with pytest.raises(lake.MergeConflictError, match="partitions it by"):
+        repo.merge("dev", into="main")

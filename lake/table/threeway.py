@@ -124,6 +124,9 @@ def _plan(
     if target == base:
         return DatasetPlan(name, "take", _take(layers, name, target, tview, source))
     # both sides changed the dataset
+    if source.partition_by != target.partition_by:
+        why = f"the source partitions it by {list(source.partition_by)}, the target by {list(target.partition_by)}"
+        return DatasetPlan(name, "keep", conflicts=[Conflict(name, why)])
     schema, problem = _merge_schema(base, source, target)
     if problem:
         return DatasetPlan(name, "keep", conflicts=[Conflict(name, problem)])
@@ -176,6 +179,8 @@ def _take(layers: Layers, name: str, target: Snapshot | None, tview: View | None
         old = tview.schema
         additive = all(f.name in schema.names and schema.field(f.name) == f for f in old)
         change_kind = "add" if additive else "replace"
+    if tview is not None and source.partition_by != tview.partition_by:
+        change_kind = "replace"  # the table's partition columns change: a new layout, by reference
     change = Change(
         "merge",
         schema,
@@ -184,6 +189,7 @@ def _take(layers: Layers, name: str, target: Snapshot | None, tview: View | None
         restore=list(added.values()),
         rows_added=sum(r.file.rows for r in added.values()),
         rows_removed=sum(r.file.rows for r in removed.values()),
+        partition_by=source.partition_by,
     )
     if change_kind == "replace":
         # An overwrite commit removes every file of the layer; the kept ones come back by reference.

@@ -35,6 +35,8 @@ def _repr(op: Any) -> str:
         value = getattr(op, f.name)
         if isinstance(value, pa.Table):
             shown.append(f"{f.name}=<{value.num_rows} rows>")
+        elif f.metadata.get("shown") == "if set" and value is None:
+            continue
         elif f.repr:
             shown.append(f"{f.name}={value!r}")
     return f"{type(op).__name__}({', '.join(shown)})"
@@ -46,7 +48,8 @@ class Append:
     data: pa.Table
     schema_mode: SchemaMode = "strict"
     on_violation: OnViolation = "reject"
-    partition_by: tuple[str, ...] | None = None  # for a new dataset (None: the contract's, or none)
+    # for a new dataset (None: the contract's, or none)
+    partition_by: tuple[str, ...] | None = field(default=None, metadata={"shown": "if set"})
     __repr__ = _repr
 
 
@@ -57,7 +60,8 @@ class Overwrite:
     schema_mode: SchemaMode = "strict"
     on_violation: OnViolation = "reject"
     replace_where: str | None = None  # SQL: replace only the rows it selects (Delta's replaceWhere)
-    partition_by: tuple[str, ...] | None = None  # a new dataset's, or a new one with schema_mode='overwrite'
+    # a new dataset's, or a new layout with schema_mode='overwrite'
+    partition_by: tuple[str, ...] | None = field(default=None, metadata={"shown": "if set"})
     __repr__ = _repr
 
 
@@ -68,7 +72,8 @@ class Upsert:
     key: tuple[str, ...]
     schema_mode: SchemaMode = "strict"
     on_violation: OnViolation = "reject"
-    partition_by: tuple[str, ...] | None = None  # for a new dataset (None: the contract's, or none)
+    # for a new dataset (None: the contract's, or none)
+    partition_by: tuple[str, ...] | None = field(default=None, metadata={"shown": "if set"})
     __repr__ = _repr
 
 
