@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +29,14 @@ MAX_BLOCK_SIZE = (1 << 31) - 1  # pyarrow keeps block sizes in 32 bits
 _STRADDLES = "straddl"  # pyarrow's "straddling object straddles two block boundaries"
 
 
-def read_input(path: Path, fmt: InputFormat = "auto") -> pa.Table:
+STREAM_TEXT_BYTES = 256 * 1024 * 1024  # CSV/JSON files above this are read by blocks, as a stream
+PARQUET_BATCH_ROWS = 256 * 1024
+
+
+def read_input(path: Path, fmt: InputFormat = "auto") -> pa.Table | pa.RecordBatchReader:
+    """The rows of ``path``: a parquet file as a stream of its row groups' batches (a write holds
+    one slice of it at a time); CSV and JSON lines read whole (their types inferred from the whole
+    file), or, above :data:`STREAM_TEXT_BYTES`, as a stream whose types the first block sets."""
     if not path.is_file():
         raise lake.InvalidInputError(f"no such file: {path}")
     kind = fmt if fmt != "auto" else _SUFFIXES.get(path.suffix.lower())
@@ -38,10 +46,35 @@ def read_input(path: Path, fmt: InputFormat = "auto") -> pa.Table:
         )
     try:
         if kind == "parquet":
-            return pq.read_table(path)
+            parquet = pq.ParquetFile(path)
+            schema = parquet.schema_arrow
+            return _named(path, kind, schema, parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS))
+        if path.stat().st_size > STREAM_TEXT_BYTES:
+            options = {"read_options": pacsv.ReadOptions(block_size=16 * BLOCK_SIZE)}
+            if kind == "csv":
+                stream = pacsv.open_csv(path, **options)
+            else:
+                stream = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=16 * BLOCK_SIZE))
+            return _named(path, kind, stream.schema, stream)
         return _read_text(path, kind)
     except (pa.ArrowInvalid, OSError) as exc:
         raise lake.InvalidInputError(f"cannot read {path} as {kind}: {exc}") from exc
+
+
+def _named(path: Path, kind: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
+    """``batches`` as a reader whose failures, found as the write reads on, name the file."""
+
+    def read() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from batches
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise lake.InvalidInputError(
+                f"cannot read {path} as {kind}: {exc}",
+                hint="nothing was committed; a large CSV or JSON file is typed by its first block: "
+                "write it as parquet, or pass a smaller file",
+            ) from exc
+
+    return pa.RecordBatchReader.from_batches(schema, read())
 
 
 def _read_text(path: Path, kind: str) -> pa.Table:

@@ -125,7 +125,10 @@ def _plan(
         return DatasetPlan(name, "take", _take(layers, name, target, tview, source))
     # both sides changed the dataset
     if source.partition_by != target.partition_by:
-        why = f"the source partitions it by {list(source.partition_by)}, the target by {list(target.partition_by)}"
+        why = (
+            f"the source partitions it by {list(source.partition_by)}, "
+            f"the target by {list(target.partition_by)}"
+        )
         return DatasetPlan(name, "keep", conflicts=[Conflict(name, why)])
     schema, problem = _merge_schema(base, source, target)
     if problem:

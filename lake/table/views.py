@@ -137,10 +137,12 @@ class KeptRows:
     (uniqueness, row counts, freshness) must also hold across. Implements the validation
     layer's ``OtherRows``."""
 
-    def __init__(self, view: View, removed: Iterable[FileRef]) -> None:
+    def __init__(self, view: View, removed: Iterable[FileRef], written: Iterable[FileRef] = ()) -> None:
+        """``written``: files the write has written already, not yet committed (the slices of a
+        streamed write before the one being checked), kept like the dataset's own."""
         gone = {r.path for r in removed}
         self.view = view
-        self.refs = [r for r in view.files.values() if r.path not in gone]
+        self.refs = [r for r in view.files.values() if r.path not in gone] + list(written)
 
     @property
     def rows(self) -> int:

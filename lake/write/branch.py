@@ -12,6 +12,7 @@ from lake.contracts import Contract
 from lake.errors import InvalidInputError, RefusedError
 from lake.graph.names import check_dataset_name
 from lake.table.frames import to_arrow
+from lake.table.streams import to_stream
 from lake.validation.report import ContractViolationError
 from lake.write.check import validate_snapshot
 from lake.write.commit import WriteContext, commit
@@ -214,12 +215,13 @@ class Transaction:
                 "and a schema_mode other than 'overwrite'"
             )
         parts = None if partition_by is None else _columns(partition_by)
+        # A stream is written slice by slice (lake.write.stream); a replace_where reads its rows whole.
+        stream = to_stream(data) if replace_where is None else None
+        rows = stream if stream is not None else to_arrow(data)
         if mode == "append":
-            self._ops.append(Append(dataset, to_arrow(data), schema_mode, on_violation, parts))
+            self._ops.append(Append(dataset, rows, schema_mode, on_violation, parts))
         else:
-            self._ops.append(
-                Overwrite(dataset, to_arrow(data), schema_mode, on_violation, replace_where, parts)
-            )
+            self._ops.append(Overwrite(dataset, rows, schema_mode, on_violation, replace_where, parts))
 
     def delete(self, dataset: str, where: str) -> None:
         check_dataset_name(dataset)

@@ -50,7 +50,7 @@ def contract_in_force(store: ContractStore, draft: Draft, dataset: str) -> Contr
     return None
 
 
-def _partitioned_as(op: Written, contract: Contract) -> Written:
+def partitioned_as(op: Written, contract: Contract) -> Written:
     """``op`` with the contract's partition columns, which it may repeat but not contradict."""
     wanted = tuple(contract.partition_by)
     if not wanted or not isinstance(op, Batch):
@@ -72,13 +72,13 @@ def check(
     raw = batch_of(op)
     aside = quarantines(op)
     if aside and raw is not None:
-        _refuse_reserved(raw)
+        refuse_reserved(raw)
     if contract is None:
         change = plan(op, draft, raw)
         assert change is not None
         return Checked(change, files=None if aside else stage(layers, op.dataset, draft.own, change, kept))
     typed = cast_to_contract(contract, raw) if raw is not None else None
-    op = _partitioned_as(op, contract)
+    op = partitioned_as(op, contract)
     change = plan(op, draft, typed.table if typed is not None else None)
     assert change is not None
     files = None if aside else (kept.reuse(change) if kept is not None else None)
@@ -108,7 +108,7 @@ def judge(
     return check_rows(contract, change.data, others=others, cast=cast, blame=blame)
 
 
-def _refuse_reserved(raw: pa.Table) -> None:
+def refuse_reserved(raw: pa.Table) -> None:
     reserved = [c for c in raw.column_names if c in (VIOLATIONS, TXN_COLUMN)]
     if reserved:
         raise InvalidInputError(
@@ -127,7 +127,7 @@ def _quarantine(
     checked: CheckedRows,
 ) -> Checked:
     """Plan ``op`` again without the incoming rows that break the contract, which go aside."""
-    names = _broken_checks(typed, change, checked)
+    names = broken_checks(typed, change.data.num_rows if change.data is not None else 0, checked)
     mask = names.list.len() > 0
     if not mask.any():
         raise ContractViolationError([checked.report])  # nothing row-level to set aside
@@ -144,10 +144,11 @@ def _quarantine(
     return Checked(kept_change, report, aside.to_arrow(), None)
 
 
-def _broken_checks(typed: Typed, change: Change, checked: CheckedRows) -> pl.Series:
-    """Per incoming row, the names of the checks it breaks (rule, uniqueness or type)."""
+def broken_checks(typed: Typed, checked_rows: int, checked: CheckedRows) -> pl.Series:
+    """Per incoming row, the names of the checks it breaks (rule, uniqueness or type);
+    ``checked_rows``: how many rows were checked (the incoming ones last)."""
     incoming = typed.table.num_rows
-    offset = (change.data.num_rows if change.data is not None else 0) - incoming
+    offset = checked_rows - incoming
     names = pl.Series(VIOLATIONS, [[]] * incoming, dtype=pl.List(pl.String))
     if checked.violations is not None:
         lists = checked.violations[VIOLATIONS]

@@ -35,12 +35,25 @@ from lake.table.layers import Layers, VersionTaken
 from lake.write.adopt import apply_adopt
 from lake.write.check import Checked, Written, check, contract_in_force, quarantine_op
 from lake.write.draft import Draft
-from lake.write.ops import Adopt, Decision, Delete, MergeDataset, Op, Optimize, SetContract, SetRules, plan
+from lake.write.ops import (
+    Adopt,
+    Append,
+    Decision,
+    Delete,
+    MergeDataset,
+    Op,
+    Optimize,
+    Overwrite,
+    SetContract,
+    SetRules,
+    plan,
+)
 from lake.write.optimize import compact
 from lake.write.patience import Patience
 from lake.write.references import refuse_orphans, written
 from lake.write.results import WriteResult
 from lake.write.stage import Files, Staged, blind_append, is_noop, rows
+from lake.write.stream import Streamed, check_stream, is_stream
 
 T = TypeVar("T")
 
@@ -91,6 +104,7 @@ class Txn:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     patience: Patience = field(default_factory=Patience)
     staged: dict[int, Staged] = field(default_factory=dict)  # files of blind appends, by op
+    streamed: dict[int, Streamed] = field(default_factory=dict)  # what streamed ops wrote, by op
     adopted: list[Mapping[str, Any]] = field(default_factory=list)  # foreign versions adopted first
 
     def delta_metadata(self) -> dict[str, str]:
@@ -239,6 +253,12 @@ def _check(ctx: WriteContext, draft: Draft, txn: Txn, index: int, op: Written) -
     if op.dataset not in draft.datasets:
         _refuse_case_clash(ctx, draft, op.dataset)
     contract = contract_in_force(ctx.contracts, draft, op.dataset)
+    if is_stream(op):
+        assert isinstance(op, Append | Overwrite)
+        streamed = txn.streamed[index] = check_stream(
+            ctx.layers, op, draft, contract, txn.streamed.get(index)
+        )
+        return streamed.checked
     checked = check(ctx.layers, op, draft, contract, txn.staged.get(index))
     if checked.files is not None and blind_append(checked.change):
         txn.staged[index] = Staged(checked.change.schema, rows(checked.change), checked.files)

@@ -21,6 +21,7 @@ from lake.errors import InvalidInputError, MergeConflictError
 from lake.graph.commits import Snapshot
 from lake.table.change import Change
 from lake.table.revert import RevertStrategy
+from lake.table.streams import Stream
 from lake.table.threeway import DatasetPlan, Strategy, plan_dataset
 from lake.write.draft import Draft
 from lake.write.plan import SchemaMode, plan_delete, plan_revert, plan_upsert, plan_write
@@ -45,7 +46,7 @@ def _repr(op: Any) -> str:
 @dataclass(frozen=True, repr=False)
 class Append:
     dataset: str
-    data: pa.Table
+    data: pa.Table | Stream  # a stream is read once, slice by slice (lake.write.stream)
     schema_mode: SchemaMode = "strict"
     on_violation: OnViolation = "reject"
     # for a new dataset (None: the contract's, or none)
@@ -56,7 +57,7 @@ class Append:
 @dataclass(frozen=True, repr=False)
 class Overwrite:
     dataset: str
-    data: pa.Table
+    data: pa.Table | Stream
     schema_mode: SchemaMode = "strict"
     on_violation: OnViolation = "reject"
     replace_where: str | None = None  # SQL: replace only the rows it selects (Delta's replaceWhere)
@@ -269,8 +270,8 @@ def _set_rules(op: SetRules, draft: Draft, rows: pa.Table | None = None) -> None
 
 
 def batch_of(op: Op) -> pa.Table | None:
-    """The rows ``op`` brings, if it brings any."""
-    return op.data if isinstance(op, Batch) else None
+    """The rows ``op`` brings, if it brings any in memory (a stream is checked slice by slice)."""
+    return op.data if isinstance(op, Batch) and isinstance(op.data, pa.Table) else None
 
 
 def quarantines(op: Op) -> bool:

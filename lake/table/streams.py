@@ -1,0 +1,120 @@
+"""Inputs that arrive as a stream of record batches, read slice by slice and once.
+
+A write of a :class:`Stream` never holds its whole input: the commit loop takes slices of about a
+data file's size (:data:`lake.table.layers.TARGET_FILE_BYTES` of Arrow memory), checks each, and
+writes it as the next file (:mod:`lake.write.stream`). A pyarrow ``RecordBatchReader``, a pyarrow
+``Dataset`` or ``Scanner``, a polars ``LazyFrame`` (its streaming engine's batches) and any other
+iterable of record batches stream; a Table, a RecordBatch and a pandas or polars DataFrame are in
+memory already and are written as they are (:func:`lake.table.frames.to_arrow`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from lake.errors import InvalidInputError
+from lake.table.frames import ACCEPTED
+
+
+class Stream:
+    """Record batches of one schema, to be read once. ``what`` names the input in errors."""
+
+    def __init__(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema | None, what: str) -> None:
+        self._batches = iter(batches)
+        self._schema = schema
+        self.what = what
+        self._taken = False
+        self._first: pa.RecordBatch | None = None
+
+    def __repr__(self) -> str:
+        return f"<stream: {self.what}>"
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The stream's schema (for an iterable of batches: its first batch's)."""
+        if self._schema is None:
+            self._first = self._next(0)
+            if self._first is None:
+                raise InvalidInputError(
+                    f"the {self.what} holds no record batch, so it has no schema: pass {ACCEPTED}"
+                )
+            self._schema = self._first.schema
+        return self._schema
+
+    def _next(self, index: int) -> pa.RecordBatch | None:
+        try:
+            item = next(self._batches)
+        except StopIteration:
+            return None
+        if isinstance(item, pa.Table):
+            return pa.RecordBatch.from_pylist([], schema=item.schema) if item.num_rows == 0 else _one(item)
+        if not isinstance(item, pa.RecordBatch):
+            raise InvalidInputError(
+                f"item {index} of the {self.what} is a {type(item).__name__}, not a record batch: "
+                f"pass {ACCEPTED}"
+            )
+        return item
+
+    def slices(self, target_bytes: int) -> Iterator[pa.Table]:
+        """The stream as tables of about ``target_bytes`` of Arrow memory each (the last may be
+        smaller; a stream of no rows gives one empty table). Read once."""
+        if self._taken:
+            raise InvalidInputError(f"the {self.what} was read already: a stream can be written once")
+        schema = self.schema
+        self._taken = True
+        pending: list[pa.RecordBatch] = [self._first] if self._first is not None else []
+        size = sum(b.nbytes for b in pending)
+        index = len(pending)
+        given = False
+        while True:
+            batch = self._next(index)
+            index += 1
+            if batch is None:
+                break
+            if not batch.schema.equals(schema):
+                raise InvalidInputError(
+                    f"batch {index - 1} of the {self.what} has another schema than the first: "
+                    f"{batch.schema} is not {schema}",
+                    hint="every batch of a stream must have one schema",
+                )
+            if batch.num_rows == 0:
+                continue
+            pending.append(batch)
+            size += batch.nbytes
+            if size >= target_bytes:
+                yield pa.Table.from_batches(pending, schema=schema)
+                given = True
+                pending, size = [], 0
+        if pending or not given:
+            yield pa.Table.from_batches(pending, schema=schema)
+
+
+def _one(table: pa.Table) -> pa.RecordBatch:
+    return table.combine_chunks().to_batches()[0]
+
+
+def to_stream(data: Any) -> Stream | None:
+    """``data`` as a :class:`Stream` when it is one of the inputs that stream; None when it is in
+    memory already (a Table, a RecordBatch, a DataFrame) or not an input at all."""
+    import pyarrow.dataset as pads
+
+    if isinstance(data, pa.Table | pa.RecordBatch):
+        return None
+    if isinstance(data, pa.RecordBatchReader):
+        return Stream(data, data.schema, "RecordBatchReader")
+    if isinstance(data, pads.Dataset):
+        return Stream(data.to_batches(), data.schema, "pyarrow Dataset")
+    if isinstance(data, pads.Scanner):
+        return Stream(data.to_batches(), data.projected_schema, "pyarrow Scanner")
+    module = type(data).__module__.split(".")[0]
+    kind = type(data).__name__
+    if module == "polars" and kind == "LazyFrame":
+        return Stream((b.to_arrow() for b in data.collect_batches()), None, "polars LazyFrame")
+    if module in ("pandas", "polars") or hasattr(data, "__arrow_c_stream__"):
+        return None
+    if hasattr(data, "__iter__") and not isinstance(data, str | bytes | Mapping):
+        return Stream(data, None, type(data).__name__)
+    return None
