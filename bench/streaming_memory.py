@@ -55,7 +55,8 @@ else:
     result = main.write("t", reader)
     assert result.datasets["t"].rows_added == rows, result
 took = time.perf_counter() - start
-peak = next(int(l.split()[1]) for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:"))
+status = Path("/proc/self/status").read_text().splitlines()
+peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 print(peak * 1024, took)
 """
 
@@ -83,11 +84,16 @@ def main() -> None:
             ratio = peak / peaks["write_deltalake", rows]
             print(f"{rows:>12,} {kind:<16} {peak / 1e6:>8.0f} {took:>8.1f} {ratio:>18.2f}x")
     worst = max(peaks["lake+contract", r] / peaks["write_deltalake", r] for r in args.rows)
-    print(f"validated write / write_deltalake, worst: {worst:.2f}x (target <= 1.3) {'ok' if worst <= 1.3 else 'OVER'}")
+    verdict = "ok" if worst <= 1.3 else "OVER"
+    print(f"validated write / write_deltalake, worst: {worst:.2f}x (target <= 1.3) {verdict}")
     if len(args.rows) > 1:
         lo, hi = (peaks["lake+contract", r] for r in (args.rows[0], args.rows[-1]))
         growth = hi / lo
-        print(f"validated write, {args.rows[-1]:,} vs {args.rows[0]:,} rows: {growth:.2f}x (target <= 1.10) {'ok' if growth <= 1.1 else 'OVER'}")
+        verdict = "ok" if growth <= 1.1 else "OVER"
+        print(
+            f"validated write, {args.rows[-1]:,} vs {args.rows[0]:,} rows: {growth:.2f}x "
+            f"(target <= 1.10) {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -61,7 +61,9 @@ def read_input(path: Path, fmt: InputFormat = "auto") -> pa.Table | pa.RecordBat
         raise lake.InvalidInputError(f"cannot read {path} as {kind}: {exc}") from exc
 
 
-def _named(path: Path, kind: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
+def _named(
+    path: Path, kind: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
+) -> pa.RecordBatchReader:
     """``batches`` as a reader whose failures, found as the write reads on, name the file."""
 
     def read() -> Iterator[pa.RecordBatch]:

@@ -22,8 +22,14 @@ _RANK: dict[Status, int] = {"pass": 0, "warn": 1, "fail": 2}
 
 
 def row_level_ok(report: ValidationReport) -> bool:
-    """Whether ``report`` (of one slice) holds no failure a slice can judge alone."""
+    """Whether ``report`` (of one slice) holds no row-level failure."""
     return not any(r.status == "fail" and r.kind not in WHOLE for r in report.results)
+
+
+def doomed(report: ValidationReport) -> bool:
+    """Whether ``report`` (of one slice) already dooms the write: a row-level check that allows
+    no failing row failed (a ``mostly`` share is judged on the sums, after the last slice)."""
+    return any(r.status == "fail" and r.kind not in WHOLE and r.mostly >= 1.0 for r in report.results)
 
 
 def merge(

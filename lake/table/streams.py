@@ -65,12 +65,12 @@ class Stream:
             raise InvalidInputError(f"the {self.what} was read already: a stream can be written once")
         schema = self.schema
         self._taken = True
-        pending: list[pa.RecordBatch] = [self._first] if self._first is not None else []
-        size = sum(b.nbytes for b in pending)
-        index = len(pending)
+        pending: list[pa.RecordBatch] = []
+        size = 0
+        index = 0
         given = False
         while True:
-            batch = self._next(index)
+            batch, self._first = (self._first, None) if self._first is not None else (self._next(index), None)
             index += 1
             if batch is None:
                 break
@@ -82,14 +82,24 @@ class Stream:
                 )
             if batch.num_rows == 0:
                 continue
-            pending.append(batch)
-            size += batch.nbytes
-            if size >= target_bytes:
-                yield pa.Table.from_batches(pending, schema=schema)
-                given = True
-                pending, size = [], 0
+            for piece in _pieces(batch, target_bytes):
+                pending.append(piece)
+                size += piece.nbytes
+                if size >= target_bytes:
+                    yield pa.Table.from_batches(pending, schema=schema)
+                    given = True
+                    pending, size = [], 0
         if pending or not given:
             yield pa.Table.from_batches(pending, schema=schema)
+
+
+def _pieces(batch: pa.RecordBatch, target_bytes: int) -> list[pa.RecordBatch]:
+    """``batch`` in zero-copy pieces of at most about ``target_bytes`` each (a batch larger than
+    a slice is sliced: a stream of one huge batch is still written a slice at a time)."""
+    if batch.nbytes <= target_bytes:
+        return [batch]
+    step = max(1, batch.num_rows * target_bytes // batch.nbytes)
+    return [batch.slice(i, step) for i in range(0, batch.num_rows, step)]
 
 
 def _one(table: pa.Table) -> pa.RecordBatch:

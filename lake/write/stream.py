@@ -95,7 +95,14 @@ def check_stream(
             report = got.report
             if not slices.row_level_ok(report):
                 if not quarantine:
-                    raise ContractViolationError([report])  # nothing is committed; files are garbage
+                    if slices.doomed(report):  # stop reading: nothing is committed, files are garbage
+                        raise ContractViolationError([report])
+                    reports.append(report)
+                    files = layers.write_files(
+                        op.dataset, draft.own, rows, partition_by=change.partition_by or ()
+                    )
+                    written += [FileRef(draft.own, f) for f in files]
+                    continue
                 names = broken_checks(typed, rows.num_rows, got)
                 mask = names.list.len() > 0
                 if not mask.any():
@@ -137,7 +144,7 @@ def _again(
             typed = cast_to_contract(contract, rows)
             others = kept_rows(KeptRows(view, change.remove, written), contract)
             report = check_rows(contract, typed.table, others=others, cast=typed.results).report
-            if not slices.row_level_ok(report):
+            if slices.doomed(report):
                 raise ContractViolationError([report])
             reports.append(report)
         written.append(ref)
