@@ -37,7 +37,10 @@ columns:
   amount: {type: float64, min: 0}
   kind: {type: string, in: [view, click, buy]}
 drift:
-  default: {max_psi: 0.25}
+  default: {method: psi, threshold: 0.25}
+  columns:  # a new day moves the day and the ids by design: reported, not blocking
+    day: {severity: warn}
+    id: {severity: warn}
 """
 
 

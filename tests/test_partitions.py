@@ -352,3 +352,19 @@ def test_sides_that_partition_a_dataset_differently_conflict(repo: lake.Reposito
     main.write("sales", day_rows(DAYS[2]))
     with pytest.raises(lake.MergeConflictError, match="partitions it by"):
         repo.merge("dev", into="main")
+
+
+def test_a_key_check_on_a_new_day_reads_only_that_day(repo: lake.Repository) -> None:
+    contract = Contract.from_text(
+        "dataset: sales\nprimary_key: [day, id]\npartition_by: [day]\ncolumns:\n  id: {type: int64}\n"
+        "  day: {type: date}\n  region: {type: string}\n  amount: {type: float64}\n"
+    )
+    main = repo.branch("main")
+    main.set_contract("sales", contract)
+    for day in DAYS[:2]:
+        main.write("sales", day_rows(day))
+    with hidden(repo, "sales", keep=lambda p: "day=2026-11-02" in p):
+        main.write("sales", day_rows(DAYS[2]))  # uniqueness probes the files of 2026-11-03 only
+        with pytest.raises(lake.ContractViolationError, match="primary_key"):
+            main.write("sales", day_rows(DAYS[1], n=2))  # the same keys on 2026-11-02: refused
+    assert repo.read("sales").num_rows == 150

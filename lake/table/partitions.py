@@ -145,3 +145,26 @@ def frame(partitions: Sequence[Partition], schema: pa.Schema) -> pl.DataFrame:
     out = pl.from_arrow(pa.table(arrays, names=names)) if names else pl.DataFrame()
     assert isinstance(out, pl.DataFrame)
     return out
+
+
+def within(value: str | None, low: Any, high: Any) -> bool:
+    """Whether a file whose partition value is ``value`` may hold a value in [low, high] (Python
+    values of the column's type); True when they cannot be compared."""
+    if value is None:
+        return False  # every row holds null there: no value is in any range
+    try:
+        if isinstance(low, bool):
+            parsed: Any = value.lower() == "true"
+        elif isinstance(low, int):
+            parsed = int(value)
+        elif isinstance(low, dt.datetime):
+            return True
+        elif isinstance(low, dt.date):
+            parsed = dt.date.fromisoformat(value)
+        elif isinstance(low, str):
+            parsed = value
+        else:
+            return True
+        return bool(low <= parsed <= high)
+    except (ValueError, TypeError):
+        return True

@@ -33,7 +33,12 @@ class FileRef:
         return f"{self.layer}/{self.file.path}" if self.layer else self.file.path
 
     def may_hold(self, column: str, low: Any, high: Any) -> bool:
-        """False only when the file's statistics prove no value of ``column`` is in [low, high]."""
+        """False only when the file's statistics (or its partition value) prove no value of
+        ``column`` is in [low, high]."""
+        if self.file.partition and low is not None and high is not None:
+            values = dict(self.file.partition)
+            if column in values:
+                return partitions.within(values[column], low, high)
         bounds = self.file.bounds(column)
         if bounds is None or low is None or high is None:
             return True
