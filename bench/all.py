@@ -22,5 +22,7 @@ for name in (
     "import_time",
     "optimize",
     "delete_pruning",
+    "streaming_memory",
+    "scale",
 ):
     subprocess.run([sys.executable, str(HERE / f"{name}.py")], check=True)

@@ -126,9 +126,9 @@ def operations(repo: lake.Repository, tag: str) -> dict[str, tuple[float, float]
     return out
 
 
-GROWS = {
-    "upsert 1M keys": "the 1M keys' rows exist in the large main (rewritten) and mostly not in the small",
-}
+# Work that grows with the main by design, with the reason (none measured over 1.3x; the upsert's
+# work grows, 1M rows rewritten in the large main against 11k in the small, but stays in 4 files).
+GROWS: dict[str, str] = {}
 
 
 def main() -> None:
@@ -146,7 +146,9 @@ def main() -> None:
         t_large, m_large = ops_large[name]
         ratio = t_large / t_small if t_small else float("inf")
         verdict = ("ok" if ratio <= 1.3 else "OVER") if name not in GROWS else f"grows: {GROWS[name]}"
-        print(f"{name:<34} {t_small:>8.2f} {m_small:>6.0f} {t_large:>8.2f} {m_large:>6.0f} {ratio:>6.2f}  {verdict}")
+        print(
+            f"{name:<34} {t_small:>8.2f} {m_small:>6.0f} {t_large:>8.2f} {m_large:>6.0f} {ratio:>6.2f}  {verdict}"
+        )
 
 
 if __name__ == "__main__":
