@@ -147,7 +147,8 @@ def main() -> None:
         ratio = t_large / t_small if t_small else float("inf")
         verdict = ("ok" if ratio <= 1.3 else "OVER") if name not in GROWS else f"grows: {GROWS[name]}"
         print(
-            f"{name:<34} {t_small:>8.2f} {m_small:>6.0f} {t_large:>8.2f} {m_large:>6.0f} {ratio:>6.2f}  {verdict}"
+            f"{name:<34} {t_small:>8.2f} {m_small:>6.0f} {t_large:>8.2f} {m_large:>6.0f} "
+            f"{ratio:>6.2f}  {verdict}"
         )
 
 
