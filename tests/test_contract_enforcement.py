@@ -471,3 +471,29 @@ def test_pandera_and_the_lake_agree_on_every_row_rule(
     except pandera.errors.SchemaErrors:
         pandera_ok = False
     assert report.ok == pandera_ok, report.to_text()
+
+
+@pytest.mark.parametrize(
+    ("type_", "good", "bad"),
+    [
+        ("date", "2026-11-01", "not a day"),
+        ("timestamp", "2026-11-01T10:00:00", "soon"),
+        ("time", "10:30:00", "noon"),
+    ],
+)
+def test_strings_that_are_not_dates_or_times_fail_the_type_check(
+    local_repo: lake.Repository, type_: str, good: str, bad: str
+) -> None:
+    """Polars 2 no longer casts strings to temporal types: such a column was an internal error."""
+    main = local_repo.branch("main")
+    main.set_contract(
+        "t", Contract.from_text(f"dataset: t\ncolumns:\n  id: {{type: int64}}\n  at: {{type: {type_}}}\n")
+    )
+    rows = pa.table({"id": [1, 2, 3], "at": [good, bad, None]})
+    with pytest.raises(lake.ContractViolationError, match="at.type") as err:
+        main.write("t", rows)
+    failed = next(r for r in err.value.reports[0].results if r.name == "at.type")
+    assert failed.failed_rows == 1 and failed.samples[0]["at"] == bad
+    main.write("t", rows, on_violation="quarantine")
+    assert local_repo.read("t")["id"].to_pylist() == [1, 3]
+    assert local_repo.read("t__quarantine")["at"].to_pylist() == [bad]

@@ -368,3 +368,19 @@ def test_a_key_check_on_a_new_day_reads_only_that_day(repo: lake.Repository) -> 
         with pytest.raises(lake.ContractViolationError, match="primary_key"):
             main.write("sales", day_rows(DAYS[1], n=2))  # the same keys on 2026-11-02: refused
     assert repo.read("sales").num_rows == 150
+
+
+def test_replace_where_with_a_value_the_contract_cannot_cast_names_the_cast(repo: lake.Repository) -> None:
+    contract = Contract.from_text(
+        "dataset: sales\npartition_by: [day]\ncolumns:\n  id: {type: int64}\n  day: {type: date}\n"
+        "  region: {type: string}\n  amount: {type: float64}\n"
+    )
+    main = repo.branch("main")
+    main.set_contract("sales", contract)
+    main.write("sales", day_rows(DAYS[0]))
+    bad = pa.table(
+        {"id": [1, 2], "day": ["2026-11-01", "not a day"], "region": ["eu", "eu"], "amount": [1.0, 2.0]}
+    )
+    with pytest.raises(lake.ContractViolationError, match="day.type"):
+        main.write("sales", bad, mode="overwrite", replace_where="day = '2026-11-01'")
+    assert repo.read("sales").num_rows == 50

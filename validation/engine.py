@@ -71,6 +71,30 @@ def _status(failed: int, rows: int, check: CompiledCheck) -> Status:
     return "fail" if check.severity == "error" else "warn"
 
 
+def _lenient_cast(series: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """``series`` cast to ``dtype``, a value that does not fit becoming null. Polars no longer
+    casts strings to temporal types: those are parsed (dates as ISO ``YYYY-MM-DD``, as Arrow's cast
+    reads them), and a column that cannot be read at all is all null, every value failing."""
+    try:
+        return series.cast(dtype, strict=False)
+    except pl.exceptions.PolarsError:
+        if series.dtype != pl.String:
+            return pl.Series(series.name, [None] * series.len(), dtype=dtype)
+    try:
+        if dtype == pl.Date:
+            return series.str.to_date("%Y-%m-%d", strict=False)
+        if isinstance(dtype, pl.Datetime):
+            parsed = series.str.to_datetime(
+                strict=False, time_unit=dtype.time_unit, time_zone=dtype.time_zone
+            )
+            return parsed.cast(dtype)
+        if dtype == pl.Time:
+            return series.str.to_time(strict=False)
+    except pl.exceptions.PolarsError:
+        pass
+    return pl.Series(series.name, [None] * series.len(), dtype=dtype)
+
+
 def holds_mostly(passed: int, rows: int, mostly: float) -> bool:
     """Whether ``passed`` of ``rows`` rows is at least the share ``mostly``, decided exactly:
     ``mostly`` is the decimal the contract wrote (0.2 is 1/5, not the float just above it),
@@ -142,7 +166,7 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
                     assert isinstance(series, pl.Series)
                     want = pl.from_arrow(pa.nulls(0, target))
                     assert isinstance(want, pl.Series)
-                    cast = series.cast(want.dtype, strict=False)
+                    cast = _lenient_cast(series, want.dtype)
                     failing = cast.is_null() & series.is_not_null()
                     frame = pl.DataFrame(
                         {

@@ -22,7 +22,7 @@ from lake.validation.engine import VIOLATIONS, Typed, cast_to_contract
 from lake.validation.report import ContractViolationError, ValidationReport
 from lake.validation.rows import CheckedRows, check_rows
 from lake.write.draft import Draft
-from lake.write.ops import Append, Batch, Delete, Revert, batch_of, plan, quarantines
+from lake.write.ops import Append, Batch, Delete, Overwrite, Revert, batch_of, plan, quarantines
 from lake.write.stage import Files, Staged, overlap, stage
 
 TXN_COLUMN = "_lake_txn"  # quarantined rows name the transaction that set them aside
@@ -79,6 +79,10 @@ def check(
         return Checked(change, files=None if aside else stage(layers, op.dataset, draft.own, change, kept))
     typed = cast_to_contract(contract, raw) if raw is not None else None
     op = partitioned_as(op, contract)
+    if isinstance(op, Overwrite) and op.replace_where and typed is not None and not aside:
+        if typed.bad_rows is not None and bool(typed.bad_rows.any()):
+            # A value that cannot be cast would be a NULL, outside the predicate: the cast is the verdict.
+            raise ContractViolationError([check_rows(contract, typed.table, cast=typed.results).report])
     change = plan(op, draft, typed.table if typed is not None else None)
     assert change is not None
     files = None if aside else (kept.reuse(change) if kept is not None else None)
