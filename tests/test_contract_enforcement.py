@@ -490,7 +490,7 @@ def test_strings_that_are_not_dates_or_times_fail_the_type_check(
         "t", Contract.from_text(f"dataset: t\ncolumns:\n  id: {{type: int64}}\n  at: {{type: {type_}}}\n")
     )
     rows = pa.table({"id": [1, 2, 3], "at": [good, bad, None]})
-    with pytest.raises(lake.ContractViolationError, match="at.type") as err:
+    with pytest.raises(lake.ContractViolationError, match=r"at\.type") as err:
         main.write("t", rows)
     failed = next(r for r in err.value.reports[0].results if r.name == "at.type")
     assert failed.failed_rows == 1 and failed.samples[0]["at"] == bad

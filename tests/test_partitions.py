@@ -381,6 +381,6 @@ def test_replace_where_with_a_value_the_contract_cannot_cast_names_the_cast(repo
     bad = pa.table(
         {"id": [1, 2], "day": ["2026-11-01", "not a day"], "region": ["eu", "eu"], "amount": [1.0, 2.0]}
     )
-    with pytest.raises(lake.ContractViolationError, match="day.type"):
+    with pytest.raises(lake.ContractViolationError, match=r"day\.type"):
         main.write("sales", bad, mode="overwrite", replace_where="day = '2026-11-01'")
     assert repo.read("sales").num_rows == 50
