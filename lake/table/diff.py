@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from lake.graph.commits import Layer, Snapshot
 from lake.table.deltalog import read_versions, removed_rows, rows_of
@@ -159,7 +160,7 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
             for kind, action in actions:
                 if kind == "add":
                     add = action
-                    p = add["path"]
+                    p = unquote(str(add["path"]))  # the storage key, as Layers.files names files
                     added_rows = rows_of(add)
                     if added_rows is None:
                         return None  # an add without a row count (a foreign writer's): count files instead
@@ -169,18 +170,21 @@ def _from_logs(layers: Layers, dataset: str, a: Snapshot, b: Snapshot) -> FileCh
                         added_rows,
                         int(add.get("modificationTime", 0)),
                         add.get("stats") or "{}",
+                        _partition(add),
                     )
                     first.setdefault(p, False)
                     last[p] = (True, f)
                     known_rows[p] = f.rows
                 else:
                     rm = action
-                    p = rm["path"]
+                    p = unquote(str(rm["path"]))
                     first.setdefault(p, True)
                     rows = recorded.get(p, known_rows.get(p))
                     if rows is None:
                         return None  # a remove written by a foreign writer: no row count to hand
-                    f = DataFile(p, int(rm.get("size") or 0), rows, 0, "{}")
+                    seen_add = last.get(p)
+                    part = _partition(rm) or (seen_add[1].partition if seen_add else ())
+                    f = DataFile(p, int(rm.get("size") or 0), rows, 0, "{}", part)
                     last[p] = (False, f)
         for p, before in first.items():
             after, f = last[p]
@@ -224,3 +228,9 @@ def dataset_diff(layers: Layers, dataset: str, a: Snapshot | None, b: Snapshot |
         files_removed=len(removed),
         schema_changes=schema_diff(a.schema if a else None, b.schema if b else None),
     )
+
+
+def _partition(action: Mapping[str, Any]) -> tuple[tuple[str, str | None], ...]:
+    """A logged action's partition values, as :class:`DataFile` keeps them."""
+    values = action.get("partitionValues") or {}
+    return tuple((str(k), None if v is None else str(v)) for k, v in values.items())

@@ -106,6 +106,13 @@ def split(table: pa.Table, partition_by: Sequence[str]) -> list[tuple[Partition,
     keys = pl.from_arrow(table.select(cols))
     assert isinstance(keys, pl.DataFrame)
     groups = keys.with_row_index("__row__").group_by(cols, maintain_order=True).agg(pl.col("__row__"))
+    empty = [c for c in cols if keys[c].dtype == pl.String and bool((keys[c] == "").any())]
+    if empty:
+        raise InvalidInputError(
+            f"the partition column {empty[0]!r} holds an empty string, which every Delta reader "
+            "reads back as null",
+            hint="write a value (or null) instead of the empty string, or partition by another column",
+        )
     data = table.drop_columns(cols)
     out: list[tuple[Partition, pa.Table]] = []
     for row in groups.iter_rows(named=True):

@@ -205,6 +205,27 @@ def _parse(where: str) -> exp.Expression | None:
     return tree if isinstance(tree, exp.Expression) else None
 
 
+def _plain(tree: exp.Expression) -> bool:
+    """Whether ``tree`` uses only what sqlglot writes back as polars reads it: columns, literals,
+    comparisons, IN, BETWEEN, IS NULL, AND, OR, NOT and parentheses. Functions and operators whose
+    spelling differs between dialects (``log2(k)`` comes back as ``LOG(2, k)``, which polars reads
+    as another logarithm) are not, so no rewritten text of them is ever run."""
+    from sqlglot import exp
+
+    allowed = (
+        exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg, exp.Not,
+        exp.And, exp.Or, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between,
+    )  # fmt: skip
+    for node in tree.walk():
+        if isinstance(node, exp.Is):
+            if not isinstance(node.expression, exp.Null):
+                return False
+            continue
+        if not isinstance(node, allowed):
+            return False
+    return True
+
+
 def _coerced(where: str, dates: Collection[str], times: Collection[str]) -> str:
     """``where`` with each string literal compared to a date (``times``: a timestamp) column cast
     to that type, as Spark and Delta read ``day = '2026-11-01'``; polars would compare a date with
@@ -214,8 +235,8 @@ def _coerced(where: str, dates: Collection[str], times: Collection[str]) -> str:
     if not dates and not times:
         return where
     tree = _parse(where)
-    if tree is None:
-        return where
+    if tree is None or not _plain(tree):
+        return where  # run as written (a date compared with a string then needs DATE '...')
     changed = False
 
     def cast(node: exp.Expression, column: exp.Expression) -> exp.Expression:
@@ -321,6 +342,8 @@ def _by_partition(
             continue
         if part.find(exp.Select, exp.Subquery) is not None:
             continue
+        if len(conjuncts) > 1 and not (isinstance(part, exp.Expression) and _plain(part)):
+            continue  # only the user's own text of a part with functions may be run
         try:
             mask = selects(values, where if len(conjuncts) == 1 else part.sql()).to_list()
         except InvalidInputError:
