@@ -48,13 +48,22 @@ def three_days(repo: lake.Repository, partition_by: list[str] | None = None) -> 
     return main
 
 
+def sales_contract(extra: str = "") -> Contract:
+    """The contract of ``sales``, partitioned by day; ``extra``: more top-level keys."""
+    return Contract.from_text(
+        f"dataset: sales\npartition_by: [day]\n{extra}columns:\n  id: {{type: int64}}\n"
+        "  day: {type: date}\n  region: {type: string}\n  amount: {type: float64}\n"
+    )
+
+
 def sorted_rows(table: pa.Table) -> list[dict[str, object]]:
     return sorted(table.to_pylist(), key=lambda r: (str(r["day"]), r["id"]))
 
 
 def plain(repo: lake.Repository, dataset: str = "sales") -> pa.Table:
     """main's rows as a plain Delta reader (delta-rs, no lake code) sees them."""
-    return DeltaTable(repo.table_uri(dataset), storage_options=repo.config.delta_options()).to_pyarrow_table()
+    table = DeltaTable(repo.table_uri(dataset), storage_options=repo.config.delta_options())
+    return table.to_pyarrow_dataset().to_table(use_threads=False)  # a threaded scan aborts at exit
 
 
 def log_actions(repo: lake.Repository, dataset: str = "sales") -> list[dict[str, object]]:
@@ -131,10 +140,7 @@ def test_partition_values_that_need_escaping_and_nulls_round_trip(repo: lake.Rep
 
 
 def test_a_contract_partitions_the_dataset_on_its_first_write(repo: lake.Repository) -> None:
-    contract = Contract.from_text(
-        "dataset: sales\npartition_by: [day]\ncolumns:\n  id: {type: int64}\n  day: {type: date}\n"
-        "  region: {type: string}\n  amount: {type: float64}\n"
-    )
+    contract = sales_contract()
     main = repo.branch("main")
     main.set_contract("sales", contract)
     main.write("sales", day_rows(DAYS[0]))
@@ -355,10 +361,7 @@ def test_sides_that_partition_a_dataset_differently_conflict(repo: lake.Reposito
 
 
 def test_a_key_check_on_a_new_day_reads_only_that_day(repo: lake.Repository) -> None:
-    contract = Contract.from_text(
-        "dataset: sales\nprimary_key: [day, id]\npartition_by: [day]\ncolumns:\n  id: {type: int64}\n"
-        "  day: {type: date}\n  region: {type: string}\n  amount: {type: float64}\n"
-    )
+    contract = sales_contract("primary_key: [day, id]\n")
     main = repo.branch("main")
     main.set_contract("sales", contract)
     for day in DAYS[:2]:
@@ -371,10 +374,7 @@ def test_a_key_check_on_a_new_day_reads_only_that_day(repo: lake.Repository) -> 
 
 
 def test_replace_where_with_a_value_the_contract_cannot_cast_names_the_cast(repo: lake.Repository) -> None:
-    contract = Contract.from_text(
-        "dataset: sales\npartition_by: [day]\ncolumns:\n  id: {type: int64}\n  day: {type: date}\n"
-        "  region: {type: string}\n  amount: {type: float64}\n"
-    )
+    contract = sales_contract()
     main = repo.branch("main")
     main.set_contract("sales", contract)
     main.write("sales", day_rows(DAYS[0]))

@@ -471,11 +471,8 @@ class Layers:
         def write(part: tuple[Partition, pa.Table]) -> DataFile:
             partition, chunk = part
             place = folder(partition)
-            name = (
-                f"{place}/part-{uuid.uuid4()}-c000.snappy.parquet"
-                if place
-                else (f"part-{uuid.uuid4()}-c000.snappy.parquet")
-            )
+            name = f"part-{uuid.uuid4()}-c000.snappy.parquet"
+            name = f"{place}/{name}" if place else name
             footer: list[pq.FileMetaData] = []
             options = {"compression": "snappy", "use_dictionary": _dictionary_columns(chunk)}
             if local:
@@ -664,17 +661,7 @@ class Layers:
                 "its partition columns cannot be changed here",
                 hint="write the data to a new dataset partitioned as wanted",
             )
-        m = dt.metadata()
-        meta = {
-            "id": m.id,
-            "name": m.name,
-            "description": m.description,
-            "format": {"provider": "parquet", "options": {}},
-            "schemaString": DeltaSchema.from_arrow(schema).to_json(),
-            "partitionColumns": list(partition_by),
-            "configuration": dict(m.configuration),
-            "createdTime": m.created_time,
-        }
+        meta = _metadata(dt, DeltaSchema.from_arrow(schema).to_json(), partition_by)
         removes = list(self.files(dataset, Layer(layer_path, base)).values())
         self._log(dt, uri, dataset, layer_path, base, adds, removes, custom, operation, "", meta)
         return base + 1
@@ -683,17 +670,7 @@ class Layers:
         """The ``metaData`` action that gives the table the schema and properties it had at
         ``version`` (the table's id stays: it is the same table)."""
         then = self._table(uri, version)
-        m = then.metadata()
-        return {
-            "id": m.id,
-            "name": m.name,
-            "description": m.description,
-            "format": {"provider": "parquet", "options": {}},
-            "schemaString": then.schema().to_json(),
-            "partitionColumns": list(m.partition_columns),
-            "configuration": dict(m.configuration),
-            "createdTime": m.created_time,
-        }
+        return _metadata(then, then.schema().to_json(), then.metadata().partition_columns)
 
     def heal(self, dataset: str, layer_path: str, expected: int, metadata: Mapping[str, Any]) -> int:
         """Make the layer's newest version hold exactly the files of version ``expected`` again.
@@ -746,6 +723,22 @@ class Layers:
             operation=operation,
             restore_metadata=restore_metadata,
         )
+
+
+def _metadata(dt: DeltaTable, schema_string: str, partition_columns: Sequence[str]) -> dict[str, Any]:
+    """The ``metaData`` action of ``dt``'s table (its id, name and properties) with this schema
+    and these partition columns."""
+    m = dt.metadata()
+    return {
+        "id": m.id,
+        "name": m.name,
+        "description": m.description,
+        "format": {"provider": "parquet", "options": {}},
+        "schemaString": schema_string,
+        "partitionColumns": list(partition_columns),
+        "configuration": dict(m.configuration),
+        "createdTime": m.created_time,
+    }
 
 
 def _plain_protocol(dt: DeltaTable) -> bool:

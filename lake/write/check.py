@@ -141,11 +141,19 @@ def _quarantine(
     final = judge(contract, kept_change, draft.view(op.dataset), None).report
     if not final.ok:
         raise ContractViolationError([final])
-    frame = pl.from_arrow(raw.filter(pa.array(mask.to_list())))
-    assert isinstance(frame, pl.DataFrame)
-    aside = frame.select(pl.all().cast(pl.String, strict=False)).with_columns(names.filter(mask))
+    aside = aside_rows(raw.filter(pa.array(mask.to_list())), names.filter(mask))
     report = replace(checked.report, quarantined=int(mask.sum()))
-    return Checked(kept_change, report, aside.to_arrow(), None)
+    return Checked(kept_change, report, aside, None)
+
+
+def aside_rows(raw: pa.Table, names: pl.Series) -> pa.Table:
+    """Rows set aside for quarantine: their values as strings (as they came), and the names of
+    the checks each breaks."""
+    frame = pl.from_arrow(raw)
+    assert isinstance(frame, pl.DataFrame)
+    return (
+        frame.select(pl.all().cast(pl.String, strict=False)).with_columns(names.alias(VIOLATIONS)).to_arrow()
+    )
 
 
 def broken_checks(typed: Typed, checked_rows: int, checked: CheckedRows) -> pl.Series:

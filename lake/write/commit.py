@@ -37,13 +37,11 @@ from lake.write.check import Checked, Written, check, contract_in_force, quarant
 from lake.write.draft import Draft
 from lake.write.ops import (
     Adopt,
-    Append,
     Decision,
     Delete,
     MergeDataset,
     Op,
     Optimize,
-    Overwrite,
     SetContract,
     SetRules,
     plan,
@@ -254,7 +252,6 @@ def _check(ctx: WriteContext, draft: Draft, txn: Txn, index: int, op: Written) -
         _refuse_case_clash(ctx, draft, op.dataset)
     contract = contract_in_force(ctx.contracts, draft, op.dataset)
     if is_stream(op):
-        assert isinstance(op, Append | Overwrite)
         streamed = txn.streamed[index] = check_stream(
             ctx.layers, op, draft, contract, txn.streamed.get(index)
         )

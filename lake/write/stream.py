@@ -19,6 +19,7 @@ made again, reading the written files back one at a time, if the dataset changed
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypeGuard
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,7 +35,7 @@ from lake.validation import slices
 from lake.validation.engine import cast_to_contract
 from lake.validation.report import ContractViolationError, ValidationReport
 from lake.validation.rows import check_rows
-from lake.write.check import Checked, broken_checks, partitioned_as, refuse_reserved
+from lake.write.check import Checked, aside_rows, broken_checks, partitioned_as, refuse_reserved
 from lake.write.draft import Draft
 from lake.write.ops import Append, Overwrite, plan
 
@@ -95,23 +96,16 @@ def check_stream(
             others = kept_rows(KeptRows(view, change.remove, written), contract)
             got = check_rows(contract, rows, others=others, cast=typed.results, blame=quarantine)
             report = got.report
-            if not slices.row_level_ok(report):
-                if not quarantine:
-                    if slices.doomed(report):  # stop reading: nothing is committed, files are garbage
-                        raise ContractViolationError([report])
-                    reports.append(report)
-                    files = layers.write_files(
-                        op.dataset, draft.own, rows, partition_by=change.partition_by or ()
-                    )
-                    written += [FileRef(draft.own, f) for f in files]
-                    continue
+            if not quarantine and slices.doomed(report):  # stop reading: nothing is committed
+                raise ContractViolationError([report])
+            if quarantine and not slices.row_level_ok(report):
                 names = broken_checks(typed, rows.num_rows, got)
                 mask = names.list.len() > 0
                 if not mask.any():
                     raise ContractViolationError([report])
                 keep = pa.array((~mask).to_list())
                 rows = rows.filter(keep)
-                aside.append(_aside(raw.filter(pc.invert(keep)), names.filter(mask)))
+                aside.append(aside_rows(raw.filter(pc.invert(keep)), names.filter(mask)))
                 if not slices.row_level_ok(check_rows(contract, rows, others=others).report):
                     raise ContractViolationError([report])  # the rows kept still break it
                 report = replace(report, quarantined=int(mask.sum()))  # what broke, and what went aside
@@ -201,18 +195,6 @@ def _empty(layers: Layers, dataset: str, change: Change) -> View:
     return View(layers, dataset, _snapshot(change))
 
 
-def _aside(raw: pa.Table, names: object) -> pa.Table:
-    import polars as pl
-
-    from lake.validation.engine import VIOLATIONS
-
-    frame = pl.from_arrow(raw)
-    assert isinstance(frame, pl.DataFrame) and isinstance(names, pl.Series)
-    return (
-        frame.select(pl.all().cast(pl.String, strict=False)).with_columns(names.alias(VIOLATIONS)).to_arrow()
-    )
-
-
-def is_stream(op: object) -> bool:
+def is_stream(op: object) -> TypeGuard[Append | Overwrite]:
     """Whether ``op`` brings its rows as a stream."""
     return isinstance(op, Append | Overwrite) and not isinstance(op.data, pa.Table)
