@@ -168,10 +168,10 @@ def write(
         raise lake.UsageError(f"unknown --format {fmt!r}: use auto, parquet, csv or json")
     from .inputs import read_input
 
-    data = read_input(file, fmt)  # type: ignore[arg-type]
+    opened = _open(repo)
+    data = read_input(file, fmt, opened.contract(dataset, f"refs/heads/{branch}"))  # type: ignore[arg-type]
     result = (
-        _open(repo)
-        .branch(branch)
+        opened.branch(branch)
         .write(
             dataset,
             data,
@@ -220,10 +220,10 @@ def upsert(
     """Update rows whose key matches the file's rows and insert the rest, as one commit."""
     from .inputs import read_input
 
-    data = read_input(file, fmt)  # type: ignore[arg-type]
+    opened = _open(repo)
+    data = read_input(file, fmt, opened.contract(dataset, f"refs/heads/{branch}"))  # type: ignore[arg-type]
     result = (
-        _open(repo)
-        .branch(branch)
+        opened.branch(branch)
         .upsert(
             dataset,
             data,
@@ -645,7 +645,7 @@ def validate_file(
     from .inputs import read_input
 
     spec = Contract.from_yaml(contract)  # first: a broken contract is named before any data is read
-    report = validate(read_input(file, input_format), spec)  # type: ignore[arg-type]
+    report = validate(read_input(file, input_format, spec), spec)  # type: ignore[arg-type]
     if json_out or fmt == "json":
         output.emit_json(report.to_dict())
     elif fmt == "junit":

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 import lake
+from lake.contracts import Contract
 
 InputFormat = Literal["auto", "parquet", "csv", "json"]
 _SUFFIXES = {
@@ -33,10 +35,17 @@ STREAM_TEXT_BYTES = 256 * 1024 * 1024  # CSV/JSON files above this are read by b
 PARQUET_BATCH_ROWS = 256 * 1024
 
 
-def read_input(path: Path, fmt: InputFormat = "auto") -> pa.Table | pa.RecordBatchReader:
+def read_input(
+    path: Path, fmt: InputFormat = "auto", contract: Contract | None = None
+) -> pa.Table | pa.RecordBatchReader:
     """The rows of ``path``: a parquet file as a stream of its row groups' batches (a write holds
-    one slice of it at a time); CSV and JSON lines read whole (their types inferred from the whole
-    file), or, above :data:`STREAM_TEXT_BYTES`, as a stream whose types the first block sets."""
+    one slice of it at a time). A CSV file for a dataset with a ``contract`` streams too, at any
+    size: the contract's columns are read as text (empty and ``NULL``-like values as nulls, as
+    pyarrow reads them in a typed column), and the write's cast to the contract types them, so a
+    value that does not fit is the contract's type violation (quarantined with ``--quarantine``),
+    never a read error. Other CSV and JSON-lines files are read whole (their types inferred from
+    the whole file), or, above :data:`STREAM_TEXT_BYTES`, as a stream whose types the first
+    block sets."""
     if not path.is_file():
         raise lake.InvalidInputError(f"no such file: {path}")
     kind = fmt if fmt != "auto" else _SUFFIXES.get(path.suffix.lower())
@@ -49,6 +58,8 @@ def read_input(path: Path, fmt: InputFormat = "auto") -> pa.Table | pa.RecordBat
             parquet = pq.ParquetFile(path)
             schema = parquet.schema_arrow
             return _named(path, kind, schema, parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS))
+        if kind == "csv" and contract is not None:
+            return _csv_as_text(path, contract)
         if path.stat().st_size > STREAM_TEXT_BYTES:
             options = {"read_options": pacsv.ReadOptions(block_size=16 * BLOCK_SIZE)}
             if kind == "csv":
@@ -59,6 +70,27 @@ def read_input(path: Path, fmt: InputFormat = "auto") -> pa.Table | pa.RecordBat
         return _read_text(path, kind)
     except (pa.ArrowInvalid, OSError) as exc:
         raise lake.InvalidInputError(f"cannot read {path} as {kind}: {exc}") from exc
+
+
+def _csv_as_text(path: Path, contract: Contract) -> pa.RecordBatchReader:
+    """A CSV file by blocks, the contract's columns as text (see :func:`read_input`)."""
+    names = list(contract.columns)
+    convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
+    nulls = pa.array(convert.null_values, pa.string())
+    schema = contract.arrow_schema()
+    typed = {f.name for f in schema if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))}
+    stream = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 * BLOCK_SIZE), convert_options=convert)
+
+    def nulled(batch: pa.RecordBatch) -> pa.RecordBatch:
+        columns = [
+            pc.if_else(pc.is_in(column, value_set=nulls), pa.scalar(None, pa.string()), column)
+            if name in typed and pa.types.is_string(column.type)
+            else column
+            for name, column in zip(batch.schema.names, batch.columns, strict=True)
+        ]
+        return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
+    return _named(path, "csv", stream.schema, (nulled(b) for b in stream))
 
 
 def _named(

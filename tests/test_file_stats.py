@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from test_delta_stats import check_add_actions, file_rows, logged_stats, main_table, plain_readers
 
 import lake
-from lake.table.layers import _column_stats
+from lake.table.layers import column_stats
 
 texts = st.one_of(
     st.none(), st.text(max_size=6), st.text(alphabet="ab\U0001f600", min_size=4096, max_size=4200)
@@ -43,7 +43,7 @@ def test_footer_bounds_are_the_computed_bounds(
             "n": pa.array(range(len(values)), pa.int64()),
         }
     )
-    assert _column_stats(table, _footer(table, group)) == _column_stats(table)
+    assert column_stats(table, _footer(table, group)) == column_stats(table)
 
 
 def test_a_file_s_string_bounds_as_logged(repo: lake.Repository) -> None:

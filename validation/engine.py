@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -36,6 +36,7 @@ class Typed:
     table: pa.Table
     results: tuple[CheckResult, ...]
     bad_rows: pl.Series | None  # True where a value could not be cast
+    failing: Mapping[str, pl.Series] = field(default_factory=dict)  # per type check: its rows
 
 
 _COMPILED: dict[str, tuple[CompiledCheck, ...]] = {}
@@ -128,6 +129,7 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
             )
         )
     bad: pl.Series | None = None
+    failing_by: dict[str, pl.Series] = {}
     arrays: list[pa.ChunkedArray] = []
     fields: list[pa.Field] = []
     for name, spec in contract.columns.items():
@@ -189,6 +191,7 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
                         )
                     )
                     bad = failing if bad is None else bad | failing
+                    failing_by[f"{name}.type"] = failing
                     col = cast.to_arrow()
                     col = pa.chunked_array([col]) if isinstance(col, pa.Array) else col
             if not results or results[-1].name != f"{name}.type":
@@ -200,7 +203,7 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
             arrays.append(table.column(name))
             fields.append(table.schema.field(name))
     typed = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    return Typed(typed, tuple(results), bad)
+    return Typed(typed, tuple(results), bad, failing_by)
 
 
 CHUNK_ROWS = 1_000_000  # row rules run over slices this long, bounding conversion memory

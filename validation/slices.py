@@ -97,5 +97,15 @@ def as_dataset_scope(contract: Contract) -> Contract:
     return contract.model_copy(update={"columns": columns})
 
 
+def compared_columns(contract: Contract) -> list[str]:
+    """The columns a uniqueness check compares across slices (its key and what its ``where:``
+    names): what a slice must see of the rows before it that no file holds yet."""
+    names: list[str] = []
+    for check in _compiled(contract):
+        if check.unique_on:
+            names += [*check.unique_on, *(check.where.meta.root_names() if check.where is not None else [])]
+    return list(dict.fromkeys(names))
+
+
 def has_batch_metrics(contract: Contract) -> bool:
     return bool(_batch_metrics(contract))

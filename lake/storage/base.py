@@ -40,6 +40,11 @@ class ObjectStore(Protocol):
         """
         ...
 
+    def upload(self, key: str, path: str) -> None:
+        """Write the local file at ``path`` at ``key`` (unconditionally), read from disk as it
+        goes: a data file written by rolling (:mod:`lake.table.rolling`) is never held whole."""
+        ...
+
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         """Remove ``key`` (absent keys are fine). ``if_match`` guards as for :meth:`put`."""
         ...

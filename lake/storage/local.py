@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,21 @@ class LocalStore:
                     os.unlink(tmp)
                 raise
         return _etag(data)
+
+    def upload(self, key: str, path: str) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh, open(path, "rb") as source:
+                shutil.copyfileobj(source, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         path = self._path(key)

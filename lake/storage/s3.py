@@ -109,6 +109,15 @@ class S3Store:
             raise self._fail("write", key, exc) from exc
         return str(resp["ETag"])
 
+    def upload(self, key: str, path: str) -> None:
+        try:
+            with open(path, "rb") as body:  # one PUT, its body streamed from the file
+                self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body)
+        except botocore.exceptions.ClientError as exc:
+            raise self._fail("write", key, exc) from exc
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+            raise self._fail("write", key, exc) from exc
+
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         if if_match is not None:
             current = self.get(key)

@@ -230,7 +230,7 @@ _DICTIONARY_PAGE = 1024 * 1024  # pyarrow's dictionary_pagesize_limit
 _PREFIX = 256 * 1024  # the values counted: more distinct ones than a page holds fit in them
 
 
-def _dictionary_columns(table: pa.Table) -> bool | list[str]:
+def dictionary_columns(table: pa.Table) -> bool | list[str]:
     """``use_dictionary`` for writing ``table``: True, or the columns to dictionary-encode."""
     if table.num_rows * 4 <= _DICTIONARY_PAGE or any(pa.types.is_nested(f.type) for f in table.schema):
         return True  # every dictionary fits; nested leaves have paths of their own: keep the default
@@ -262,7 +262,7 @@ def _past_dictionary(column: pa.ChunkedArray) -> bool:
     return distinct * width > 1.25 * _DICTIONARY_PAGE  # clearly past: the estimate errs by ~2%
 
 
-def _column_stats(table: pa.Table, written: pq.FileMetaData | None = None) -> dict[str, Any]:
+def column_stats(table: pa.Table, written: pq.FileMetaData | None = None) -> dict[str, Any]:
     """The Delta ``stats`` of a file holding ``table`` (see the notes above :func:`_jsonable`).
     ``written``: the file's parquet footer, whose string bounds are taken instead of computed."""
     mins: dict[str, Any] = {}
@@ -272,6 +272,62 @@ def _column_stats(table: pa.Table, written: pq.FileMetaData | None = None) -> di
     for field, column in zip(table.schema, table.columns, strict=True):
         _collect(field.name, column, mins, maxs, nulls, known.get(field.name))
     return {"numRecords": table.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls}
+
+
+def merge_stats(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The Delta ``stats`` of one file holding the rows of ``parts`` (each :func:`column_stats` of
+    some of its rows, as a rolled file is written): counts add up, and a column keeps its bounds
+    only where every part bounds it or holds only nulls in it (a part with NaN, or values JSON
+    cannot hold, leaves the whole file without bounds, as if it were computed at once)."""
+    rows = sum(int(p["numRecords"]) for p in parts)
+    levels = [(p["minValues"], p["maxValues"], p["nullCount"], int(p["numRecords"])) for p in parts]
+    mins, maxs = _merged_bounds(levels)
+    nulls = _summed_nulls([p["nullCount"] for p in parts])
+    return {"numRecords": rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls}
+
+
+def _summed_nulls(counts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, first in counts[0].items():
+        values = [c.get(name) for c in counts]
+        out[name] = _summed_nulls([v or {} for v in values]) if isinstance(first, dict) else sum(values)
+    return out
+
+
+def _merged_bounds(
+    levels: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any], int]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (min, max) bounds of one level (the top or a struct's fields) of several parts, each
+    given as (its mins, its maxes, its null counts, its rows)."""
+    mins: dict[str, Any] = {}
+    maxs: dict[str, Any] = {}
+    for name, nulls in levels[0][2].items():
+        if isinstance(nulls, dict):  # a struct: its fields, a level of their own
+            inner = [(_sub(lo, name), _sub(hi, name), n.get(name) or {}, rows) for lo, hi, n, rows in levels]
+            low, high = _merged_bounds(inner)
+            if low:
+                mins[name] = low
+            if high:
+                maxs[name] = high
+            continue
+        for out, side, pick in ((mins, 0, min), (maxs, 1, max)):
+            values = []
+            for lo, hi, n, rows in levels:
+                value = (lo, hi)[side].get(name)
+                if value is None:
+                    if n.get(name) != rows:  # values without a bound: none holds
+                        break
+                    continue  # only nulls here: nothing to bound
+                values.append(value)
+            else:
+                if values:
+                    out[name] = pick(values)
+    return mins, maxs
+
+
+def _sub(bounds: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = bounds.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def _footer_string_bounds(schema: pa.Schema, written: pq.FileMetaData) -> dict[str, tuple[Any, Any]]:
@@ -474,7 +530,7 @@ class Layers:
             name = f"part-{uuid.uuid4()}-c000.snappy.parquet"
             name = f"{place}/{name}" if place else name
             footer: list[pq.FileMetaData] = []
-            options = {"compression": "snappy", "use_dictionary": _dictionary_columns(chunk)}
+            options = {"compression": "snappy", "use_dictionary": dictionary_columns(chunk)}
             if local:
                 pq.write_table(chunk, f"{root}/{name}", metadata_collector=footer, **options)
                 size = os.path.getsize(f"{root}/{name}")
@@ -490,7 +546,7 @@ class Layers:
                 size=int(size),
                 rows=chunk.num_rows,
                 modification_time=int(time.time() * 1000),
-                stats=json.dumps(_column_stats(chunk, footer[0] if footer else None)),
+                stats=json.dumps(column_stats(chunk, footer[0] if footer else None)),
                 partition=partition,
             )
 

@@ -142,40 +142,65 @@ class KeptRows:
     (uniqueness, row counts, freshness) must also hold across. Implements the validation
     layer's ``OtherRows``."""
 
-    def __init__(self, view: View, removed: Iterable[FileRef], written: Iterable[FileRef] = ()) -> None:
+    def __init__(
+        self,
+        view: View,
+        removed: Iterable[FileRef],
+        written: Iterable[FileRef] = (),
+        pending: pa.Table | None = None,
+    ) -> None:
         """``written``: files the write has written already, not yet committed (the slices of a
-        streamed write before the one being checked), kept like the dataset's own."""
+        streamed write before the one being checked), kept like the dataset's own. ``pending``:
+        rows the write has put in files still open (:mod:`lake.table.rolling`), with some of
+        their columns (those a uniqueness check compares): seen wherever those columns do."""
         gone = {r.path for r in removed}
         self.view = view
         self.refs = [r for r in view.files.values() if r.path not in gone] + list(written)
+        frame = pl.from_arrow(pending, rechunk=False) if pending is not None and pending.num_rows else None
+        self._pending = frame if isinstance(frame, pl.DataFrame) else None
 
     @property
     def rows(self) -> int:
-        return sum(r.file.rows for r in self.refs)
+        pending = self._pending.height if self._pending is not None else 0
+        return sum(r.file.rows for r in self.refs) + pending
 
     def candidates(
         self, columns: Sequence[str], low: Any, high: Any, where: pl.Expr | None = None
     ) -> pl.LazyFrame:
         rows = self.view.scan([r for r in self.refs if r.may_hold(columns[0], low, high)])
-        if where is not None:
-            rows = rows.filter(where.fill_null(False))
-        return rows.select(list(columns))
+        near = pl.col(columns[0]).is_between(pl.lit(low), pl.lit(high))  # as files are pruned
+        return self._with_pending(rows, columns, where, near)
 
     def column_max(self, column: str, where: pl.Expr | None = None) -> Any:
-        if not self.refs:
+        if not self.rows:
             return None
-        rows = self.view.scan(self.refs)
-        if where is not None:
-            rows = rows.filter(where.fill_null(False))
+        rows = self._with_pending(self.view.scan(self.refs), [column], where)
         return self._collect(rows.select(pl.col(column).max())).item()
 
     def count(self, where: pl.Expr) -> int:
-        if not self.refs:
+        if not self.rows:
             return 0
-        return int(self._collect(self.view.scan(self.refs).select(where.fill_null(False).sum())).item() or 0)
+        rows = self._with_pending(self.view.scan(self.refs), where.meta.root_names(), None)
+        return int(self._collect(rows.select(where.fill_null(False).sum())).item() or 0)
 
     def scan(self, columns: Sequence[str]) -> pl.LazyFrame:
-        return self.view.scan(self.refs).select(list(columns))
+        return self._with_pending(self.view.scan(self.refs), columns, None)
+
+    def _with_pending(
+        self, rows: pl.LazyFrame, columns: Sequence[str], where: pl.Expr | None, near: pl.Expr | None = None
+    ) -> pl.LazyFrame:
+        """``columns`` of ``rows`` (the ``where`` ones), and of the pending rows when they hold
+        them (those ``near`` selects)."""
+        names = list(dict.fromkeys(columns))
+        parts = [rows]
+        needed = {*names, *(where.meta.root_names() if where is not None else ())}
+        if self._pending is not None and needed <= set(self._pending.columns):
+            pending = self._pending.lazy()
+            parts.append(pending.filter(near) if near is not None else pending)
+        if where is not None:
+            parts = [p.filter(where.fill_null(False)) for p in parts]
+        parts = [p.select(names) for p in parts]
+        return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed")
 
     def summary(self, column: str) -> None:
         """No summaries at this layer (the stores layer keeps per-file ones): metrics read."""

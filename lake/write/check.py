@@ -17,7 +17,7 @@ from lake.stores.contracts import ContractStore
 from lake.stores.summaries import kept_rows
 from lake.table.change import Change
 from lake.table.layers import Layers
-from lake.table.views import KeptRows, View
+from lake.table.views import FileRef, KeptRows, View
 from lake.validation.engine import VIOLATIONS, Typed, cast_to_contract
 from lake.validation.report import ContractViolationError, ValidationReport
 from lake.validation.rows import CheckedRows, check_rows
@@ -31,10 +31,19 @@ Written = Batch | Delete | Revert  # the operations a person writes, each checke
 
 
 @dataclass(frozen=True)
+class SetAside:
+    """Rows a streamed write set aside for quarantine, in files of the quarantine dataset's
+    layer already (each row naming the transaction, as :func:`quarantine_op` adds)."""
+
+    schema: pa.Schema
+    files: tuple[FileRef, ...]
+
+
+@dataclass(frozen=True)
 class Checked:
     change: Change
     report: ValidationReport | None = None  # None: the dataset has no contract
-    aside: pa.Table | None = None  # the rows set aside for quarantine, as strings
+    aside: pa.Table | SetAside | None = None  # the rows set aside for quarantine, as strings
     files: Files | None = None  # the change's data files, written or being written
 
 
@@ -167,16 +176,14 @@ def broken_checks(typed: Typed, checked_rows: int, checked: CheckedRows) -> pl.S
         if offset > 0 and int(lists.head(offset).list.len().sum()):
             raise ContractViolationError([checked.report])  # rows already in the dataset break it
         names = lists.slice(max(offset, 0), incoming)
-    if typed.bad_rows is None:
+    if not typed.failing:
         return names
-    failed_types = [r.name for r in typed.results if r.kind == "type"]
-    return (
-        pl.DataFrame({"n": names, "b": typed.bad_rows})
-        .select(
-            pl.when(pl.col("b")).then(pl.col("n").list.concat(pl.lit(failed_types))).otherwise(pl.col("n"))
+    frame = pl.DataFrame({"n": names, **{f"b{i}": m for i, m in enumerate(typed.failing.values())}})
+    for i, check in enumerate(typed.failing):
+        frame = frame.with_columns(
+            pl.when(pl.col(f"b{i}")).then(pl.col("n").list.concat(pl.lit([check]))).otherwise(pl.col("n"))
         )
-        .to_series()
-    )
+    return frame["n"]
 
 
 def quarantine_op(dataset: str, aside: pa.Table, txn: str) -> Batch:

@@ -26,14 +26,14 @@ from typing import Any, TypeVar
 
 from lake.errors import ConcurrentUpdateError, InvalidInputError, RefNotFoundError, RefusedError
 from lake.graph.commits import Commit, CommitStore, DatasetChange, now_utc
-from lake.graph.names import case_clash
+from lake.graph.names import QUARANTINE_SUFFIX, case_clash
 from lake.graph.refs import Ref, RefStore
 from lake.stores.contracts import ContractStore
 from lake.table.change import Change, apply_change
 from lake.table.foreign import ForeignVersions, Pending
 from lake.table.layers import Layers, VersionTaken
 from lake.write.adopt import apply_adopt
-from lake.write.check import Checked, Written, check, contract_in_force, quarantine_op
+from lake.write.check import Checked, SetAside, Written, check, contract_in_force, quarantine_op
 from lake.write.draft import Draft
 from lake.write.ops import (
     Adopt,
@@ -51,7 +51,7 @@ from lake.write.patience import Patience
 from lake.write.references import refuse_orphans, written
 from lake.write.results import WriteResult
 from lake.write.stage import Files, Staged, blind_append, is_noop, rows
-from lake.write.stream import Streamed, check_stream, is_stream
+from lake.write.stream import Streamed, aside_change, check_stream, is_stream
 
 T = TypeVar("T")
 
@@ -228,7 +228,10 @@ def _apply(ctx: WriteContext, draft: Draft, txn: Txn, index: int, op: Op, later:
         draft.reports[op.dataset] = checked.report
     refuse_orphans(ctx.layers, ctx.contracts, draft, op.dataset, checked, later)
     _delta_commit(ctx, draft, txn, op.dataset, checked.change, checked.files)
-    if checked.aside is not None:
+    if isinstance(checked.aside, SetAside):
+        change = aside_change(op.dataset, checked.aside, draft)
+        _delta_commit(ctx, draft, txn, op.dataset + QUARANTINE_SUFFIX, change, None)
+    elif checked.aside is not None:
         aside = quarantine_op(op.dataset, checked.aside, txn.id)
         _delta_commit(ctx, draft, txn, aside.dataset, _planned(aside, draft), None)
 
@@ -253,7 +256,7 @@ def _check(ctx: WriteContext, draft: Draft, txn: Txn, index: int, op: Written) -
     contract = contract_in_force(ctx.contracts, draft, op.dataset)
     if is_stream(op):
         streamed = txn.streamed[index] = check_stream(
-            ctx.layers, op, draft, contract, txn.streamed.get(index)
+            ctx.layers, op, draft, contract, txn.streamed.get(index), txn.id
         )
         return streamed.checked
     checked = check(ctx.layers, op, draft, contract, txn.staged.get(index))

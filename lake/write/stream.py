@@ -1,15 +1,17 @@
 """Streamed writes: an append or an overwrite whose rows arrive as a :class:`Stream`, written in
 bounded memory.
 
-The stream is read in slices of about a data file's size. Each slice is cast to the contract,
-checked with the rows the dataset keeps *and the slices already written* (so a key repeated
-across slices, or one already kept, fails exactly; row rules add up), and written at once as the
-next data file(s) of the branch's layer, which nothing references yet. After the last slice, the
-row counts, freshness and metrics are judged once over everything (:mod:`lake.validation.slices`).
+The stream is read in slices of a quarter of a data file. Each slice is cast to the contract,
+checked with the rows the dataset keeps *and the slices before it* (so a key repeated across
+slices, or one already kept, fails exactly; row rules add up), and written at once into the
+branch's layer, as the next rows of a file that rolls over at a whole write's file size
+(:mod:`lake.table.rolling`); nothing references the files yet. After the last slice, the row
+counts, freshness and metrics are judged once over everything (:mod:`lake.validation.slices`).
 Only then is anything committed: the files join the dataset in the commit loop's one Delta commit,
 as files the change takes in (``Change.restore``), so a failure anywhere commits nothing (the
 files written are garbage for ``lake gc``). With ``on_violation='quarantine'`` each slice's
-failing rows are set aside as it goes; only those rows are held until the commit.
+failing rows are set aside as it goes, into rolling files of ``<dataset>__quarantine``'s layer
+that the same commit takes in: a stream's bad rows are never held either.
 
 The files do not depend on what the dataset held (an append adds, an overwrite replaces all), so
 when the commit loop starts over (another writer moved the branch) they are kept; the checks are
@@ -18,6 +20,7 @@ made again, reading the written files back one at a time, if the dataset changed
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from typing import TypeGuard
 
@@ -26,24 +29,36 @@ import pyarrow.compute as pc
 
 from lake.contracts import Contract
 from lake.graph.commits import Snapshot
+from lake.graph.names import QUARANTINE_SUFFIX
 from lake.stores.summaries import kept_rows
 from lake.table.change import Change
 from lake.table.frames import conform, delta_schema_json
 from lake.table.layers import TARGET_FILE_BYTES, DataFile, Layers
+from lake.table.rolling import FileRoller
 from lake.table.views import FileRef, KeptRows, View, read_files
 from lake.validation import slices
 from lake.validation.engine import cast_to_contract
 from lake.validation.report import ContractViolationError, ValidationReport
 from lake.validation.rows import check_rows
-from lake.write.check import Checked, aside_rows, broken_checks, partitioned_as, refuse_reserved
+from lake.write.check import (
+    TXN_COLUMN,
+    Checked,
+    SetAside,
+    aside_rows,
+    broken_checks,
+    partitioned_as,
+    refuse_reserved,
+)
 from lake.write.draft import Draft
 from lake.write.ops import Append, Overwrite, plan
 
-# One slice, one data file: a quarter of a whole write's file. A slice, its cast, its checks and its
-# parquet encoding are what a streamed write holds besides the lake's imports; measured at 20M rows
+# A slice is a quarter of a whole write's file. A slice, its cast, its checks and its parquet
+# encoding are what a streamed write holds besides the lake's imports; measured at 20M rows
 # (bench/streaming_memory.py), peak RSS against write_deltalake's was 1.04x at 16 MiB slices, 1.12x
 # at 24 MiB, 1.2-1.4x at 32 MiB (write_deltalake's own peak varies by 20% from run to run).
 SLICE_BYTES = TARGET_FILE_BYTES // 4
+# The slices go into files that roll over at a whole write's file size (:mod:`lake.table.rolling`).
+ROLL_BYTES = TARGET_FILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -61,8 +76,10 @@ def check_stream(
     draft: Draft,
     contract: Contract | None,
     before: Streamed | None,
+    txn: str,
 ) -> Streamed:
-    """Read, check and write the stream of ``op``; ``before``: what an earlier attempt did."""
+    """Read, check and write the stream of ``op``; ``before``: what an earlier attempt did;
+    ``txn``: the transaction's id, which rows set aside carry."""
     snapshot = draft.datasets.get(op.dataset)
     if before is not None:
         if before.snapshot == snapshot:
@@ -74,51 +91,88 @@ def check_stream(
         assert isinstance(partitioned, Append | Overwrite)
         op = partitioned
     quarantine = op.on_violation == "quarantine" and contract is not None
+    keep = slices.compared_columns(contract) if contract is not None else []
     change: Change | None = None
     view = draft.view(op.dataset)
     written: list[FileRef] = []
+    set_aside: list[FileRef] = []
     reports: list[ValidationReport] = []
-    aside: list[pa.Table] = []
-    for raw in op.data.slices(SLICE_BYTES):
-        if quarantine:
-            refuse_reserved(raw)
-        typed = cast_to_contract(contract, raw) if contract is not None else None
-        rows = typed.table if typed is not None else raw
-        if change is None:
-            change = plan(op, draft, rows)
-            assert change is not None and change.data is not None
-            rows = change.data
-            view = view or _empty(layers, op.dataset, change)
-        else:
-            rows = conform(rows, change.schema, allow_new_columns=False)[0]
-        if contract is not None and typed is not None:
-            assert view is not None
-            others = kept_rows(KeptRows(view, change.remove, written), contract)
-            got = check_rows(contract, rows, others=others, cast=typed.results, blame=quarantine)
-            report = got.report
-            if not quarantine and slices.doomed(report):  # stop reading: nothing is committed
-                raise ContractViolationError([report])
-            if quarantine and not slices.row_level_ok(report):
-                names = broken_checks(typed, rows.num_rows, got)
-                mask = names.list.len() > 0
-                if not mask.any():
+    with contextlib.ExitStack() as stack:
+        aside_files = (
+            FileRoller(layers, op.dataset + QUARANTINE_SUFFIX, draft.own, target_bytes=ROLL_BYTES)
+            if quarantine
+            else None
+        )
+        if aside_files is not None:
+            stack.enter_context(aside_files)
+        files: FileRoller | None = None
+        aside_schema: pa.Schema | None = None
+        for raw in op.data.slices(SLICE_BYTES):
+            if quarantine:
+                refuse_reserved(raw)
+            typed = cast_to_contract(contract, raw) if contract is not None else None
+            rows = typed.table if typed is not None else raw
+            if change is None:
+                change = plan(op, draft, rows)
+                assert change is not None and change.data is not None
+                rows = change.data
+                view = view or _empty(layers, op.dataset, change)
+                parts = change.partition_by or ()
+                files = stack.enter_context(
+                    FileRoller(
+                        layers, op.dataset, draft.own, partition_by=parts, keep=keep, target_bytes=ROLL_BYTES
+                    )
+                )
+            else:
+                rows = conform(rows, change.schema, allow_new_columns=False)[0]
+            assert files is not None
+            if contract is not None and typed is not None:
+                assert view is not None
+                kept = KeptRows(view, change.remove, written, files.pending())
+                others = kept_rows(kept, contract)
+                got = check_rows(contract, rows, others=others, cast=typed.results, blame=quarantine)
+                report = got.report
+                if not quarantine and slices.doomed(report):  # stop reading: nothing is committed
                     raise ContractViolationError([report])
-                keep = pa.array((~mask).to_list())
-                rows = rows.filter(keep)
-                aside.append(aside_rows(raw.filter(pc.invert(keep)), names.filter(mask)))
-                if not slices.row_level_ok(check_rows(contract, rows, others=others).report):
-                    raise ContractViolationError([report])  # the rows kept still break it
-                report = replace(report, quarantined=int(mask.sum()))  # what broke, and what went aside
-            reports.append(report)
-        files = layers.write_files(op.dataset, draft.own, rows, partition_by=change.partition_by or ())
-        written += [FileRef(draft.own, f) for f in files]
-    assert change is not None and view is not None
+                if quarantine and not slices.row_level_ok(report):
+                    names = broken_checks(typed, rows.num_rows, got)
+                    mask = names.list.len() > 0
+                    if not mask.any():
+                        raise ContractViolationError([report])
+                    keep_rows = pa.array((~mask).to_list())
+                    rows = rows.filter(keep_rows)
+                    if not slices.row_level_ok(check_rows(contract, rows, others=others).report):
+                        raise ContractViolationError([report])  # the rows kept still break it
+                    aside = aside_rows(raw.filter(pc.invert(keep_rows)), names.filter(mask))
+                    aside = aside.append_column(TXN_COLUMN, pa.array([txn] * aside.num_rows, pa.string()))
+                    aside_schema = aside.schema
+                    assert aside_files is not None
+                    set_aside += _refs(draft, aside_files.add(aside))
+                    report = replace(report, quarantined=int(mask.sum()))  # what broke, and what went aside
+                reports.append(report)
+            written += _refs(draft, files.add(rows))
+        assert change is not None and view is not None and files is not None
+        written += _refs(draft, files.close())
+        set_aside += _refs(draft, aside_files.close()) if aside_files is not None else []
     final = _judge_whole(contract, view, change, written, reports)
     if final is not None and _refused(final):
         raise ContractViolationError([final])
     done = _taking(change, written)
-    stash = pa.concat_tables(aside, promote_options="permissive") if aside else None
+    stash = SetAside(aside_schema, tuple(set_aside)) if aside_schema is not None else None
     return Streamed(snapshot, Checked(done, final, stash, None), tuple(r.file for r in written))
+
+
+def _refs(draft: Draft, files: list[DataFile]) -> list[FileRef]:
+    return [FileRef(draft.own, f) for f in files]
+
+
+def aside_change(dataset: str, aside: SetAside, draft: Draft) -> Change:
+    """The append to ``<dataset>__quarantine`` of the rows a streamed write set aside: their
+    files, written already, taken in by reference (and the quarantine's schema merged)."""
+    op = Append(dataset + QUARANTINE_SUFFIX, aside.schema.empty_table(), schema_mode="merge")
+    change = plan(op, draft)
+    assert change is not None
+    return _taking(change, list(aside.files))
 
 
 def _again(
