@@ -298,6 +298,42 @@ def test_a_stream_is_checked_again_when_another_writer_won_the_race(repo: lake.R
     assert ids(repo) == sorted([*range(250), *range(1200, 1450)])
 
 
+def test_a_stream_that_still_passes_after_a_race_commits_each_file_once(repo: lake.Repository) -> None:
+    main = with_contract(repo)
+    main.write("t", reader([0]))
+    other = repo.branch("main")
+
+    def racing() -> Iterator[pa.RecordBatch]:
+        yield batch(1000)
+        yield batch(1250)
+        other.write("t", reader([5000]))
+
+    result = main.write("t", racing())
+    assert result.attempts == 2 and result.datasets["t"].rows_added == 500
+    assert ids(repo) == [*range(250), *range(1000, 1500), *range(5000, 5250)]
+    assert plain_rows(repo) == 1000
+
+
+def test_a_quarantining_stream_sets_aside_the_keys_another_writer_won(repo: lake.Repository) -> None:
+    """The same race with quarantine: the check made again sets aside the rows whose keys the
+    other writer committed first, and the commit goes through with the rest."""
+    main = with_contract(repo)
+    main.write("t", reader([0]))
+    other = repo.branch("main")
+
+    def racing() -> Iterator[pa.RecordBatch]:
+        yield batch(1000)
+        yield batch(1250)
+        other.write("t", reader([1200]))
+
+    result = main.write("t", racing(), on_violation="quarantine")
+    assert result.attempts == 2 and result.validation["t"].quarantined == 250
+    assert ids(repo) == [*range(250), *range(1000, 1500)]  # 1200..1449: the other writer's
+    aside = repo.read("t__quarantine")
+    assert sorted(int(i) for i in aside["id"].to_pylist()) == list(range(1200, 1450))
+    assert plain_rows(repo) == 750
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

@@ -37,7 +37,8 @@ from lake.table.layers import TARGET_FILE_BYTES, DataFile, Layers
 from lake.table.rolling import FileRoller
 from lake.table.views import FileRef, KeptRows, View, read_files
 from lake.validation import slices
-from lake.validation.engine import cast_to_contract
+from lake.validation.engine import Typed, cast_to_contract
+from lake.validation.others import OtherRows
 from lake.validation.report import ContractViolationError, ValidationReport
 from lake.validation.rows import check_rows
 from lake.write.check import (
@@ -84,7 +85,7 @@ def check_stream(
     if before is not None:
         if before.snapshot == snapshot:
             return before
-        return _again(layers, op, draft, contract, before)
+        return _again(layers, op, draft, contract, before, txn)
     assert not isinstance(op.data, pa.Table)
     if contract is not None:
         partitioned = partitioned_as(op, contract)
@@ -130,25 +131,11 @@ def check_stream(
                 assert view is not None
                 kept = KeptRows(view, change.remove, written, files.pending())
                 others = kept_rows(kept, contract)
-                got = check_rows(contract, rows, others=others, cast=typed.results, blame=quarantine)
-                report = got.report
-                if not quarantine and slices.doomed(report):  # stop reading: nothing is committed
-                    raise ContractViolationError([report])
-                if quarantine and not slices.row_level_ok(report):
-                    names = broken_checks(typed, rows.num_rows, got)
-                    mask = names.list.len() > 0
-                    if not mask.any():
-                        raise ContractViolationError([report])
-                    keep_rows = pa.array((~mask).to_list())
-                    rows = rows.filter(keep_rows)
-                    if not slices.row_level_ok(check_rows(contract, rows, others=others).report):
-                        raise ContractViolationError([report])  # the rows kept still break it
-                    aside = aside_rows(raw.filter(pc.invert(keep_rows)), names.filter(mask))
-                    aside = aside.append_column(TXN_COLUMN, pa.array([txn] * aside.num_rows, pa.string()))
-                    aside_schema = aside.schema
+                rows, report, aside = _check_slice(contract, raw, typed, rows, others, quarantine, txn)
+                if aside is not None:
                     assert aside_files is not None
+                    aside_schema = aside.schema
                     set_aside += _refs(draft, aside_files.add(aside))
-                    report = replace(report, quarantined=int(mask.sum()))  # what broke, and what went aside
                 reports.append(report)
             written += _refs(draft, files.add(rows))
         assert change is not None and view is not None and files is not None
@@ -175,36 +162,95 @@ def aside_change(dataset: str, aside: SetAside, draft: Draft) -> Change:
     return _taking(change, list(aside.files))
 
 
+def _check_slice(
+    contract: Contract,
+    raw: pa.Table,
+    typed: Typed,
+    rows: pa.Table,
+    others: OtherRows,
+    quarantine: bool,
+    txn: str,
+) -> tuple[pa.Table, ValidationReport, pa.Table | None]:
+    """Check one slice (``rows``: ``raw`` cast and conformed); return the rows to write, the
+    slice's report, and the rows set aside (with quarantine), naming the transaction."""
+    got = check_rows(contract, rows, others=others, cast=typed.results, blame=quarantine)
+    report = got.report
+    if not quarantine and slices.doomed(report):  # stop reading: nothing is committed
+        raise ContractViolationError([report])
+    if not quarantine or slices.row_level_ok(report):
+        return rows, report, None
+    names = broken_checks(typed, rows.num_rows, got)
+    mask = names.list.len() > 0
+    if not mask.any():
+        raise ContractViolationError([report])
+    keep = pa.array((~mask).to_list())
+    kept = rows.filter(keep)
+    if not slices.row_level_ok(check_rows(contract, kept, others=others).report):
+        raise ContractViolationError([report])  # the rows kept still break it
+    aside = aside_rows(raw.filter(pc.invert(keep)), names.filter(mask))
+    aside = aside.append_column(TXN_COLUMN, pa.array([txn] * aside.num_rows, pa.string()))
+    return kept, replace(report, quarantined=int(mask.sum())), aside  # what broke, and what went aside
+
+
 def _again(
-    layers: Layers, op: Append | Overwrite, draft: Draft, contract: Contract | None, before: Streamed
+    layers: Layers,
+    op: Append | Overwrite,
+    draft: Draft,
+    contract: Contract | None,
+    before: Streamed,
+    txn: str,
 ) -> Streamed:
     """The checks of an earlier attempt made again on the dataset as it is now, reading the files
-    that attempt wrote (one at a time); the files are kept."""
+    that attempt wrote (one at a time). A file that still passes is kept; with quarantine, the
+    rows of one that now fails (a key another writer added meanwhile) go aside, and the rest are
+    written again."""
     first = before.checked.change
     again = plan(replace(op, data=first.schema.empty_table()), draft, first.schema.empty_table())
     assert again is not None
-    change = replace(first, remove=again.remove, rows_removed=again.rows_removed)
+    # the files the first attempt took in are taken in again below (or their rewrites)
+    change = replace(first, remove=again.remove, rows_removed=again.rows_removed, restore=again.restore)
     view = draft.view(op.dataset) or _empty(layers, op.dataset, change)
+    quarantine = op.on_violation == "quarantine" and contract is not None
+    earlier = before.checked.aside if isinstance(before.checked.aside, SetAside) else None
+    set_aside = list(earlier.files) if earlier is not None else []
+    aside_schema = earlier.schema if earlier is not None else None
     written: list[FileRef] = []
     reports: list[ValidationReport] = []
-    for f in before.files:
-        ref = FileRef(draft.own, f)
-        if contract is not None:
+    with contextlib.ExitStack() as stack:
+        parts = change.partition_by or ()
+        keep = slices.compared_columns(contract) if contract is not None else []
+        files = stack.enter_context(
+            FileRoller(layers, op.dataset, draft.own, partition_by=parts, keep=keep, target_bytes=ROLL_BYTES)
+        )
+        aside_files = stack.enter_context(
+            FileRoller(layers, op.dataset + QUARANTINE_SUFFIX, draft.own, target_bytes=ROLL_BYTES)
+        )
+        for f in before.files:
+            ref = FileRef(draft.own, f)
+            if contract is None:
+                written.append(ref)
+                continue
             rows = read_files(layers, op.dataset, [ref], change.schema)
             typed = cast_to_contract(contract, rows)
-            others = kept_rows(KeptRows(view, change.remove, written), contract)
-            report = check_rows(contract, typed.table, others=others, cast=typed.results).report
-            if slices.doomed(report):
-                raise ContractViolationError([report])
+            others = kept_rows(KeptRows(view, change.remove, written, files.pending()), contract)
+            kept, report, aside = _check_slice(contract, rows, typed, typed.table, others, quarantine, txn)
             reports.append(report)
-        written.append(ref)
+            if aside is None:
+                written.append(ref)
+                continue
+            aside_schema = aside_schema or aside.schema
+            set_aside += _refs(draft, aside_files.add(aside))
+            written += _refs(draft, files.add(conform(kept, change.schema, allow_new_columns=False)[0]))
+        written += _refs(draft, files.close())
+        set_aside += _refs(draft, aside_files.close())
     final = _judge_whole(contract, view, change, written, reports)
-    if final is not None and not final.ok:
+    if final is not None and _refused(final):
         raise ContractViolationError([final])
     if final is not None and before.checked.report is not None:
-        final = replace(final, quarantined=before.checked.report.quarantined)
-    checked = Checked(_taking(change, written), final, before.checked.aside, None)
-    return Streamed(draft.datasets.get(op.dataset), checked, before.files)
+        final = replace(final, quarantined=final.quarantined + before.checked.report.quarantined)
+    stash = SetAside(aside_schema, tuple(set_aside)) if aside_schema is not None else before.checked.aside
+    checked = Checked(_taking(change, written), final, stash, None)
+    return Streamed(draft.datasets.get(op.dataset), checked, tuple(r.file for r in written))
 
 
 def _judge_whole(
