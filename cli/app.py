@@ -170,21 +170,18 @@ def write(
 
     opened = _open(repo)
     data = read_input(file, fmt, opened.contract(dataset, f"refs/heads/{branch}"))  # type: ignore[arg-type]
-    result = (
-        opened.branch(branch)
-        .write(
-            dataset,
-            data,
-            mode=mode.value,
-            schema_mode=schema_mode.value,
-            on_violation="quarantine" if quarantine else "reject",
-            replace_where=replace_where,
-            partition_by=[c.strip() for p in partition_by for c in p.split(",") if c.strip()]
-            if partition_by
-            else None,
-            message=message or f"{mode.value} {file.name} to {dataset}",
-            author=author,
-        )
+    result = opened.branch(branch).write(
+        dataset,
+        data,
+        mode=mode.value,
+        schema_mode=schema_mode.value,
+        on_violation="quarantine" if quarantine else "reject",
+        replace_where=replace_where,
+        partition_by=[c.strip() for p in partition_by for c in p.split(",") if c.strip()]
+        if partition_by
+        else None,
+        message=message or f"{mode.value} {file.name} to {dataset}",
+        author=author,
     )
     output.write_result(result, json_out)
 
@@ -222,16 +219,13 @@ def upsert(
 
     opened = _open(repo)
     data = read_input(file, fmt, opened.contract(dataset, f"refs/heads/{branch}"))  # type: ignore[arg-type]
-    result = (
-        opened.branch(branch)
-        .upsert(
-            dataset,
-            data,
-            key=key,
-            message=message,
-            author=author,
-            on_violation="quarantine" if quarantine else "reject",
-        )
+    result = opened.branch(branch).upsert(
+        dataset,
+        data,
+        key=key,
+        message=message,
+        author=author,
+        on_violation="quarantine" if quarantine else "reject",
     )
     output.write_result(result, json_out)
 

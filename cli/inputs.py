@@ -79,7 +79,9 @@ def _csv_as_text(path: Path, contract: Contract) -> pa.RecordBatchReader:
     nulls = pa.array(convert.null_values, pa.string())
     schema = contract.arrow_schema()
     typed = {f.name for f in schema if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))}
-    stream = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 * BLOCK_SIZE), convert_options=convert)
+    stream = pacsv.open_csv(
+        path, read_options=pacsv.ReadOptions(block_size=16 * BLOCK_SIZE), convert_options=convert
+    )
 
     def nulled(batch: pa.RecordBatch) -> pa.RecordBatch:
         columns = [
