@@ -230,6 +230,74 @@ def upsert(
     output.write_result(result, json_out)
 
 
+class ExportFormatOpt(StrEnum):
+    delta = "delta"
+    parquet = "parquet"
+
+
+@app.command()
+def export(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    to: Annotated[str, typer.Option("--to", help="Where: a local path or s3://bucket/prefix.")],
+    ref: Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit (default main).")] = None,
+    fmt: Annotated[
+        ExportFormatOpt, typer.Option("--format", "-f", help="delta (a plain Delta table) or parquet files.")
+    ] = ExportFormatOpt.delta,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace what the target holds.")] = False,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """Copy a dataset at any ref to a plain Delta table (or parquet files) any engine reads."""
+    result = _open(repo).export(dataset, to, ref, format=fmt.value, overwrite=overwrite)
+    output.done(
+        json_out,
+        {
+            "dataset": result.dataset,
+            "commit": result.commit,
+            "uri": result.uri,
+            "format": result.format,
+            "rows": result.rows,
+        },
+        f"exported {result.rows} rows of {dataset} at {ref or 'main'} ({output.short(result.commit)}) "
+        f"to {result.uri} as {result.format}",
+    )
+
+
+@app.command()
+def files(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    ref: Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit (default main).")] = None,
+    manifest: Annotated[
+        str | None,
+        typer.Option(
+            "--manifest",
+            help="Also write a symlink-format manifest (for Presto, Trino, Athena) below this folder.",
+        ),
+    ] = None,
+    repo: Repo = None,
+    json_out: Json = False,
+) -> None:
+    """List the data files and the schema of a dataset at any ref, for engines that read files."""
+    listed = _open(repo).files(dataset, ref, manifest=manifest)
+    if json_out:
+        output.emit_json(listed.to_dict())
+        return
+    output.table(
+        f"{dataset} at {ref or 'main'} ({output.short(listed.commit)}): {len(listed.files)} files, "
+        f"{listed.rows} rows",
+        ["uri", "rows", "bytes", "partition"],
+        [
+            [f.uri, f.rows, f.size, ", ".join(f"{k}={v}" for k, v in f.partition.items())]
+            for f in listed.files
+        ],
+    )
+    output.table(
+        None, ["column", "type", "nullable"], [[f.name, str(f.type), f.nullable] for f in listed.schema]
+    )
+    if manifest is not None:
+        output.out.print(f"wrote the symlink-format manifest below {manifest}")
+
+
 @app.command()
 def read(
     dataset: Annotated[str, typer.Argument(help="Dataset name.")],

@@ -56,13 +56,19 @@ class InvalidStorageOptionError(UsageError):
 class NotARepositoryError(LakeError):
     """The URI does not hold a lakegate repository."""
 
+    exit_code = 2  # bad input: a name that is not there (or is)
+
 
 class RepositoryExistsError(LakeError):
     """``init`` found a repository already there."""
 
+    exit_code = 2  # bad input: a name that is not there (or is)
+
 
 class RefNotFoundError(LakeError):
     """No branch, tag or commit answers to that name."""
+
+    exit_code = 2  # bad input: a name that is not there (or is)
 
 
 class CommitExpiredError(RefNotFoundError):
@@ -95,6 +101,8 @@ class RefExistsError(UsageError):
 class DatasetNotFoundError(LakeError):
     """The dataset does not exist at that ref."""
 
+    exit_code = 2  # bad input: a name that is not there (or is)
+
 
 class SchemaMismatchError(LakeError):
     """Incoming data does not fit the dataset's schema without loss."""
@@ -102,6 +110,8 @@ class SchemaMismatchError(LakeError):
 
 class ConcurrentUpdateError(LakeError):
     """Another writer moved the branch first. Retrying the operation is safe."""
+
+    exit_code = 3  # could not run: the retries ran out
 
 
 class RefusedError(LakeError):

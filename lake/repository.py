@@ -12,10 +12,11 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as pads
 
 from lake.contracts import Contract
 from lake.contracts.infer import infer_contract
@@ -29,6 +30,7 @@ from lake.errors import (
     RefNotFoundError,
     RefusedError,
     RepositoryExistsError,
+    UsageError,
 )
 from lake.graph.commits import Commit, CommitStore, Snapshot, now_utc
 from lake.graph.history import walk
@@ -47,6 +49,8 @@ from lake.storage import ObjectStore, StorageConfig, open_store
 from lake.stores.contracts import ContractStore
 from lake.stores.profiles import ProfileStore
 from lake.table.diff import DatasetDiff, Diff, dataset_diff
+from lake.table.engines import Exported, ExportFormat, RefFiles, export, ref_files, write_manifest
+from lake.table.engines import dataset as arrow_dataset
 from lake.table.foreign import Pending
 from lake.table.foreign import adopt as adopt_versions
 from lake.table.foreign import scan as foreign_scan
@@ -64,6 +68,9 @@ from lake.write.commit import Landed, WriteContext, adopt_foreign, commit, defau
 from lake.write.ops import MergeDataset, Op, Optimize, Revert, SetContract, SetRules
 from lake.write.optimize import DEFAULT_TARGET_BYTES
 from lake.write.results import planned_changes
+
+if TYPE_CHECKING:
+    import duckdb
 
 CONFIG = "_lake/config.json"
 FORMAT = "lakegate/1"
@@ -629,17 +636,70 @@ class Repository:
     def materialize(
         self, dataset: str, ref: str, target_uri: str, *, storage_options: Mapping[str, str] | None = None
     ) -> str:
-        """Write ``dataset`` at ``ref`` as a standalone Delta table any reader can open (copies data)."""
-        from deltalake import write_deltalake
+        """Write ``dataset`` at ``ref`` as a standalone Delta table any reader can open, replacing
+        what is there (copies data, a file at a time); see :meth:`export`."""
+        return self.export(dataset, target_uri, ref, overwrite=True, storage_options=storage_options).uri
 
-        table = self.read(dataset, ref)
-        write_deltalake(
-            target_uri,
-            table,
-            mode="overwrite",
-            storage_options=dict(storage_options) if storage_options else None,
+    def export(
+        self,
+        dataset: str,
+        to: str,
+        ref: str | None = None,
+        *,
+        format: ExportFormat = "delta",
+        overwrite: bool = False,
+        storage_options: Mapping[str, str] | None = None,
+    ) -> Exported:
+        """Copy ``dataset`` at a branch, tag or commit to ``to`` (a local path or ``s3://`` URI)
+        as a plain Delta table (``format='delta'``, partitioned as the dataset is) or as parquet
+        files, holding exactly the ref's rows: any engine reads it without lakegate. Streams a
+        file at a time. An S3 target uses the repository's endpoint and credentials unless
+        ``storage_options`` are given. Refuses a target that holds files unless ``overwrite``."""
+        view = self._view(dataset, ref)
+        return export(
+            view,
+            self._commit_of(ref),
+            to,
+            self.config,
+            fmt=format,
+            overwrite=overwrite,
+            storage_options=storage_options,
         )
-        return target_uri
+
+    def files(self, dataset: str, ref: str | None = None, *, manifest: str | None = None) -> RefFiles:
+        """The data files of ``dataset`` at a ref and the schema to read them with, for engines
+        that read a file list (Spark, DuckDB, Trino, Presto). ``manifest``: also write Delta's
+        symlink-format manifest below that folder (``_symlink_format_manifest/manifest``, one a
+        partition), which Presto, Trino and Athena read as a table. The files are the lake's own:
+        ``lake gc`` may remove them once no ref needs them, so read them while the ref holds."""
+        view = self._view(dataset, ref)
+        listed = ref_files(view, self._commit_of(ref))
+        if manifest is not None:
+            write_manifest(view, manifest, self.config)
+        return listed
+
+    def to_arrow_dataset(self, dataset: str, ref: str | None = None) -> pads.Dataset:
+        """``dataset`` at a ref as a pyarrow dataset: lazy, read by file, with projections and
+        filters (partition columns included) pushed into the scan; any Arrow engine scans it."""
+        return arrow_dataset(self._view(dataset, ref))
+
+    def to_duckdb(
+        self, dataset: str, ref: str | None = None, connection: duckdb.DuckDBPyConnection | None = None
+    ) -> duckdb.DuckDBPyRelation:
+        """``dataset`` at a ref as a DuckDB relation (on ``connection``, default a new in-memory
+        one), read through pyarrow: local disk and S3 alike, with no DuckDB extension to
+        download. Needs the ``duckdb`` extra (``pip install 'lakegate[duckdb]'``)."""
+        try:
+            import duckdb
+        except ImportError as exc:
+            raise UsageError(
+                "DuckDB is not installed", hint="pip install 'lakegate[duckdb]' (or pip install duckdb)"
+            ) from exc
+        con = connection if connection is not None else duckdb.connect()
+        return con.from_arrow(self.to_arrow_dataset(dataset, ref))
+
+    def _commit_of(self, ref: str | None) -> str:
+        return self.resolve(ref or self.default_branch)
 
     def revert(
         self,

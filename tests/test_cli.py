@@ -81,13 +81,13 @@ def test_read_to_a_parquet_file(cli: Lake, files: dict[str, Path], tmp_path: Pat
     [
         (("branch", "create", "a..b"), 2, "'..'"),
         (("branch", "delete", "main"), 1, "cannot be deleted"),
-        (("read", "nope"), 1, "no dataset 'nope'"),
-        (("log", "--ref", "nowhere"), 1, "nowhere"),
+        (("read", "nope"), 2, "no dataset 'nope'"),
+        (("log", "--ref", "nowhere"), 2, "nowhere"),
         (("write", "orders", "/no/such/file.parquet"), 2, "no such file"),
         (("write", "orders", "data.txt"), 2, "no such file"),
-        (("read", "orders", "--format", "parquet"), 1, "no dataset"),
+        (("read", "orders", "--format", "parquet"), 2, "no dataset"),
         (("diff", "main"), 2, "Missing argument"),
-        (("delete", "orders", "--where", "x = 1"), 1, "no dataset 'orders'"),
+        (("delete", "orders", "--where", "x = 1"), 2, "no dataset 'orders'"),
     ],
 )
 def test_errors_are_one_sentence_and_an_exit_code(
@@ -97,13 +97,13 @@ def test_errors_are_one_sentence_and_an_exit_code(
 
 
 def test_json_errors_are_data(cli: Lake) -> None:
-    out = cli("read", "nope", "--json", code=1)
+    out = cli("read", "nope", "--json", code=2)
     payload = json.loads(out[: out.index("}") + 1])
     assert payload["error"] == "DatasetNotFoundError"
 
 
 def test_opening_a_non_repository_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["log", "--repo", str(tmp_path / "void")]) == 1
+    assert main(["log", "--repo", str(tmp_path / "void")]) == 2
     assert f"{tmp_path / 'void'} is not a lakegate repository" in capsys.readouterr().err
 
 

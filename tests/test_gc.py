@@ -159,9 +159,9 @@ def test_reading_an_expired_commit_is_a_clear_error(cli: Lake) -> None:
             repo.revert(cid)
         with pytest.raises(CommitExpiredError):
             repo.create_tag("old", cid)
-    out = cli("read", "orders", "--ref", old["middle"], code=1)
+    out = cli("read", "orders", "--ref", old["middle"], code=2)
     assert "has expired" in out and "lake gc reclaimed" in out and "hint:" in out
-    err = cli.json("read", "orders", "--ref", old["middle"][:10], code=1)
+    err = cli.json("read", "orders", "--ref", old["middle"][:10], code=2)
     assert isinstance(err, dict) and err["error"] == "CommitExpiredError"
     assert old["middle"] in [c["id"] for c in cli.json("log")]  # type: ignore[index, union-attr]
 

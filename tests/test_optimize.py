@@ -97,4 +97,4 @@ def test_cli_optimize(cli: Lake, tmp_path: object) -> None:
     assert repo.datasets()[0].files == 1
     bad = cli("optimize", "orders", "--target-size", "huge", code=2)
     assert "is not a size" in bad
-    cli("optimize", "nope", code=1)
+    cli("optimize", "nope", code=2)

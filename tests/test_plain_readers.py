@@ -57,7 +57,7 @@ def test_any_branch_can_be_materialized_as_a_plain_table(repo: lake.Repository) 
     b = repo.create_branch("b")
     b.delete("orders", "order_id = 1")
     b.write("orders", pa.table({"order_id": [5]}))
-    target = f"{repo.uri}/exports/orders-b"
+    target = f"{repo.uri}-exports/orders-b"  # outside the repository: an export inside it is refused
     repo.materialize("orders", "b", target, storage_options=_storage(repo))
     frame = pl.read_delta(target, storage_options=repo.config.polars_options())
     assert sorted(frame["order_id"].to_list()) == [2, 5]

@@ -596,6 +596,8 @@ class Layers:
                     [a for a in add_actions if isinstance(a, AddAction)],
                     mode="error",
                     partition_by=list(partition_by) or None,
+                    name=dataset,
+                    description=describe(dataset, layer_path),
                     configuration=TABLE_CONFIGURATION,
                     storage_options=opts,
                     commit_properties=props,
@@ -779,6 +781,19 @@ class Layers:
             operation=operation,
             restore_metadata=restore_metadata,
         )
+
+
+def describe(dataset: str, layer_path: str) -> str:
+    """The ``description`` of a layer's Delta table, which Spark's DESCRIBE DETAIL and delta-rs's
+    ``metadata()`` show: a branch's own folder is not the branch, and says so."""
+    if not layer_path:
+        return f"lakegate dataset {dataset}: main's rows (a plain Delta table)"
+    return (
+        f"lakegate: only the files one branch layer ({layer_path}) of dataset {dataset} added; "
+        "NOT the branch's rows, which also live in other layers. Read a branch with "
+        f"`lake export {dataset} --ref BRANCH --to URI`, `lake files {dataset} --ref BRANCH` "
+        "or `lake read`."
+    )
 
 
 def _metadata(dt: DeltaTable, schema_string: str, partition_columns: Sequence[str]) -> dict[str, Any]:
