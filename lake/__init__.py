@@ -42,7 +42,7 @@ from lake.errors import (
 if TYPE_CHECKING:
     from lake.contracts import Contract, ContractDiff
     from lake.graph.commits import Commit, DatasetChange, Layer, Snapshot
-    from lake.repository import Repository
+    from lake.repository import Publication, Repository
     from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
     from lake.standalone import validate
     from lake.table.diff import (
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         SchemaDelta,
         TypeChanged,
     )
+    from lake.table.engines import Exported, RefFiles
     from lake.validation.gate_report import GateReport
     from lake.validation.report import CheckResult, ValidationReport
     from lake.write.branch import Branch, Transaction
@@ -72,6 +73,9 @@ _LAZY = {
     "TypeChanged": "lake.table.diff",
     "Branch": "lake.write.branch",
     "Repository": "lake.repository",
+    "Publication": "lake.repository",
+    "Exported": "lake.table.engines",
+    "RefFiles": "lake.table.engines",
     "Transaction": "lake.write.branch",
     "BranchInfo": "lake.results",
     "CommitInfo": "lake.results",
@@ -123,6 +127,7 @@ __all__ = [
     "DatasetInfo",
     "DatasetNotFoundError",
     "Diff",
+    "Exported",
     "GateFailedError",
     "GateReport",
     "InvalidInputError",
@@ -134,7 +139,9 @@ __all__ = [
     "MergeResult",
     "NotARepositoryError",
     "NullabilityChanged",
+    "Publication",
     "RefExistsError",
+    "RefFiles",
     "RefNotFoundError",
     "RefusedError",
     "Repository",

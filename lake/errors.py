@@ -289,8 +289,9 @@ class _GateReport(Protocol):
 class GateFailedError(LakeError):
     """The merge gate blocked the merge; nothing was committed."""
 
-    def __init__(self, report: _GateReport) -> None:
+    def __init__(self, report: _GateReport, path: str | None = None) -> None:
         self.report: Any = report  # lake.validation.gate_report.GateReport
+        self.path = path  # where the report was written, when it was (Repository.publish)
         failed = [f"{c.dataset}:{c.category}/{c.name}" for c in report.checks if c.status == "fail"]
         super().__init__(
             f"the gate blocked merging {report.source} into {report.target}: " + ", ".join(failed),
@@ -298,7 +299,8 @@ class GateFailedError(LakeError):
         )
 
     def to_dict(self) -> dict[str, object]:
-        return {**super().to_dict(), "report": self.report.to_dict()}
+        out = {**super().to_dict(), "report": self.report.to_dict()}
+        return {**out, "path": self.path} if self.path else out
 
 
 class _Conflict(Protocol):

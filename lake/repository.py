@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
@@ -23,6 +24,7 @@ from lake.contracts.infer import infer_contract
 from lake.errors import (
     AmbiguousRefError,
     DatasetNotFoundError,
+    GateFailedError,
     InvalidInputError,
     LakeError,
     NotARepositoryError,
@@ -470,6 +472,67 @@ class Repository:
             result.adopted,
         )
 
+    @contextlib.contextmanager
+    def publish(
+        self,
+        into: str | None = None,
+        branch: str | None = None,
+        *,
+        keep_on_error: bool = True,
+        report: str | Path | None = None,
+        message: str | None = None,
+        author: str | None = None,
+        approve_contract_change: str | None = None,
+    ) -> Iterator[Publication]:
+        """Write-audit-publish in one block, the recommended shape of an ETL job::
+
+            with repo.publish(into="main") as b:
+                b.write("orders", df)
+
+        Entering creates ``branch`` (default ``publish-<into>-<UTC time>-<id>``) from ``into``
+        (default main); the block writes to it. Leaving it normally runs the gate on merging the
+        branch into ``into``: on a pass the branch is merged and deleted (``b.result`` is the
+        :class:`MergeResult`, ``b.report`` the gate's report); on a block the branch stays for
+        inspection and :class:`GateFailedError` carries the report (``.report``) and, when one
+        was written, its ``.path``; a merge conflict raises :class:`MergeConflictError` and
+        keeps the branch too. ``report``: also write the gate's report there, as its suffix says
+        (``.md``, ``.html``, ``.json``, ``.xml`` for JUnit, else text), pass or block. An
+        exception inside the block touches nothing of ``into``: it propagates, and the branch
+        is kept (``keep_on_error=False`` deletes it). A block that wrote nothing merges nothing
+        and deletes its branch."""
+        target = into or self.default_branch
+        self._refs.require(target)
+        name = (
+            branch
+            or f"publish-{target.replace('/', '-')}-{now_utc()[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}"
+        )
+        self.create_branch(name, from_ref=target)
+        handle = Publication(self, name, target)
+        try:
+            yield handle
+        except BaseException:
+            if not keep_on_error:
+                self.delete_branch(name)
+            raise
+        if self.resolve(f"refs/heads/{name}") == self.resolve(f"refs/heads/{target}"):
+            self.delete_branch(name)  # nothing written: nothing to publish
+            return
+        gate = self.gate(name, into=target, approve_contract_change=approve_contract_change)
+        handle.report = gate
+        path = _write_report(gate, report) if report is not None else None
+        try:
+            handle.result = self.merge(
+                name,
+                into=target,
+                message=message or f"Publish {name} into {target}",
+                author=author,
+                approve_contract_change=approve_contract_change,
+            )
+        except GateFailedError as exc:
+            exc.path = path
+            raise
+        self.delete_branch(name)
+
     def optimize(
         self,
         dataset: str,
@@ -794,3 +857,34 @@ def _merge_ops(prep: PreparedMerge, strategy: Strategy) -> list[Op]:
                 )
             )
     return ops
+
+
+class Publication(Branch):
+    """The branch of a :meth:`Repository.publish` block: write to it as to any branch. After the
+    block, ``result`` is the merge's result (None until it merged, or when nothing was written)
+    and ``report`` the gate's report."""
+
+    def __init__(self, repo: Repository, name: str, target: str) -> None:
+        super().__init__(repo, name)
+        self.target = target
+        self.result: MergeResult | None = None
+        self.report: GateReport | None = None
+
+
+def _write_report(report: GateReport, path: str | Path) -> str:
+    """Write ``report`` at ``path`` in the format its suffix names; return the path."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    text = {
+        ".md": report.to_markdown,
+        ".markdown": report.to_markdown,
+        ".html": report.to_html,
+        ".json": report.to_json,
+        ".xml": report.to_junit,
+    }.get(suffix, report.to_text)()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write the gate report to {target}: {exc.strerror or exc}") from exc
+    return str(target)
