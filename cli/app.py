@@ -38,7 +38,6 @@ app = typer.Typer(
     help="Branches, commits, diffs and merges for Delta tables.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
 )
 branch_app = typer.Typer(help="Create, list, delete and protect branches.", no_args_is_help=True)
 contract_app = typer.Typer(help="Data contracts: set, show, check, infer, diff, ODCS.", no_args_is_help=True)
@@ -109,8 +108,11 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colors (also: NO_COLOR set to anything, as no-color.org).")
+    ] = False,
 ) -> None:
-    _state["debug"] = debug
+    _state["debug"] = _state["debug"] or debug
 
 
 @app.command()
@@ -385,6 +387,9 @@ def _render(data: pl.DataFrame, fmt: ReadFormat) -> str:
 
 @app.command()
 def log(
+    at: Annotated[
+        str | None, typer.Argument(help="Start from this branch, tag or commit (as --ref).")
+    ] = None,
     ref: Annotated[str | None, typer.Option("--ref", help="Start from this branch, tag or commit.")] = None,
     dataset: Annotated[
         str | None, typer.Option("--dataset", "-d", help="Only commits that changed it.")
@@ -393,7 +398,10 @@ def log(
     repo: Repo = None,
     json_out: Json = False,
 ) -> None:
-    """Show the history of a ref, newest first."""
+    """Show the history of a ref, newest first (lake log main, or lake log --ref main)."""
+    if at is not None and ref is not None and at != ref:
+        raise lake.UsageError(f"two refs given: {at!r} and --ref {ref!r}", hint="give one")
+    ref = ref or at
     commits = _open(repo).log(ref, dataset=dataset, limit=limit)
     if json_out:
         output.emit_json([c.to_dict() for c in commits])
@@ -1141,7 +1149,11 @@ def main(argv: list[str] | None = None) -> int:
     3 could not run (storage, network, credentials, or an internal error)."""
     from rich.markup import escape
 
-    debug = os.environ.get("LAKE_DEBUG", "") not in ("", "0") or "--debug" in (argv or sys.argv[1:])
+    argv, flags = _global_flags(list(sys.argv[1:] if argv is None else argv))
+    debug = os.environ.get("LAKE_DEBUG", "") not in ("", "0") or "--debug" in flags
+    _state["debug"] = debug
+    if "--no-color" in flags or os.environ.get("NO_COLOR"):
+        output.no_color()
     try:
         rc = app(args=argv, prog_name="lake", standalone_mode=False)
         if isinstance(rc, int):  # a command's typer.Exit(code), returned in non-standalone mode
@@ -1199,6 +1211,16 @@ def main(argv: list[str] | None = None) -> int:
         output.err.print("[dim]hint:[/] run again with --debug for the traceback, and report it")
         return 3
     return 0
+
+
+_GLOBAL_FLAGS = ("--debug", "--no-color")
+
+
+def _global_flags(argv: list[str]) -> tuple[list[str], set[str]]:
+    """``argv`` without the flags accepted anywhere on the line (before a ``--``), and those flags."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    found = {a for a in argv[:end] if a in _GLOBAL_FLAGS}
+    return [a for a in argv[:end] if a not in _GLOBAL_FLAGS] + argv[end:], found
 
 
 def _arrow_error(exc: Exception) -> bool:

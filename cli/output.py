@@ -32,6 +32,12 @@ out = Console(soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 
+def no_color() -> None:
+    """Print without colors or styles (``--no-color``, ``NO_COLOR``)."""
+    for console in (out, err):
+        console.no_color = True
+
+
 def emit_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
