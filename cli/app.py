@@ -26,7 +26,7 @@ from typer.exceptions import TyperException
 import lake
 from lake.errors import GateFailedError
 
-from . import output
+from . import config, output
 
 if TYPE_CHECKING:
     import polars as pl
@@ -45,6 +45,10 @@ tag_app = typer.Typer(help="Create, list and delete tags.", no_args_is_help=True
 app.add_typer(branch_app, name="branch")
 app.add_typer(tag_app, name="tag")
 app.add_typer(contract_app, name="contract")
+config_app = typer.Typer(
+    help="Settings: lake.toml (found upward from here), then the user's config file.", no_args_is_help=True
+)
+app.add_typer(config_app, name="config")
 
 _state: dict[str, Any] = {"debug": False}
 
@@ -61,7 +65,7 @@ Repo = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 Message = Annotated[str | None, typer.Option("--message", "-m", help="Commit message.")]
 Author = Annotated[str | None, typer.Option("--author", envvar="LAKE_AUTHOR", help="Commit author.")]
-BranchOpt = Annotated[str, typer.Option("--branch", "-b", help="Branch to commit to.")]
+BranchOpt = Annotated[str, typer.Option("--branch", "-b", envvar="LAKE_BRANCH", help="Branch to commit to.")]
 Quarantine = Annotated[
     bool,
     typer.Option("--quarantine", help="Commit the valid rows; set the others aside in DATASET__quarantine."),
@@ -90,7 +94,10 @@ class ReadFormat(StrEnum):
 def _open(repo: str | None) -> lake.Repository:
     from lake.repository import DEFAULT_REPO, Repository
 
-    return Repository.open(repo or DEFAULT_REPO)
+    uri = repo or DEFAULT_REPO
+    settings: config.Settings | None = _state.get("settings")
+    options = settings.storage_options() if settings is not None and "://" in uri else None
+    return Repository.open(uri, storage_options=options or None)
 
 
 def _version(value: bool) -> None:
@@ -1142,6 +1149,44 @@ def contract_export_odcs(file: ContractFile, json_out: Json = False) -> None:
     output.contract(contract, as_json=json_out, odcs=True)
 
 
+@config_app.command("list")
+def config_list(json_out: Json = False) -> None:
+    """Show every setting as commands see it, and where it comes from (flags still win)."""
+    rows = _state["settings"].effective()
+    if json_out:
+        output.emit_json([{"key": r.key, "value": r.value, "source": r.source} for r in rows])
+        return
+    output.table("settings", ["key", "value", "source"], [[r.key, r.value or "", r.source] for r in rows])
+
+
+@config_app.command("get")
+def config_get(
+    key: Annotated[str, typer.Argument(help="repo, branch, author, or storage.NAME.")],
+    json_out: Json = False,
+) -> None:
+    """Print one setting's value (nothing when it is not set)."""
+    wanted = key if not key.lower().startswith("storage.") else "storage." + key.split(".", 1)[1].upper()
+    known = {r.key: r for r in _state["settings"].effective()}
+    if wanted not in known and not wanted.startswith("storage."):
+        raise lake.UsageError(f"unknown setting {key!r}", hint="settings: repo, branch, author, storage.NAME")
+    found = known.get(wanted)
+    if json_out:
+        output.emit_json({"key": wanted, "value": found.value if found else None})
+    elif found is not None and found.value is not None:
+        output.out.print(found.value, highlight=False, markup=False)
+
+
+@config_app.command("set")
+def config_set(
+    key: Annotated[str, typer.Argument(help="repo, branch, author, or storage.NAME.")],
+    value: Annotated[str, typer.Argument(help="The value.")],
+    user: Annotated[bool, typer.Option("--user", help="In the user's config file, not lake.toml.")] = False,
+) -> None:
+    """Set a setting in the nearest lake.toml (a new one here if none), or the user's file."""
+    path = config.set_value(key, value, user=user)
+    output.out.print(f"set {key} in {path}", highlight=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: maps every error to one sentence and an exit code.
 
@@ -1155,7 +1200,9 @@ def main(argv: list[str] | None = None) -> int:
     if "--no-color" in flags or os.environ.get("NO_COLOR"):
         output.no_color()
     try:
-        rc = app(args=argv, prog_name="lake", standalone_mode=False)
+        settings = _state["settings"] = config.load()
+        defaults = config.default_map(typer.main.get_command(app), settings)
+        rc = app(args=argv, prog_name="lake", standalone_mode=False, default_map=defaults)
         if isinstance(rc, int):  # a command's typer.Exit(code), returned in non-standalone mode
             return rc
     except typer.Exit as exc:
