@@ -393,6 +393,54 @@ def _render(data: pl.DataFrame, fmt: ReadFormat) -> str:
 
 
 @app.command()
+def status(repo: Repo = None, json_out: Json = False) -> None:
+    """The repository at a glance: default branch, protected branches and their rules, datasets
+    with their contracts and row counts, and the branches ahead of the default branch."""
+    opened = _open(repo)
+    got = opened.status()
+    if json_out:
+        output.emit_json(got.to_dict())
+        return
+    output.out.print(
+        f"repository [bold]{got.uri}[/], default branch [bold]{got.default_branch}[/] at "
+        f"{output.short(got.head)}",
+        highlight=False,
+    )
+
+    def rules(b: lake.BranchStatus) -> str:
+        words = [
+            w for w, on in (("protected", b.protected), ("requires contracts", b.require_contracts)) if on
+        ]
+        return ", ".join(words) or "-"
+
+    guarded = [b for b in got.branches if b.protected or b.require_contracts]
+    output.out.print(
+        "protected: " + (", ".join(f"{b.name} ({rules(b)})" for b in guarded) if guarded else "no branch"),
+        highlight=False,
+    )
+    output.table(
+        f"datasets on {got.default_branch}",
+        ["dataset", "rows", "files", "contract", "partitioned by"],
+        [
+            [
+                d.name,
+                d.rows,
+                d.files,
+                output.short(d.contract) if d.contract else "none",
+                ", ".join(d.partition_by),
+            ]
+            for d in got.datasets
+        ],
+    )
+    others = [b for b in got.branches if b.name != got.default_branch]
+    output.table(
+        f"branches (against {got.default_branch})",
+        ["branch", "ahead", "behind", "head", "rules"],
+        [[b.name, b.ahead, b.behind, output.short(b.commit), rules(b)] for b in others],
+    )
+
+
+@app.command()
 def log(
     at: Annotated[
         str | None, typer.Argument(help="Start from this branch, tag or commit (as --ref).")

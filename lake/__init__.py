@@ -43,7 +43,17 @@ if TYPE_CHECKING:
     from lake.contracts import Contract, ContractDiff
     from lake.graph.commits import Commit, DatasetChange, Layer, Snapshot
     from lake.repository import Publication, Repository
-    from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
+    from lake.results import (
+        BranchInfo,
+        BranchStatus,
+        CommitInfo,
+        DatasetInfo,
+        DatasetStatus,
+        MergeResult,
+        RepositoryStatus,
+        TagInfo,
+        WriteResult,
+    )
     from lake.standalone import validate
     from lake.table.diff import (
         ColumnAdded,
@@ -78,6 +88,9 @@ _LAZY = {
     "RefFiles": "lake.table.engines",
     "Transaction": "lake.write.branch",
     "BranchInfo": "lake.results",
+    "BranchStatus": "lake.results",
+    "DatasetStatus": "lake.results",
+    "RepositoryStatus": "lake.results",
     "CommitInfo": "lake.results",
     "DatasetInfo": "lake.results",
     "TagInfo": "lake.results",
@@ -111,6 +124,7 @@ __all__ = [
     "AmbiguousRefError",
     "Branch",
     "BranchInfo",
+    "BranchStatus",
     "CheckResult",
     "ColumnAdded",
     "ColumnDropped",
@@ -126,6 +140,7 @@ __all__ = [
     "DatasetDiff",
     "DatasetInfo",
     "DatasetNotFoundError",
+    "DatasetStatus",
     "Diff",
     "Exported",
     "GateFailedError",
@@ -146,6 +161,7 @@ __all__ = [
     "RefusedError",
     "Repository",
     "RepositoryExistsError",
+    "RepositoryStatus",
     "RevertConflictError",
     "SchemaDelta",
     "SchemaMismatchError",

@@ -46,7 +46,17 @@ from lake.maintain.gc import DEFAULT_GRACE, DEFAULT_OLDER_THAN, GcResult, parse_
 from lake.maintain.gc import gc as collect_garbage
 from lake.merge.gate import GateContext, evaluate, verdict_metadata
 from lake.merge.plan import MergeConflictError, PreparedMerge, Strategy, prepare_merge
-from lake.results import BranchInfo, CommitInfo, DatasetInfo, MergeResult, TagInfo, WriteResult
+from lake.results import (
+    BranchInfo,
+    BranchStatus,
+    CommitInfo,
+    DatasetInfo,
+    DatasetStatus,
+    MergeResult,
+    RepositoryStatus,
+    TagInfo,
+    WriteResult,
+)
 from lake.storage import ObjectStore, StorageConfig, open_store
 from lake.stores.contracts import ContractStore
 from lake.stores.profiles import ProfileStore
@@ -314,6 +324,41 @@ class Repository:
                 )
             )
         return out
+
+    def status(self) -> RepositoryStatus:
+        """The repository at a glance: the default branch's head and datasets (rows, files,
+        contract, partitioning), and every branch with its rules and how many commits it is
+        ahead of and behind the default branch."""
+        main = self._refs.require(self.default_branch)
+        head = self._commits.get(main.commit)
+        datasets = tuple(
+            DatasetStatus(name, snap.rows, snap.files, head.contracts.get(name), tuple(snap.partition_by))
+            for name, snap in sorted(head.datasets.items())
+        )
+        on_main = self._reachable(main.commit, set())
+        branches = []
+        for name in sorted(self._refs.names("branch")):
+            ref = self._refs.get(name)
+            if ref is None:
+                continue
+            mine = self._reachable(ref.commit, on_main)
+            behind = len(on_main - self._reachable(ref.commit, set())) if ref.commit != main.commit else 0
+            branches.append(
+                BranchStatus(name, ref.commit, ref.protected, ref.require_contracts, len(mine), behind)
+            )
+        return RepositoryStatus(self.uri, self.default_branch, main.commit, tuple(branches), datasets)
+
+    def _reachable(self, start: str, stop: set[str]) -> set[str]:
+        """The commits reachable from ``start`` without passing through one in ``stop``."""
+        seen: set[str] = set()
+        frontier = [start]
+        while frontier:
+            cid = frontier.pop()
+            if cid in seen or cid in stop:
+                continue
+            seen.add(cid)
+            frontier.extend(self._commits.get(cid).parents)
+        return seen
 
     def contract(self, dataset: str, ref: str | None = None) -> Contract | None:
         """The contract in force for ``dataset`` at ``ref`` (None when it has none)."""

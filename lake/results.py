@@ -82,3 +82,66 @@ class MergeResult:
             "conflicts": [c.to_dict() for c in self.conflicts],
             "adopted": [dict(a) for a in self.adopted],
         }
+
+
+@dataclass(frozen=True)
+class BranchStatus:
+    """A branch as ``lake status`` shows it: its rules, and how far it is from the default branch."""
+
+    name: str
+    commit: str
+    protected: bool
+    require_contracts: bool
+    ahead: int  # commits it has that the default branch lacks
+    behind: int  # commits the default branch has that it lacks
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "commit": self.commit,
+            "protected": self.protected,
+            "require_contracts": self.require_contracts,
+            "ahead": self.ahead,
+            "behind": self.behind,
+        }
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """A dataset of the default branch as ``lake status`` shows it."""
+
+    name: str
+    rows: int
+    files: int
+    contract: str | None  # the contract's hash, None when it has none
+    partition_by: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "files": self.files,
+            "contract": self.contract,
+            "partition_by": list(self.partition_by),
+        }
+
+
+@dataclass(frozen=True)
+class RepositoryStatus:
+    """What ``lake status`` reports: the repository, its default branch's head and datasets,
+    and every branch with its rules and distance from the default branch."""
+
+    uri: str
+    default_branch: str
+    head: str
+    branches: tuple[BranchStatus, ...]
+    datasets: tuple[DatasetStatus, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "repository": self.uri,
+            "default_branch": self.default_branch,
+            "head": self.head,
+            "branches": [b.to_dict() for b in self.branches],
+            "datasets": [d.to_dict() for d in self.datasets],
+        }
