@@ -698,6 +698,14 @@ def gate(
     output_file: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
     ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir",
+            help="Write the report in every format here, from one evaluation: lake-gate.txt, .json, .md, "
+            ".xml (JUnit), .html and .github (annotations).",
+        ),
+    ] = None,
     summary: Annotated[
         bool, typer.Option("--summary", help="Also append the Markdown report to $GITHUB_STEP_SUMMARY.")
     ] = False,
@@ -720,9 +728,29 @@ def gate(
         GateFormat.github: report.to_github,
         GateFormat.html: report.to_html,
     }[fmt]()
+    if output_dir is not None:
+        formats = {
+            "txt": report.to_text,
+            "json": report.to_json,
+            "md": report.to_markdown,
+            "xml": report.to_junit,
+            "html": report.to_html,
+            "github": report.to_github,
+        }
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            for suffix, render in formats.items():
+                (output_dir / f"lake-gate.{suffix}").write_text(render(), encoding="utf-8")
+        except OSError as exc:
+            raise lake.InvalidInputError(
+                f"cannot write the reports to {output_dir}: {exc.strerror or exc}"
+            ) from exc
+        output.err.print(f"{report.headline()}\nreports written to {output_dir.resolve()}", highlight=False)
     if output_file is not None:
         output_file.write_text(text)
         output.err.print(f"{report.headline()}\nreport written to {output_file.resolve()}", highlight=False)
+    elif output_dir is not None and fmt is GateFormat.text:
+        pass  # the files hold it
     elif fmt is GateFormat.text:
         output.gate_report(report)
     else:
