@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # The lakegate story on the embedded local default: no server, no configuration.
 # Usage: bash demo/demo.sh [WORKDIR]   (default: ./lakegate-demo, recreated each run)
+# With LAKE_REPO=s3://bucket/prefix the story runs on S3 (AWS_ENDPOINT_URL for MinIO, LocalStack,
+# moto...), in a new repository below that prefix each run, so it runs again and again.
 set -euo pipefail
 work=${1:-lakegate-demo}
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
+case "${LAKE_REPO:-}" in
+  s3://*) export LAKE_REPO="${LAKE_REPO%/}/demo-$(date -u +%Y%m%d-%H%M%S)-$$-$RANDOM" ;;
+  *) export LAKE_REPO=.lake ;;
+esac
+echo "the demo's repository: $LAKE_REPO"
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 step() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 
@@ -81,5 +88,9 @@ say lake log --limit 6
 say lake datasets
 say lake read orders --ref day1 --limit 3 --format csv
 echo
-echo "main's copy of 'orders' is a plain Delta table at $(pwd)/.lake/orders; any Delta reader opens it:"
-say python -c "import polars as pl; print(pl.read_delta('.lake/orders').select(pl.len(), pl.col('amount').mean()))"
+echo "main's copy of 'orders' is a plain Delta table at $LAKE_REPO/orders; any Delta reader opens it:"
+say python -c "
+import os, lake, polars as pl
+repo = lake.Repository.open(os.environ['LAKE_REPO'])  # only for the storage options of S3
+frame = pl.read_delta(repo.table_uri('orders'), storage_options=repo.config.polars_options())
+print(frame.select(pl.len(), pl.col('amount').mean()))"
