@@ -24,9 +24,10 @@ import typer
 from typer.exceptions import TyperException
 
 import lake
+from lake import progress
 from lake.errors import GateFailedError
 
-from . import config, output
+from . import bars, config, output
 
 if TYPE_CHECKING:
     import polars as pl
@@ -1278,7 +1279,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _state["settings"] = config.load()
         defaults = config.default_map(typer.main.get_command(app), settings)
-        rc = app(args=argv, prog_name="lake", standalone_mode=False, default_map=defaults)
+        display = bars.Display() if bars.Display.wanted() and "--json" not in argv else None
+        try:
+            with progress.reporting(display):
+                rc = app(args=argv, prog_name="lake", standalone_mode=False, default_map=defaults)
+        finally:
+            if display is not None:
+                display.stop()
         if isinstance(rc, int):  # a command's typer.Exit(code), returned in non-standalone mode
             return rc
     except typer.Exit as exc:

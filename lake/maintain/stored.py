@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow.fs as pafs
 
+from lake import progress
 from lake.storage import StorageConfig
 from lake.storage.faults import storage_errors
 
@@ -65,6 +66,7 @@ def delete_keys(config: StorageConfig, keys: Sequence[str]) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         for start in range(0, len(keys), batch):
             list(pool.map(one, keys[start : start + batch]))
+            progress.advance("gc", min(start + batch, len(keys)), len(keys), "objects deleted")
 
 
 def prune_empty_dirs(config: StorageConfig, folders: Iterable[str]) -> None:

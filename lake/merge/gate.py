@@ -23,6 +23,7 @@ from typing import Any, cast
 import polars as pl
 import pyarrow as pa
 
+from lake import progress
 from lake.contracts import Contract, DriftMethod, DriftSpec, diff_contracts
 from lake.errors import GateFailedError
 from lake.graph.commits import Snapshot
@@ -96,9 +97,10 @@ def evaluate(context: GateContext, prep: PreparedMerge, *, approval: str | None 
         done = f"{prep.target} already contains {prep.source}"
         return _report(prep, [GateCheck("*", "merge", "up-to-date", "pass", message=done)])
     checks = [c for check in MERGE_CHECKS for c in check(prep)]
-    for ds in _datasets(context, prep, approval):
+    for i, ds in enumerate(_datasets(context, prep, approval), 1):  # one dataset at a time
         steps = CHECKS if ds.change is not None else KEPT_CHECKS
         checks += [c for check in steps for c in check(context, ds)]
+        progress.advance("gate", i, len(prep.plans), "datasets judged", ds.name)
     if not any(c.category != "protection" for c in checks):
         checks.append(GateCheck("*", "merge", "changes", "pass", message="the merge changes no dataset"))
     return _report(prep, checks)

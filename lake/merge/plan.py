@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lake import progress
 from lake.errors import MergeConflictError as MergeConflictError  # defined in lake.errors
 from lake.graph.commits import Commit, CommitStore
 from lake.graph.history import merge_base, rule_changes
@@ -107,7 +108,8 @@ def prepare_merge(
     if base_id != source_id:
         merged, conflicts = merged_contracts(base, s_commit, t_commit)
         names = sorted({n for c in (s_commit, t_commit) for n in (*c.datasets, *c.contracts)})
-        for n in names:
+        for i, n in enumerate(names, 1):
+            progress.advance("merge", i - 1, len(names), "datasets planned", n)
             plans[n] = plan_dataset(
                 layers,
                 n,

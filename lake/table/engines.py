@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
+from lake import progress
 from lake.errors import InvalidInputError, UsageError
 from lake.storage.faults import storage_errors
 from lake.storage.options import StorageConfig
@@ -53,9 +54,12 @@ class RefFiles:
 
     @property
     def rows(self) -> int:
+        """The rows of all the files together."""
         return sum(f.rows for f in self.files)
 
     def to_dict(self) -> dict[str, Any]:
+        """The dataset, commit, schema (each field's name, type and nullability), partition
+        columns, rows, and every file with its URI, size, rows and partition values."""
         return {
             "dataset": self.dataset,
             "commit": self.commit,
@@ -133,13 +137,16 @@ def dataset(view: View) -> pads.Dataset:
 
 def batches(view: View) -> pa.RecordBatchReader:
     """``view``'s rows as a stream, a file at a time (what an export holds)."""
-    scanner = dataset(view).scanner(use_threads=False)
+    source = dataset(view)
     config = view.layers.config
     where = view.layers.uri(view.dataset)
+    fragments = list(source.get_fragments())
 
     def read() -> Iterator[pa.RecordBatch]:
         with storage_errors("read the data files of", where, config):
-            yield from scanner.to_batches()
+            for i, fragment in enumerate(fragments, 1):
+                yield from fragment.to_batches(schema=view.schema, use_threads=False)
+                progress.advance("export", i, len(fragments), "files", view.dataset)
 
     return pa.RecordBatchReader.from_batches(view.schema, read())
 

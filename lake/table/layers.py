@@ -33,6 +33,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from lake import progress
 from lake.errors import SchemaMismatchError
 from lake.errors import VersionTaken as VersionTaken  # defined in lake.errors
 from lake.graph.commits import Layer
@@ -552,9 +553,14 @@ class Layers:
 
         with storage_errors("write data files to", root, self.config, writing=True):
             if len(chunks) == 1:
-                return [write(chunks[0])]
-            with ThreadPoolExecutor(max_workers=min(len(chunks), os.cpu_count() or 2)) as pool:
-                return list(pool.map(write, chunks))
+                done = [write(chunks[0])]
+            else:
+                with ThreadPoolExecutor(max_workers=min(len(chunks), os.cpu_count() or 2)) as pool:
+                    done = []
+                    for f in pool.map(write, chunks):
+                        done.append(f)
+                        progress.advance("write", len(done), len(chunks), "files", dataset)
+        return done
 
     def commit(
         self,

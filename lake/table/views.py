@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
 
+from lake import progress
 from lake.graph.commits import Snapshot
 from lake.storage.faults import storage_errors
 from lake.table import partitions
@@ -123,8 +124,9 @@ def read_files(layers: Layers, dataset: str, refs: Sequence[FileRef], schema: pa
         return schema.empty_table()
     config = layers.config
     parts = []
+    groups = _by_partition(refs)
     with storage_errors("read the data files of", layers.uri(dataset), config):
-        for partition, group in _by_partition(refs):
+        for i, (partition, group) in enumerate(groups, 1):
             named = {name for name, _ in partition}
             stored = pa.schema([f for f in schema if f.name not in named])
             data = pads.dataset(
@@ -134,6 +136,7 @@ def read_files(layers: Layers, dataset: str, refs: Sequence[FileRef], schema: pa
                 filesystem=config.arrow_filesystem(),
             ).to_table(columns=stored.names)
             parts.append(partitions.with_columns(data, dict(partition), schema) if partition else data)
+            progress.advance("read", i, len(groups), "partitions" if partition else "file sets", dataset)
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 

@@ -27,6 +27,7 @@ from typing import TypeGuard
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lake import progress
 from lake.contracts import Contract
 from lake.graph.commits import Snapshot
 from lake.graph.names import QUARANTINE_SUFFIX
@@ -98,6 +99,7 @@ def check_stream(
     written: list[FileRef] = []
     set_aside: list[FileRef] = []
     reports: list[ValidationReport] = []
+    taken = 0
     with contextlib.ExitStack() as stack:
         aside_files = (
             FileRoller(layers, op.dataset + QUARANTINE_SUFFIX, draft.own, target_bytes=ROLL_BYTES)
@@ -138,6 +140,8 @@ def check_stream(
                     set_aside += _refs(draft, aside_files.add(aside))
                 reports.append(report)
             written += _refs(draft, files.add(rows))
+            taken += raw.num_rows
+            progress.advance("write", taken, None, "rows", op.dataset)
         assert change is not None and view is not None and files is not None
         written += _refs(draft, files.close())
         set_aside += _refs(draft, aside_files.close()) if aside_files is not None else []
