@@ -25,16 +25,23 @@ class ContractChange:
 
 @dataclass(frozen=True)
 class ContractDiff:
+    """What changed from one contract to another (``lake contract diff``), each change ranked
+    ``breaking`` (data the old contract accepted may now fail, or readers lose something),
+    ``warning`` or ``compatible``."""
+
     changes: tuple[ContractChange, ...]
 
     @property
     def breaking(self) -> bool:
+        """Whether any change is breaking."""
         return any(c.level == "breaking" for c in self.changes)
 
     def count(self, level: Level) -> int:
+        """How many changes are of ``level``."""
         return sum(c.level == level for c in self.changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """Whether it is breaking, the count of each level, and every change as a dict."""
         return {
             "breaking": self.breaking,
             "counts": {lvl: self.count(lvl) for lvl in ("breaking", "warning", "compatible")},
@@ -42,6 +49,7 @@ class ContractDiff:
         }
 
     def to_text(self) -> str:
+        """One line a change (level, path, what changed), then the counts."""
         if not self.changes:
             return "no changes\n"
         lines = [f"{c.level:<10} {c.path}: {c.message}" for c in self.changes]

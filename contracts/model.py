@@ -265,6 +265,11 @@ class VolumeSpec(_Model):
 
 
 class Contract(_Model):
+    """A data contract for one dataset: its columns (type, nullability and the checks of each),
+    primary key, partition columns, how its schema may evolve, whether columns outside it are
+    allowed, checks across rows, and the drift and volume the merge gate compares. Load one with
+    :meth:`from_yaml`: the YAML file is the source of truth."""
+
     dataset: str
     description: str | None = None
     owner: str | None = None
@@ -298,6 +303,9 @@ class Contract(_Model):
 
     @classmethod
     def from_text(cls, text: str, label: str = "<contract>") -> Contract:
+        """Load a contract from YAML ``text``; ``label`` names it in problems. Raises
+        :class:`ContractError` listing every problem with its line and key: YAML that does not
+        parse, a key given twice, an unknown key, a bad value, a column named but not defined."""
         root, data, duplicates = read_yaml(text, label)
         problems = [Problem(label, line, _key(path), "key given twice") for line, path in duplicates]
         if not isinstance(data, dict):
@@ -420,6 +428,8 @@ class Contract(_Model):
 
     # -- writing ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """The contract as JSON-ready data, keyed as the YAML is (``in``, not ``in_``), defaults
+        left out."""
         raw: dict[str, Any] = self.model_dump(by_alias=True, exclude_defaults=True, mode="json")
         raw.setdefault("columns", {})
         for spec in raw["columns"].values():
@@ -428,6 +438,8 @@ class Contract(_Model):
         return raw
 
     def to_yaml(self) -> str:
+        """The contract as YAML text: the dataset's keys, then columns, checks, drift and volume.
+        It is what the lake stores, and :meth:`from_text` reads it back."""
         ordered = {
             k: v for k, v in self.to_dict().items() if k != "columns" and k != "checks" and k != "drift"
         }
@@ -441,13 +453,17 @@ class Contract(_Model):
 
     @property
     def hash(self) -> str:
+        """The contract's identity: the SHA-256 (hex) of :meth:`to_dict` as canonical JSON.
+        Commits name the contract in force by it."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def arrow_schema(self) -> pa.Schema:
+        """The contract's columns as a pyarrow schema, in order, with their types and nullability."""
         return pa.schema([pa.field(n, c.arrow_type, c.nullable) for n, c in self.columns.items()])
 
     def with_dataset(self, dataset: str) -> Contract:
+        """A copy of the contract for ``dataset``; nothing else changes."""
         return self.model_copy(update={"dataset": dataset})
 
     def to_pandera(self) -> Any:

@@ -32,6 +32,7 @@ class LakeError(Exception):
         self.hint = hint
 
     def to_dict(self) -> dict[str, object]:
+        """The error as ``--json`` prints it: ``error`` (the class name), ``message`` and ``hint``."""
         return {"error": type(self).__name__, "message": self.message, "hint": self.hint}
 
 
@@ -87,6 +88,7 @@ class CommitExpiredError(RefNotFoundError):
         )
 
     def to_dict(self) -> dict[str, object]:
+        """:meth:`LakeError.to_dict` with the expired ``commit`` and when gc ``reclaimed`` it."""
         return {**super().to_dict(), "commit": self.commit, "reclaimed": self.reclaimed}
 
 
@@ -164,6 +166,7 @@ class StorageError(LakeError):
         self.cause = cause
 
     def to_dict(self) -> dict[str, object]:
+        """:meth:`LakeError.to_dict`, with the ``operation``, ``object`` and ``cause`` when known."""
         out = super().to_dict()
         if self.operation is not None:
             out.update(operation=self.operation, object=self.object, cause=self.cause)
@@ -254,6 +257,7 @@ class ContractViolationError(LakeError):
         )
 
     def to_dict(self) -> dict[str, object]:
+        """:meth:`LakeError.to_dict` with every validation report."""
         return {**super().to_dict(), "reports": [r.to_dict() for r in self.reports]}
 
 
@@ -299,6 +303,7 @@ class GateFailedError(LakeError):
         )
 
     def to_dict(self) -> dict[str, object]:
+        """:meth:`LakeError.to_dict` with the gate's ``report``, and its ``path`` when it was written."""
         out = {**super().to_dict(), "report": self.report.to_dict()}
         return {**out, "path": self.path} if self.path else out
 
@@ -323,6 +328,7 @@ class MergeConflictError(LakeError):
         )
 
     def to_dict(self) -> dict[str, object]:
+        """:meth:`LakeError.to_dict` with every conflict."""
         return {**super().to_dict(), "conflicts": [c.to_dict() for c in self.conflicts]}
 
 
@@ -342,4 +348,5 @@ class RevertConflictError(MergeConflictError):
         )
 
     def to_dict(self) -> dict[str, object]:
+        """The conflicts, as :meth:`MergeConflictError.to_dict` gives them, with the reverted ``commit``."""
         return {**super().to_dict(), "commit": self.commit}

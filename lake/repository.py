@@ -123,6 +123,11 @@ class Repository:
         *,
         author: str | None = None,
     ) -> Repository:
+        """Create a repository at ``uri`` (a local directory, made if missing, or
+        ``s3://bucket/prefix``): a branch ``main`` at a first commit with no datasets, made by
+        ``author`` (default: ``$LAKE_AUTHOR``, else the user's login). Raises
+        :class:`RepositoryExistsError` when a repository is there already, and
+        :class:`InvalidStorageOptionError` for a storage option that is unknown or unusable."""
         config = StorageConfig.parse(uri, storage_options)
         store = open_store(config)
         settings = {"format": FORMAT, "default_branch": "main", "created": now_utc()}
@@ -145,6 +150,9 @@ class Repository:
 
     @classmethod
     def open(cls, uri: str = DEFAULT_REPO, storage_options: Mapping[str, str] | None = None) -> Repository:
+        """Open the repository at ``uri`` (a local directory or ``s3://bucket/prefix``). Raises
+        :class:`NotARepositoryError` when none is there, and :class:`InvalidStorageOptionError`
+        for a storage option that is unknown or unusable."""
         config = StorageConfig.parse(uri, storage_options)
         store = open_store(config)
         blob = store.get(CONFIG)
@@ -196,14 +204,23 @@ class Repository:
         return candidates[0][1]
 
     def commit(self, ref: str) -> CommitInfo:
+        """The commit a branch, tag or commit id names, with its id; :class:`RefNotFoundError`
+        when none does (see :meth:`resolve`)."""
         cid = self.resolve(ref)
         return CommitInfo(cid, self._commits.get(cid))
 
     def branch(self, name: str) -> Branch:
+        """The handle of the branch ``name``, to write through; :class:`RefNotFoundError` when
+        there is no such branch (:meth:`create_branch` makes one)."""
         self._refs.require(name)
         return Branch(self, name)
 
     def create_branch(self, name: str, from_ref: str | None = None) -> Branch:
+        """Create the branch ``name`` at the commit ``from_ref`` names (default: the default
+        branch) and return its handle. No data is copied: the branch writes files of its own only
+        where it changes a dataset. Raises :class:`InvalidRefNameError` for a name git would
+        refuse, :class:`RefExistsError` when the branch exists (or a branch whose name would hold
+        it, or be held by it), and :class:`RefNotFoundError` when ``from_ref`` names nothing."""
         check_ref_name(name)
         cid = self.resolve(from_ref or self.default_branch)
         self._refuse_nested(name, "branch")
@@ -223,6 +240,10 @@ class Repository:
                 )
 
     def delete_branch(self, name: str) -> None:
+        """Delete the branch ``name``; what only it reached stays until :meth:`gc` reclaims it.
+        Raises :class:`RefusedError` for the default branch or a protected branch,
+        :class:`RefNotFoundError` when there is no such branch, and
+        :class:`ConcurrentUpdateError` when it moved while being deleted."""
         if name == self.default_branch:
             raise RefusedError(f"the default branch {name!r} cannot be deleted")
         ref = self._refs.require(name)
@@ -233,6 +254,7 @@ class Repository:
         self._refs.delete(ref)
 
     def branches(self) -> list[BranchInfo]:
+        """Every branch, by name, with the commit it points at and whether it is protected."""
         out = []
         for name in sorted(self._refs.names("branch")):
             ref = self._refs.get(name)
@@ -241,6 +263,10 @@ class Repository:
         return out
 
     def create_tag(self, name: str, ref: str | None = None) -> TagInfo:
+        """Tag the commit ``ref`` names (default: the default branch's head) as ``name``. Raises
+        :class:`InvalidRefNameError` for a name git would refuse, :class:`RefExistsError` when the
+        tag exists (or a tag whose name would hold it, or be held by it), and
+        :class:`RefNotFoundError` when ``ref`` names nothing."""
         check_ref_name(name, kind="tag")
         cid = self.resolve(ref or self.default_branch)
         self._refuse_nested(name, "tag")
@@ -248,9 +274,12 @@ class Repository:
         return TagInfo(name, cid)
 
     def delete_tag(self, name: str) -> None:
+        """Delete the tag ``name``; what only it held stays until :meth:`gc` reclaims it.
+        :class:`RefNotFoundError` when there is no such tag."""
         self._refs.delete(self._refs.require(name, "tag"))
 
     def tags(self) -> list[TagInfo]:
+        """Every tag, by name, with the commit it names."""
         out = []
         for name in sorted(self._refs.names("tag")):
             ref = self._refs.get(name, "tag")
@@ -308,6 +337,9 @@ class Repository:
         return [CommitInfo(cid, c) for cid, c in walk(self._commits, start, keep=changed, limit=limit)]
 
     def datasets(self, ref: str | None = None) -> list[DatasetInfo]:
+        """The datasets at a branch, tag or commit (default: the default branch), by name: rows,
+        files, columns and, where the ref's data is main's own Delta table, its location.
+        :class:`RefNotFoundError` when ``ref`` names nothing."""
         ref = ref or self.default_branch
         commit = self._commits.get(self.resolve(ref))
         out = []
@@ -687,6 +719,9 @@ class Repository:
         return self._layers.uri(check_readable_dataset_name(dataset))
 
     def snapshot(self, dataset: str, ref: str | None = None) -> Snapshot:
+        """What ``dataset`` is at a branch, tag or commit (default: the default branch): its
+        layers, schema, rows and files. Raises :class:`DatasetNotFoundError` when the ref holds no
+        such dataset, and :class:`RefNotFoundError` when ``ref`` names nothing."""
         ref = ref or self.default_branch
         snap = self._commits.get(self.resolve(ref)).datasets.get(dataset)
         if snap is None:
@@ -731,6 +766,10 @@ class Repository:
         return view.scan(chosen.files).filter(chosen.predicate)
 
     def diff(self, base: str, target: str, *, dataset: str | None = None) -> Diff:
+        """What changed from ``base`` to ``target`` (branches, tags or commits): for each dataset
+        that differs, the files and rows added and removed and its schema changes. ``dataset``
+        limits it to that one (a dataset neither holds gives an empty diff).
+        :class:`RefNotFoundError` when a ref names nothing."""
         a_id, b_id = self.resolve(base), self.resolve(target)
         a, b = self._commits.get(a_id).datasets, self._commits.get(b_id).datasets
         names = [dataset] if dataset else sorted(set(a) | set(b))

@@ -14,34 +14,48 @@ __all__ = ["BranchInfo", "CommitInfo", "DatasetInfo", "MergeResult", "TagInfo", 
 
 @dataclass(frozen=True)
 class CommitInfo:
+    """A commit and its id, as :meth:`Repository.commit` and :meth:`Repository.log` return it."""
+
     id: str
     commit: Commit
 
     def to_dict(self) -> dict[str, Any]:
+        """The commit's id and every field of the commit, as JSON-ready data."""
         return {"id": self.id, **self.commit.to_json()}
 
 
 @dataclass(frozen=True)
 class BranchInfo:
+    """A branch as :meth:`Repository.branches` lists it: its name, the commit it points at, and
+    whether it is protected."""
+
     name: str
     commit: str
     protected: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The branch's name, commit and ``protected`` flag."""
         return {"name": self.name, "commit": self.commit, "protected": self.protected}
 
 
 @dataclass(frozen=True)
 class TagInfo:
+    """A tag: its name and the commit it names."""
+
     name: str
     commit: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The tag's name and commit."""
         return {"name": self.name, "commit": self.commit}
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """A dataset as :meth:`Repository.datasets` lists it: its rows, data files and columns (name
+    and Arrow type) at the ref, and ``location``, the plain Delta table any reader can open, when
+    the ref's data is main's own table (else None)."""
+
     name: str
     rows: int
     files: int
@@ -49,6 +63,7 @@ class DatasetInfo:
     location: str | None  # the plain Delta table, where the ref's data is main's own table
 
     def to_dict(self) -> dict[str, Any]:
+        """The dataset's name, rows, files, columns (each a name and a type) and location."""
         return {
             "name": self.name,
             "rows": self.rows,
@@ -60,6 +75,12 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class MergeResult:
+    """What :meth:`Repository.merge` did, or for a dry run would do. ``kind`` is ``up-to-date``
+    (the target holds the source already), ``fast-forward`` or ``merge``; ``commit`` is the
+    target's head after it (None for a dry run that would move it). ``datasets`` says what the
+    merge does to each dataset; ``conflicts`` lists the conflicts found (a dry run reports them,
+    a ``source-wins`` or ``target-wins`` merge resolved them)."""
+
     source: str
     target: str
     base: str | None
@@ -71,6 +92,7 @@ class MergeResult:
     adopted: tuple[Mapping[str, Any], ...] = ()  # foreign Delta versions adopted first (WriteResult's)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-ready data: the changes per dataset, the conflicts, the adoptions."""
         return {
             "source": self.source,
             "target": self.target,
@@ -96,6 +118,7 @@ class BranchStatus:
     behind: int  # commits the default branch has that it lacks
 
     def to_dict(self) -> dict[str, Any]:
+        """The branch's name, commit, rules and its ``ahead`` and ``behind`` counts."""
         return {
             "name": self.name,
             "commit": self.commit,
@@ -117,6 +140,7 @@ class DatasetStatus:
     partition_by: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """The dataset's name, rows, files, contract hash and partition columns."""
         return {
             "name": self.name,
             "rows": self.rows,
@@ -138,6 +162,8 @@ class RepositoryStatus:
     datasets: tuple[DatasetStatus, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """What ``lake status --json`` prints: the repository, its default branch and head, and
+        every branch and dataset."""
         return {
             "repository": self.uri,
             "default_branch": self.default_branch,

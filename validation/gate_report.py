@@ -66,6 +66,11 @@ class GateCheck:
 
 @dataclass(frozen=True)
 class GateReport:
+    """The merge gate's verdict on merging ``source`` into ``target`` (the names given, at the
+    commits ``source_commit`` and ``target_commit``): one :class:`GateCheck` per check, of the
+    merge, the contract, the schema, data quality, drift and volume, each ``pass``, ``warn``,
+    ``fail`` or ``skip``. :meth:`Repository.gate` returns it; :class:`GateFailedError` carries it."""
+
     source: str
     target: str
     source_commit: str
@@ -74,11 +79,13 @@ class GateReport:
 
     @property
     def verdict(self) -> Verdict:
+        """``fail`` when a check failed, else ``warn`` when one warned, else ``pass``."""
         statuses = {c.status for c in self.checks}
         return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
 
     @property
     def passed(self) -> bool:
+        """True unless a check failed: warnings let the merge through."""
         return self.verdict != "fail"
 
     def summary(self) -> dict[str, Any]:
@@ -90,6 +97,7 @@ class GateReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """The source, target, both commits, the verdict and every check, as JSON-ready data."""
         return {
             "source": self.source,
             "target": self.target,
@@ -101,6 +109,8 @@ class GateReport:
 
     # -- renderers -------------------------------------------------------------------------------
     def headline(self) -> str:
+        """One line: the merge, its verdict, and how many checks failed, warned, passed and were
+        skipped."""
         counts = {s: sum(c.status == s for c in self.checks) for s in ("fail", "warn", "pass", "skip")}
         word = {"pass": "passed", "warn": "passed with warnings", "fail": "BLOCKED"}[self.verdict]
         return (
@@ -109,6 +119,7 @@ class GateReport:
         )
 
     def to_text(self) -> str:
+        """Plain text: the headline, then one line per check with its value, threshold and note."""
         lines = [self.headline()]
         for c in self.checks:
             value = f" = {c.value}" if c.value else ""
@@ -118,9 +129,12 @@ class GateReport:
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> str:
+        """:meth:`to_dict` as indented JSON text."""
         return json.dumps(self.to_dict(), indent=2, default=str) + "\n"
 
     def to_markdown(self) -> str:
+        """Markdown for a pull-request comment: the headline, a table of checks per dataset, and
+        the sample rows of each failed check in a collapsed ``<details>`` block."""
         out = [f"### {_ICON[self.verdict]} {self.headline()}", ""]
         for dataset in dict.fromkeys(c.dataset for c in self.checks):
             out += [
@@ -147,6 +161,9 @@ class GateReport:
         return "\n".join(out) + "\n"
 
     def to_junit(self) -> str:
+        """A JUnit XML document, as CI systems show test results: one test case per check
+        (``<dataset>.<category>``, the check's name); a failed check is a failure, a skipped one
+        skipped, a warning a passing case with its message."""
         cases = [
             Case(
                 f"{c.dataset}.{c.category}",
@@ -161,6 +178,8 @@ class GateReport:
         return document(testsuite(f"lake gate {self.source} -> {self.target}", cases))
 
     def to_github(self) -> str:
+        """GitHub Actions workflow commands: an ``::error`` for each failed check, a ``::warning``
+        for each warning, and a ``::notice`` with the headline."""
         lines = []
         for c in self.checks:
             if c.status in ("fail", "warn"):
@@ -171,6 +190,8 @@ class GateReport:
         return "\n".join(lines) + "\n"
 
     def to_html(self) -> str:
+        """A self-contained HTML page: the verdict, every check (failures first), and side-by-side
+        histograms of the reference (target) and the branch for each drift check that has them."""
         order = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
         ranked = sorted(self.checks, key=lambda c: order[c.status])
         rows = "".join(

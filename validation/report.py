@@ -14,6 +14,12 @@ MAX_SAMPLES = 10
 
 @dataclass(frozen=True)
 class CheckResult:
+    """One contract check's outcome. ``status`` is ``pass``, ``warn`` (a check of severity
+    ``warn`` broke) or ``fail``; ``threshold`` says what the check asks, and ``failed_rows`` of
+    the ``rows`` it ran on broke it (a row check passes while the share ``mostly`` of them holds).
+    ``samples`` are some failing rows (at most 10); a metric check judges a statistic, not rows:
+    ``value`` holds what it measured."""
+
     name: str
     kind: str
     column: str | None
@@ -41,9 +47,12 @@ class CheckResult:
 
     @property
     def fraction(self) -> float:
+        """The share of the rows that failed (0.0 when the check ran on no rows)."""
         return self.failed_rows / self.rows if self.rows else 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-ready data, with ``fraction``; ``value``, ``exact`` and ``error``
+        only for a metric."""
         return {
             "name": self.name,
             "kind": self.kind,
@@ -67,6 +76,9 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class ValidationReport:
+    """The result of checking ``rows`` rows of ``dataset`` against a contract (``contract`` is
+    its hash): one :class:`CheckResult` per check, and how many rows were quarantined."""
+
     dataset: str
     contract: str  # the contract's hash
     rows: int
@@ -75,14 +87,17 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
+        """True when no check failed (warnings do not count)."""
         return not any(r.status == "fail" for r in self.results)
 
     @property
     def failures(self) -> list[CheckResult]:
+        """The checks that failed, in order."""
         return [r for r in self.results if r.status == "fail"]
 
     @property
     def warnings(self) -> list[CheckResult]:
+        """The checks that warned, in order."""
         return [r for r in self.results if r.status == "warn"]
 
     def summary(self) -> dict[str, Any]:
@@ -95,6 +110,7 @@ class ValidationReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """The dataset, contract hash, rows, ``ok``, the quarantined count and every check's result."""
         return {
             "dataset": self.dataset,
             "contract": self.contract,

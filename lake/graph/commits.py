@@ -34,6 +34,7 @@ class Layer:
     version: int
 
     def to_json(self) -> dict[str, Any]:
+        """The layer's ``path`` and ``version``, as a commit stores them."""
         return {"path": self.path, "version": self.version}
 
 
@@ -49,9 +50,11 @@ class Snapshot:
     partition_by: tuple[str, ...] = ()  # the partition columns of every layer's Delta table
 
     def layer(self, path: str) -> Layer | None:
+        """The layer at ``path`` (``""`` is main's, the dataset root), or None when there is none."""
         return next((lay for lay in self.layers if lay.path == path), None)
 
     def to_json(self) -> dict[str, Any]:
+        """The snapshot as a commit stores it (``partition_by`` only when it is partitioned)."""
         return {
             "layers": [lay.to_json() for lay in self.layers],
             "schema": dict(self.schema),
@@ -64,6 +67,7 @@ class Snapshot:
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Snapshot:
+        """The snapshot a :meth:`to_json` object describes."""
         return cls(
             layers=tuple(Layer(lay["path"], int(lay["version"])) for lay in raw["layers"]),
             schema=raw["schema"],
@@ -85,6 +89,7 @@ class DatasetChange:
     files_removed: int = 0
 
     def to_json(self) -> dict[str, Any]:
+        """The operation and its counts of rows and files added and removed."""
         return {
             "operation": self.operation,
             "rows_added": self.rows_added,
@@ -96,6 +101,12 @@ class DatasetChange:
 
 @dataclass(frozen=True)
 class Commit:
+    """One commit: immutable and named by the SHA-256 of its content (:attr:`id`). ``parents``
+    are the ids it follows (none for the first commit, two for a merge); ``datasets`` holds every
+    dataset's snapshot, ``changes`` what it did to each dataset it changed, and ``contracts`` the
+    hash of the contract in force for each dataset that has one. ``metadata`` records what made
+    it, for example a merge and its gate's verdict, or a revert."""
+
     parents: tuple[str, ...]
     author: str
     time: str  # ISO 8601, UTC
@@ -106,6 +117,7 @@ class Commit:
     contracts: Mapping[str, str] = field(default_factory=dict)  # dataset -> contract hash
 
     def to_json(self) -> dict[str, Any]:
+        """The commit as JSON-ready data, as it is stored."""
         return {
             "contracts": dict(sorted(self.contracts.items())),
             "parents": list(self.parents),
@@ -118,18 +130,23 @@ class Commit:
         }
 
     def encode(self) -> bytes:
+        """The stored bytes: :meth:`to_json` with sorted keys and no spaces, so equal commits
+        encode alike."""
         return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
 
     @property
     def id(self) -> str:
+        """The commit's id: the SHA-256 of :meth:`encode`, in hex."""
         return hashlib.sha256(self.encode()).hexdigest()
 
     @property
     def timestamp(self) -> datetime:
+        """``time`` as a timezone-aware datetime (UTC)."""
         return datetime.fromisoformat(self.time)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Commit:
+        """The commit a :meth:`to_json` object describes (keys it lacks take their defaults)."""
         return cls(
             parents=tuple(raw["parents"]),
             author=raw["author"],

@@ -20,39 +20,51 @@ from lake.table.views import FileRef, View
 
 @dataclass(frozen=True)
 class ColumnAdded:
+    """A column the target has and the base lacks, with its Delta type and nullability."""
+
     name: str
     type: str
     nullable: bool
 
     def describe(self) -> str:
+        """One line, as ``lake diff`` shows it: ``+ name type``, with ``not null`` when it is."""
         return f"+ {self.name} {self.type}{'' if self.nullable else ' not null'}"
 
 
 @dataclass(frozen=True)
 class ColumnDropped:
+    """A column the base has and the target lacks, with its Delta type in the base."""
+
     name: str
     type: str
 
     def describe(self) -> str:
+        """One line, as ``lake diff`` shows it: ``- name type``."""
         return f"- {self.name} {self.type}"
 
 
 @dataclass(frozen=True)
 class TypeChanged:
+    """A column whose Delta type differs: ``old`` in the base, ``new`` in the target."""
+
     name: str
     old: str
     new: str
 
     def describe(self) -> str:
+        """One line, as ``lake diff`` shows it: ``~ name old -> new``."""
         return f"~ {self.name} {self.old} -> {self.new}"
 
 
 @dataclass(frozen=True)
 class NullabilityChanged:
+    """A column that became nullable (``nullable`` True) or not null (False) in the target."""
+
     name: str
     nullable: bool
 
     def describe(self) -> str:
+        """One line, as ``lake diff`` shows it: ``~ name nullable`` or ``~ name not null``."""
         return f"~ {self.name} {'nullable' if self.nullable else 'not null'}"
 
 
@@ -82,6 +94,10 @@ def schema_diff(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) ->
 
 @dataclass(frozen=True)
 class DatasetDiff:
+    """How one dataset differs between two commits: ``status`` (``added``, ``removed`` or
+    ``modified``), the data files added and removed and the rows they hold (a rewritten file's
+    rows count as removed and added again), and the schema changes, one :data:`SchemaDelta` each."""
+
     dataset: str
     status: Literal["added", "removed", "modified"]
     rows_added: int
@@ -91,6 +107,8 @@ class DatasetDiff:
     schema_changes: tuple[SchemaDelta, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-ready data; each schema change with its ``kind`` (the class name),
+        its fields and its ``text`` (:meth:`describe`)."""
         return {
             "dataset": self.dataset,
             "status": self.status,
@@ -106,11 +124,15 @@ class DatasetDiff:
 
 @dataclass(frozen=True)
 class Diff:
+    """What :meth:`Repository.diff` returns: the two commits compared (``base`` and ``target``,
+    as full ids) and a :class:`DatasetDiff` for each dataset that differs, by name."""
+
     base: str
     target: str
     datasets: tuple[DatasetDiff, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """The two commit ids and each dataset's differences."""
         return {"base": self.base, "target": self.target, "datasets": [d.to_dict() for d in self.datasets]}
 
 

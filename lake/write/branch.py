@@ -46,6 +46,8 @@ class Branch:
 
     @property
     def head(self) -> str:
+        """The id of the commit the branch points at, read afresh each time; a deleted branch
+        raises :class:`RefNotFoundError`."""
         return self.repo.resolve(f"refs/heads/{self.name}")
 
     def commit(
@@ -167,6 +169,10 @@ class Branch:
     def transaction(
         self, *, message: str, author: str | None = None, metadata: Mapping[str, Any] | None = None
     ) -> Transaction:
+        """A :class:`Transaction` on this branch, for a ``with`` block: the writes, deletes and
+        upserts made in it become one commit (with ``message``, ``author`` and ``metadata``) when
+        the block exits cleanly. An exception in the block, or a block that wrote nothing, commits
+        nothing."""
         return Transaction(self, message=message, author=author, metadata=metadata)
 
 
@@ -190,6 +196,8 @@ class Transaction:
 
     @property
     def result(self) -> WriteResult:
+        """The :class:`WriteResult` of the commit the block made. Raises :class:`RefusedError`
+        while there is none: before the block exits, or after one that failed or wrote nothing."""
         if self._result is None:
             raise RefusedError("the transaction has not committed")
         return self._result
@@ -205,6 +213,12 @@ class Transaction:
         replace_where: str | None = None,
         partition_by: Sequence[str] | None = None,
     ) -> None:
+        """Add a write of ``data`` to ``dataset``, with the options of :meth:`Branch.write`: it is
+        planned, checked against the contract and committed with the rest of the block when the
+        block exits. A stream (a RecordBatchReader, a pyarrow Dataset, a polars LazyFrame, an
+        iterable of record batches) is read only then, slice by slice; other data, and any data
+        with ``replace_where``, is taken in now. A bad dataset name, mode or option raises
+        :class:`InvalidInputError` at once."""
         check_dataset_name(dataset)
         if mode not in ("append", "overwrite"):
             raise InvalidInputError(f"unknown write mode {mode!r}: use 'append' or 'overwrite'")
@@ -224,6 +238,9 @@ class Transaction:
             self._ops.append(Overwrite(dataset, rows, schema_mode, on_violation, replace_where, parts))
 
     def delete(self, dataset: str, where: str) -> None:
+        """Add a delete of the rows of ``dataset`` for which the SQL predicate ``where`` is true,
+        committed with the rest of the block. A bad dataset name raises :class:`InvalidInputError`
+        at once."""
         check_dataset_name(dataset)
         self._ops.append(Delete(dataset, where))
 
@@ -236,6 +253,10 @@ class Transaction:
         schema_mode: SchemaMode = "strict",
         on_violation: OnViolation = "reject",
     ) -> None:
+        """Add an upsert of ``data`` to ``dataset``, with the options of :meth:`Branch.upsert`: the
+        rows whose ``key`` matches are updated and the rest inserted, committed with the rest of the
+        block. ``data`` is taken in now; a bad dataset name or ``on_violation`` raises
+        :class:`InvalidInputError` at once."""
         check_dataset_name(dataset)
         check_on_violation(on_violation)
         self._ops.append(Upsert(dataset, to_arrow(data), tuple(key), schema_mode, on_violation))

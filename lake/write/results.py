@@ -13,6 +13,13 @@ from lake.validation.report import ValidationReport
 
 @dataclass(frozen=True)
 class WriteResult:
+    """What a write, delete, upsert, transaction or other commit on a branch did: ``commit`` is
+    the branch's new head and ``parent`` the head it was made on (the same commit when nothing
+    changed), ``datasets`` what it did to each dataset, ``attempts`` how many times it began (it
+    begins again when another writer moved the branch first), ``validation`` the contract report of
+    each dataset checked, and ``adopted`` the commits made first for Delta versions another engine
+    wrote."""
+
     branch: str
     commit: str
     parent: str
@@ -25,9 +32,11 @@ class WriteResult:
 
     @property
     def changed(self) -> bool:
+        """True when a new commit was made (False when the operation changed nothing)."""
         return self.commit != self.parent
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-ready data, with ``changed``, the validation reports and adoptions."""
         return {
             "branch": self.branch,
             "commit": self.commit,
