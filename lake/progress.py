@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -58,3 +63,26 @@ def advance(operation: str, done: int, total: int | None, unit: str, detail: str
         callback(Progress(operation, done, total, unit, detail))
     except Exception:
         _CALLBACK.set(None)
+
+
+def bound() -> Callable[[str, int, int | None, str, str], None]:
+    """:func:`advance` for code that runs on another thread (a reader that delta-rs drains, say):
+    it reports to the callback in force here and now, which a thread does not inherit."""
+    context = contextvars.copy_context()
+
+    def report(operation: str, done: int, total: int | None, unit: str, detail: str = "") -> None:
+        context.run(advance, operation, done, total, unit, detail)
+
+    return report
+
+
+def reports_progress(method: Callable[P, R]) -> Callable[P, R]:
+    """Run ``method`` under :func:`reporting` of its ``progress=`` keyword argument."""
+
+    @functools.wraps(method)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        callback = kwargs.get("progress")
+        with reporting(callback if callable(callback) else None):
+            return method(*args, **kwargs)
+
+    return run

@@ -46,6 +46,7 @@ from lake.maintain.gc import DEFAULT_GRACE, DEFAULT_OLDER_THAN, GcResult, parse_
 from lake.maintain.gc import gc as collect_garbage
 from lake.merge.gate import GateContext, evaluate, verdict_metadata
 from lake.merge.plan import MergeConflictError, PreparedMerge, Strategy, prepare_merge
+from lake.progress import ProgressCallback, reports_progress
 from lake.results import (
     BranchInfo,
     BranchStatus,
@@ -288,12 +289,14 @@ class Repository:
         return out
 
     # -- housekeeping ----------------------------------------------------------------------------
+    @reports_progress
     def gc(
         self,
         *,
         older_than: timedelta | str = DEFAULT_OLDER_THAN,
         grace: timedelta | str = DEFAULT_GRACE,
         dry_run: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> GcResult:
         """Delete what no branch, no tag and no commit newer than ``older_than`` can reach (see
         :mod:`lake.maintain.gc`); nothing younger than ``grace``. Commits it expires can no longer
@@ -445,8 +448,14 @@ class Repository:
                 if self._profiles.get(name, snap) is None:
                     self._profiles.build(name, snap)
 
+    @reports_progress
     def gate(
-        self, source: str, *, into: str | None = None, approve_contract_change: str | None = None
+        self,
+        source: str,
+        *,
+        into: str | None = None,
+        approve_contract_change: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> GateReport:
         """Judge merging ``source`` into ``into`` with the target's contract; changes nothing.
         ``approve_contract_change`` previews the verdict with that approval given."""
@@ -466,6 +475,7 @@ class Repository:
             strategy=strategy,
         )
 
+    @reports_progress
     def merge(
         self,
         source: str,
@@ -478,6 +488,7 @@ class Repository:
         approve_contract_change: str | None = None,
         message: str | None = None,
         author: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> MergeResult:
         """Merge ``source`` (a branch, tag or commit) into the branch ``into`` (default main).
 
@@ -733,6 +744,7 @@ class Repository:
     def _view(self, dataset: str, ref: str | None) -> View:
         return View(self._layers, dataset, self.snapshot(dataset, ref))
 
+    @reports_progress
     def read(
         self,
         dataset: str,
@@ -740,6 +752,7 @@ class Repository:
         *,
         columns: list[str] | None = None,
         where: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> pa.Table:
         """``dataset`` at a branch, tag or commit, as a pyarrow Table; ``where`` (SQL) keeps the
         rows it selects, reading only the files whose statistics may hold one."""
@@ -787,6 +800,7 @@ class Repository:
         what is there (copies data, a file at a time); see :meth:`export`."""
         return self.export(dataset, target_uri, ref, overwrite=True, storage_options=storage_options).uri
 
+    @reports_progress
     def export(
         self,
         dataset: str,
@@ -796,6 +810,7 @@ class Repository:
         format: ExportFormat = "delta",
         overwrite: bool = False,
         storage_options: Mapping[str, str] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> Exported:
         """Copy ``dataset`` at a branch, tag or commit to ``to`` (a local path or ``s3://`` URI)
         as a plain Delta table (``format='delta'``, partitioned as the dataset is) or as parquet

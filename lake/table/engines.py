@@ -141,12 +141,13 @@ def batches(view: View) -> pa.RecordBatchReader:
     config = view.layers.config
     where = view.layers.uri(view.dataset)
     fragments = list(source.get_fragments())
+    report = progress.bound()  # the batches may be read on another thread
 
     def read() -> Iterator[pa.RecordBatch]:
         with storage_errors("read the data files of", where, config):
             for i, fragment in enumerate(fragments, 1):
                 yield from fragment.to_batches(schema=view.schema, use_threads=False)
-                progress.advance("export", i, len(fragments), "files", view.dataset)
+                report("export", i, len(fragments), "files", view.dataset)
 
     return pa.RecordBatchReader.from_batches(view.schema, read())
 

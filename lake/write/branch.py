@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol, Self
 from lake.contracts import Contract
 from lake.errors import InvalidInputError, RefusedError
 from lake.graph.names import check_dataset_name
+from lake.progress import ProgressCallback, reports_progress
 from lake.table.frames import to_arrow
 from lake.table.streams import to_stream
 from lake.validation.report import ContractViolationError
@@ -63,6 +64,7 @@ class Branch:
             self.repo.write_context, self.name, ops, message=message, author=author, metadata=metadata
         )
 
+    @reports_progress
     def write(
         self,
         dataset: str,
@@ -76,6 +78,7 @@ class Branch:
         message: str | None = None,
         author: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> WriteResult:
         """Append ``data`` to ``dataset`` (created on first write) or overwrite it: one commit.
         ``mode='overwrite', replace_where=SQL`` replaces only the rows the predicate selects (as
@@ -85,7 +88,8 @@ class Branch:
 
         With a contract on the branch, the data must satisfy it: ``on_violation='reject'``
         (the default) commits nothing and raises :class:`ContractViolationError`;
-        ``'quarantine'`` commits the valid rows and the others to ``<dataset>__quarantine``."""
+        ``'quarantine'`` commits the valid rows and the others to ``<dataset>__quarantine``.
+        ``progress``: called with a :class:`lake.progress.Progress` as slices or files are written."""
         with self.transaction(message=message or f"{mode} {dataset}", author=author, metadata=metadata) as tx:
             tx.write(
                 dataset,
