@@ -329,6 +329,7 @@ def read(
     json_out: Json = False,
 ) -> None:
     """Print a dataset at any branch, tag or commit."""
+    import polars as pl
     import pyarrow.parquet as pq
 
     from lake.storage.faults import storage_errors
@@ -336,14 +337,15 @@ def read(
     if json_out:
         fmt = ReadFormat.json
     lake_repo = _open(repo)
-    frame = lake_repo.scan(dataset, ref, where=where)
-    if limit is not None:
-        frame = frame.head(limit)
-    elif fmt is ReadFormat.table and output_file is None:
-        frame = frame.head(50)
-    where = f"{lake_repo.table_uri(dataset)} at {ref or lake_repo.default_branch}"
-    with storage_errors("read the data files of", where, lake_repo.config):
-        data = frame.collect()
+    head = limit if limit is not None else (50 if fmt is ReadFormat.table and output_file is None else None)
+    location = f"{lake_repo.table_uri(dataset)} at {ref or lake_repo.default_branch}"
+    if head is None:  # every row: read by partition, reporting progress (the bars)
+        whole = pl.from_arrow(lake_repo.read(dataset, ref, where=where))
+        assert isinstance(whole, pl.DataFrame)
+        data = whole
+    else:  # a few rows: polars reads no more files than the head needs
+        with storage_errors("read the data files of", location, lake_repo.config):
+            data = lake_repo.scan(dataset, ref, where=where).head(head).collect()
     if fmt is ReadFormat.parquet:
         if output_file is None:
             raise lake.UsageError("--format parquet needs --output FILE")

@@ -185,7 +185,7 @@ class GateReport:
             if c.status in ("fail", "warn"):
                 level = "error" if c.status == "fail" else "warning"
                 msg = f"{c.category}/{c.name}: value {c.value or '-'} threshold {c.threshold or '-'} {c.message}".strip()
-                lines.append(f"::{level} title=lake gate {c.dataset}::{_gh(msg)}")
+                lines.append(f"::{level} title={_gh_property(f'lake gate {c.dataset}')}::{_gh(msg)}")
         lines.append(f"::notice title=lake gate::{_gh(self.headline())}")
         return "\n".join(lines) + "\n"
 
@@ -226,7 +226,13 @@ def _md(text: str) -> str:
 
 
 def _gh(text: str) -> str:
+    """A workflow command's message, escaped as GitHub's toolkit escapes data."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    """A workflow command's property value (``title=``): ``:`` and ``,`` escaped too."""
+    return _gh(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def _chart(c: GateCheck) -> str:
