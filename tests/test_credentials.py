@@ -461,9 +461,9 @@ class Scan:
 
     def __call__(self, *args: str, codes: tuple[int, ...] = (0,), repo: str | None = None) -> str:
         self.capsys.readouterr()
-        nested = args[0] in ("branch", "tag", "contract")
+        nested = args[0] in ("branch", "tag", "contract", "config")
         self.commands.add(" ".join(args[:2]) if nested else args[0])
-        local = nested and args[1] in ("diff", "import-odcs", "export-odcs")
+        local = (nested and args[1] in ("diff", "import-odcs", "export-odcs")) or args[0] == "config"
         argv = [*args] if local or args[0] in ("init", "validate") else [*args, "--repo", repo or self.uri]
         rc = main(argv)
         captured = self.capsys.readouterr()
@@ -573,8 +573,8 @@ def _every_scenario(run: Scan, bucket: str, tmp: Path) -> None:
     run("delete", "orders", "--where", "id = 3", "--branch", "ok", "--json")
     run("read", "orders", "--ref", "ok", "--limit", "3")
     run("read", "orders", "--ref", "ok", "--format", "csv", "--output", run.report("orders.csv"))
-    run("read", "orders", "--ref", "nope", codes=(1,))  # unknown ref
-    run("read", "orders", "--ref", "nope", "--json", codes=(1,))
+    run("read", "orders", "--ref", "nope", codes=(2,))  # unknown ref: bad input
+    run("read", "orders", "--ref", "nope", "--json", codes=(2,))
     run("read", "orders", repo=missing_bucket, codes=(3,))  # wrong bucket
     run("log", repo=missing_bucket, codes=(3,))
     run("log", "--json", repo=missing_bucket, codes=(3,))
@@ -611,6 +611,16 @@ def _every_scenario(run: Scan, bucket: str, tmp: Path) -> None:
         run("fsck", "--json", codes=(0, 1))
     if "gc" in _every_command():
         run("gc", "--dry-run", "--json", codes=(0, 1))
+    run("status", "--json")
+    run("status")
+    run("files", "orders", "--ref", "ok", "--json")
+    run("files", "orders", "--manifest", f"{run.uri}-manifests/orders")
+    run("export", "orders", "--ref", "ok", "--to", f"{run.uri}-exports/orders", "--json")
+    run("export", "orders", "--to", str(tmp / "local-export"), "--format", "parquet")
+    run("config", "list")
+    run("config", "list", "--json")
+    run("config", "get", "repo")
+    run("config", "set", "author", "scanner", "--user")
     # a storage endpoint that does not answer: the client's own error text, masked
     os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
     os.environ["LAKE_STORAGE_RETRY_TIMEOUT"] = "1s"
