@@ -16,6 +16,7 @@ import io
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -96,9 +97,22 @@ def _open(repo: str | None) -> lake.Repository:
     from lake.repository import DEFAULT_REPO, Repository
 
     uri = repo or DEFAULT_REPO
+    return Repository.open(uri, storage_options=_storage_options(uri))
+
+
+def _storage_options(uri: str) -> dict[str, str] | None:
+    """The settings files' storage options, for a repository on S3 (a local one takes none)."""
     settings: config.Settings | None = _state.get("settings")
-    options = settings.storage_options() if settings is not None and "://" in uri else None
-    return Repository.open(uri, storage_options=options or None)
+    on_s3 = uri.startswith(("s3://", "s3a://"))
+    return (settings.storage_options() or None) if settings is not None and on_s3 else None
+
+
+def _write_output(path: Path, write: Callable[[Path], object]) -> None:
+    """Write a command's ``--output`` file; a path that cannot be written is bad input (exit 2)."""
+    try:
+        write(path)
+    except OSError as exc:
+        raise lake.InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _version(value: bool) -> None:
@@ -135,7 +149,7 @@ def init(
     from lake.repository import DEFAULT_REPO, Repository
 
     target = uri or repo or DEFAULT_REPO
-    r = Repository.init(target)
+    r = Repository.init(target, storage_options=_storage_options(target))
     output.done(
         json_out,
         {"repository": r.uri, "branch": r.default_branch, "head": r.resolve("main")},
@@ -349,7 +363,7 @@ def read(
     if fmt is ReadFormat.parquet:
         if output_file is None:
             raise lake.UsageError("--format parquet needs --output FILE")
-        pq.write_table(data.to_arrow(), output_file)
+        _write_output(output_file, lambda p: pq.write_table(data.to_arrow(), p))
         return
     if fmt is ReadFormat.table:
         if output_file is not None:
@@ -360,7 +374,7 @@ def read(
         return
     text = _render(data, fmt)
     if output_file is not None:
-        output_file.write_text(text)
+        _write_output(output_file, lambda p: p.write_text(text))
     else:
         sys.stdout.write(text)
 
@@ -750,7 +764,7 @@ def gate(
             ) from exc
         output.err.print(f"{report.headline()}\nreports written to {output_dir.resolve()}", highlight=False)
     if output_file is not None:
-        output_file.write_text(text)
+        _write_output(output_file, lambda p: p.write_text(text))
         output.err.print(f"{report.headline()}\nreport written to {output_file.resolve()}", highlight=False)
     elif output_dir is not None and fmt is GateFormat.text:
         pass  # the files hold it

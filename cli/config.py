@@ -110,6 +110,8 @@ def load(start: Path | None = None) -> Settings:
         if path is None or not path.is_file():
             continue
         for key, value in _read(path).items():
+            if key == STORAGE and key in settings.values:  # the project's options over the user's
+                value = {**settings.values[key][0], **value}
             settings.values[key] = (value, path)
     return settings
 

@@ -817,10 +817,11 @@ class Repository:
         files, holding exactly the ref's rows: any engine reads it without lakegate. Streams a
         file at a time. An S3 target uses the repository's endpoint and credentials unless
         ``storage_options`` are given. Refuses a target that holds files unless ``overwrite``."""
-        view = self._view(dataset, ref)
+        commit = self._commit_of(ref)  # resolved once: the commit reported is the one exported
+        view = self._view(dataset, commit)
         return export(
             view,
-            self._commit_of(ref),
+            commit,
             to,
             self.config,
             fmt=format,
@@ -834,8 +835,9 @@ class Repository:
         symlink-format manifest below that folder (``_symlink_format_manifest/manifest``, one a
         partition), which Presto, Trino and Athena read as a table. The files are the lake's own:
         ``lake gc`` may remove them once no ref needs them, so read them while the ref holds."""
-        view = self._view(dataset, ref)
-        listed = ref_files(view, self._commit_of(ref))
+        commit = self._commit_of(ref)  # resolved once: the commit reported is the one listed
+        view = self._view(dataset, commit)
+        listed = ref_files(view, commit)
         if manifest is not None:
             write_manifest(view, manifest, self.config)
         return listed

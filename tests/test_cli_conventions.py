@@ -89,6 +89,16 @@ def test_exit_codes_say_who_is_at_fault(cli: Lake, with_data: Path, args: tuple[
     cli(*(str(with_data) if a == "{data}" else a for a in args), code=code)
 
 
+def test_an_output_file_that_cannot_be_written_is_bad_input(cli: Lake, tmp_path: Path) -> None:
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({"id": [1, 2]}), path)
+    cli("write", "orders", str(path))
+    out = cli("read", "orders", "-f", "csv", "-o", str(tmp_path / "no" / "such" / "out.csv"), code=2)
+    assert "cannot write" in out
+    out = cli("gate", "main", "--format", "json", "--output", str(tmp_path / "no" / "gate.json"), code=2)
+    assert "cannot write" in out
+
+
 def test_bad_yaml_and_not_a_repository_are_bad_input(cli: Lake, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("dataset: [unclosed\n")

@@ -21,6 +21,7 @@ from conftest import Lake
 from deltalake import DeltaTable
 
 import lake
+from lake.cli.app import main
 
 ROWS = 1000
 
@@ -188,3 +189,58 @@ def test_reading_a_ref_that_is_not_there_is_bad_input(
     cli("export", "nothing", "--to", str(tmp_path / "x"), code=2)
     out = cli("export", "orders", "--to", f"{cli.uri}/inside", code=2)
     assert "inside the repository" in out
+
+
+def test_a_parquet_export_overwritten_holds_exactly_the_new_ref_s_rows(
+    setup: lake.Repository, cli: Lake, tmp_path: Path
+) -> None:
+    """Partitions the new ref lacks go, and an empty ref leaves no row behind."""
+    repo = setup
+    target = _target(repo, tmp_path, "events-again")
+    cli("export", "events", "--to", target, "--format", "parquet")  # three days
+    one_day = repo.create_branch("one-day")
+    one_day.delete("events", "day <> '2026-11-01'")
+    cli("export", "events", "--ref", "one-day", "--to", target, "--format", "parquet", "--overwrite")
+    fs = repo.config.arrow_filesystem()
+    path = target.removeprefix("s3://")
+    read = pads.dataset(path, filesystem=fs, format="parquet", partitioning="hive").to_table(
+        use_threads=False
+    )
+    assert read.num_rows == len(_lake_read(cli, "events", "one-day"))
+    one_day.delete("events", "id >= 0")
+    cli("export", "events", "--ref", "one-day", "--to", target, "--format", "parquet", "--overwrite")
+    assert pads.dataset(path, filesystem=fs, format="parquet").count_rows() == 0
+
+
+def test_an_export_never_overwrites_what_is_not_an_export(
+    setup: lake.Repository, cli: Lake, tmp_path: Path
+) -> None:
+    repo = setup
+    if repo.config.scheme == "file":  # a folder that holds the repository
+        parent = str(Path(repo.uri).parent)
+        out = cli("export", "orders", "--to", parent, "--format", "parquet", "--overwrite", code=2)
+        assert "holds the repository" in out
+        assert repo.read("orders").num_rows == ROWS
+    target = _target(repo, tmp_path, "someone-else")
+    fs = repo.config.arrow_filesystem()
+    path = target.removeprefix("s3://")
+    fs.create_dir(path, recursive=True)
+    with fs.open_output_stream(f"{path}/notes.txt") as stream:
+        stream.write(b"keep me")
+    for fmt in ("parquet", "delta"):
+        out = cli("export", "orders", "--to", target, "--format", fmt, "--overwrite", code=2)
+        assert "not an earlier" in out
+    assert fs.get_file_info(f"{path}/notes.txt").type == pafs.FileType.File
+
+
+def test_a_local_repository_exports_to_s3_with_the_environment_s_credentials(
+    local_repo: lake.Repository, s3_env: dict[str, str], bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _setup(local_repo)
+    target = f"s3://{bucket}/exports/orders-feature"
+    assert main(["export", "orders", "--ref", "feature", "--to", target, "--repo", local_repo.uri]) == 0
+    table = DeltaTable(
+        target, storage_options=lake.Repository.init(f"s3://{bucket}/lake").config.delta_options()
+    )
+    assert table.to_pyarrow_dataset().count_rows() == local_repo.snapshot("orders", "feature").rows
+    capsys.readouterr()

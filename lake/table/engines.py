@@ -168,15 +168,22 @@ def export(
     if fmt not in ("delta", "parquet"):
         raise InvalidInputError(f"unknown export format {fmt!r}: use delta or parquet")
     out = _target(target, config, storage_options)
-    if out.config.uri.rstrip("/") == config.uri.rstrip("/") or out.config.uri.startswith(
-        config.uri.rstrip("/") + "/"
-    ):
+    here, there = config.uri.rstrip("/"), out.config.uri.rstrip("/")
+    if there == here or there.startswith(here + "/"):
         raise UsageError(
-            f"{target} is inside the repository ({config.uri})",
-            hint="export to a location outside it",
+            f"{target} is inside the repository ({config.uri})", hint="export to a location outside it"
         )
-    if not overwrite and _occupied(out):
-        raise UsageError(f"{target} holds files already", hint="pass --overwrite (Python: overwrite=True)")
+    if here.startswith(there + "/"):
+        raise UsageError(
+            f"{target} holds the repository ({config.uri}): an export there could overwrite it",
+            hint="export to a folder of its own",
+        )
+    if _occupied(out):
+        if not overwrite:
+            raise UsageError(
+                f"{target} holds files already", hint="pass --overwrite (Python: overwrite=True)"
+            )
+        _refuse_foreign(out, target, fmt)
     rows = view.snapshot.rows
     with storage_errors("export to", target, out.config, writing=True):
         if fmt == "delta":
@@ -192,8 +199,9 @@ def export(
             )
         else:
             fs = out.filesystem()
-            if overwrite:
-                fs.create_dir(out.path, recursive=True)
+            if overwrite and _occupied(out):
+                fs.delete_dir_contents(out.path)  # an earlier export's files only: checked above
+            fs.create_dir(out.path, recursive=True)
             pads.write_dataset(
                 batches(view),
                 out.path,
@@ -201,7 +209,7 @@ def export(
                 filesystem=fs,
                 partitioning=list(view.partition_by) or None,
                 partitioning_flavor="hive" if view.partition_by else None,
-                existing_data_behavior="delete_matching" if overwrite else "error",
+                existing_data_behavior="overwrite_or_ignore",
                 basename_template="part-{i}.parquet",
             )
     return Exported(view.dataset, commit, out.config.uri, fmt, rows)
@@ -221,24 +229,43 @@ class _Target:
 
 def _target(target: str, config: StorageConfig, options: Mapping[str, str] | None = None) -> _Target:
     """Where an export or a manifest goes: on S3 (with ``options``, else the repository's endpoint
-    and credentials), or a local path."""
+    and credentials, else, from a local repository, the AWS chain: environment, profile), or a
+    local path."""
     scheme = urlparse(target).scheme
     if scheme in ("s3", "s3a"):
         if options is not None:
             given = StorageConfig.parse(target, options)
             return _Target(given, given.root)
-        if config.scheme != "s3":
-            raise UsageError(
-                f"cannot write to {target} from a repository on local disk: it has no S3 endpoint "
-                "or credentials",
-                hint="export to a local path, or open the repository on S3",
-            )
+        if config.scheme != "s3":  # a local repository: S3's own chain (environment, profile)
+            chained = StorageConfig.parse(target)
+            return _Target(chained, chained.root)
         out = StorageConfig.parse(target, config.options)
         return _Target(out, out.root)
     if scheme not in ("", "file"):
         raise UsageError(f"unsupported target {target!r}: use a local path or s3://bucket/prefix")
     out = StorageConfig.parse(target)
     return _Target(out, out.root)
+
+
+def _refuse_foreign(out: _Target, target: str, fmt: ExportFormat) -> None:
+    """Refuse to overwrite what is not an earlier export of the same format: a Delta table is
+    replaced by Delta's own overwrite (a new version), and parquet files are deleted first, so a
+    folder holding anything else (a repository, someone's files) is never touched."""
+    fs = out.filesystem()
+    listing = fs.get_file_info(pafs.FileSelector(out.path, recursive=True))
+    names = [i.path[len(out.path) :].lstrip("/") for i in listing if i.type == pafs.FileType.File]
+    delta = any(n.startswith("_delta_log/") for n in names)
+    if fmt == "parquet":
+        foreign = [n for n in names if not n.endswith(".parquet")] or (["_delta_log/"] if delta else [])
+    else:
+        foreign = [n for n in names if not (n.startswith("_delta_log/") or n.endswith(".parquet"))]
+        foreign = foreign or ([] if delta else names[:1])
+    if foreign:
+        raise UsageError(
+            f"{target} holds files that are not an earlier {fmt} export (for instance {foreign[0]}): "
+            "--overwrite replaces only an export",
+            hint="export to an empty folder, or one an earlier export of that format wrote",
+        )
 
 
 def _occupied(out: _Target) -> bool:
