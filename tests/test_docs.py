@@ -60,24 +60,23 @@ def test_yaml_contracts_load(name: str, text: str) -> None:
 
 
 def _commands() -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
-    """(doc, command words, options shown) of every `lake ...` in a text block."""
+    """(doc, command words, options shown) of every `lake ...` in a text block or inline code."""
     out = []
     for path in DOCS:
-        for lang, body in _blocks(path):
-            if lang != "text":
-                continue
-            for line in body.splitlines():
-                for part in re.split(r"\s{2,}(?=lake )", line.strip()):
-                    if not part.startswith("lake "):
-                        continue
-                    part = part.split("#", 1)[0]
-                    words: list[str] = []
-                    for token in shlex.split(part.replace("|", " | "), posix=True)[1:]:
-                        if not re.fullmatch(r"[a-z][a-z-]*", token):
-                            break
-                        words.append(token)
-                    options = tuple(sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", part))))
-                    out.append((path.name, tuple(words), options))
+        text_lines = [line for lang, body in _blocks(path) if lang == "text" for line in body.splitlines()]
+        inline = re.findall(r"`(lake [a-z][^`]*)`", FENCE.sub("", path.read_text()))  # `lake gc ...` in prose
+        for line in [*text_lines, *inline]:
+            for part in re.split(r"\s{2,}(?=lake )", line.strip()):
+                if not part.startswith("lake "):
+                    continue
+                part = part.split("#", 1)[0]
+                words: list[str] = []
+                for token in shlex.split(part.replace("|", " | "), posix=False)[1:]:
+                    if not re.fullmatch(r"[a-z][a-z-]*", token):
+                        break
+                    words.append(token)
+                options = tuple(sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", part))))
+                out.append((path.name, tuple(words), options))
     return out
 
 
