@@ -110,7 +110,9 @@ run(github, context, require).then(() => {
 
 
 def _github_script(script: str, work: Path, comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    assert NODE is not None
+    assert NODE is not None, (
+        "node runs the workflow's github-script step: ./dev test installs Debian's nodejs"
+    )
     state, code, harness = work / "state.json", work / "script.js", work / "harness.js"
     state.write_text(json.dumps({"comments": comments, "calls": []}))
     code.write_text(script)
@@ -120,9 +122,6 @@ def _github_script(script: str, work: Path, comments: list[dict[str, Any]]) -> l
     )
     assert done.returncode == 0, done.stderr
     return list(json.loads(state.read_text())["comments"])
-
-
-pytestmark = pytest.mark.skipif(NODE is None, reason="node runs the workflow's github-script step")
 
 
 @pytest.fixture

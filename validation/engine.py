@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -35,8 +37,13 @@ class Typed:
 
     table: pa.Table
     results: tuple[CheckResult, ...]
-    bad_rows: pl.Series | None  # True where a value could not be cast
-    failing: Mapping[str, pl.Series] = field(default_factory=dict)  # per type check: its rows
+    failing: Mapping[str, pl.Series] = field(default_factory=dict)  # per failed type check: its rows
+
+    @property
+    def bad_rows(self) -> pl.Series | None:
+        """True where a value could not be cast (to any column's type); None when none failed."""
+        masks = list(self.failing.values())
+        return functools.reduce(operator.or_, masks) if masks else None
 
 
 _COMPILED: dict[str, tuple[CompiledCheck, ...]] = {}
@@ -128,7 +135,6 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
                 message=f"columns not in the contract: {', '.join(extra)}" if broken else "",
             )
         )
-    bad: pl.Series | None = None
     failing_by: dict[str, pl.Series] = {}
     arrays: list[pa.ChunkedArray] = []
     fields: list[pa.Field] = []
@@ -190,7 +196,6 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
                             samples=_samples(frame.filter(failing), [*pk, name]),
                         )
                     )
-                    bad = failing if bad is None else bad | failing
                     failing_by[f"{name}.type"] = failing
                     col = cast.to_arrow()
                     col = pa.chunked_array([col]) if isinstance(col, pa.Array) else col
@@ -203,7 +208,7 @@ def cast_to_contract(contract: Contract, table: pa.Table) -> Typed:
             arrays.append(table.column(name))
             fields.append(table.schema.field(name))
     typed = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    return Typed(typed, tuple(results), bad, failing_by)
+    return Typed(typed, tuple(results), failing_by)
 
 
 CHUNK_ROWS = 1_000_000  # row rules run over slices this long, bounding conversion memory

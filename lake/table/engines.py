@@ -178,7 +178,8 @@ def export(
             f"{target} holds the repository ({config.uri}): an export there could overwrite it",
             hint="export to a folder of its own",
         )
-    if _occupied(out):
+    occupied = _occupied(out)
+    if occupied:
         if not overwrite:
             raise UsageError(
                 f"{target} holds files already", hint="pass --overwrite (Python: overwrite=True)"
@@ -199,7 +200,7 @@ def export(
             )
         else:
             fs = out.filesystem()
-            if overwrite and _occupied(out):
+            if occupied:
                 fs.delete_dir_contents(out.path)  # an earlier export's files only: checked above
             fs.create_dir(out.path, recursive=True)
             pads.write_dataset(

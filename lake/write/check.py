@@ -178,18 +178,22 @@ def broken_checks(typed: Typed, checked_rows: int, checked: CheckedRows) -> pl.S
         names = lists.slice(max(offset, 0), incoming)
     if not typed.failing:
         return names
-    frame = pl.DataFrame({"n": names, **{f"b{i}": m for i, m in enumerate(typed.failing.values())}})
-    for i, check in enumerate(typed.failing):
-        frame = frame.with_columns(
-            pl.when(pl.col(f"b{i}")).then(pl.col("n").list.concat(pl.lit([check]))).otherwise(pl.col("n"))
-        )
-    return frame["n"]
+    for check, bad in typed.failing.items():
+        frame = pl.DataFrame({"n": names, "b": bad})
+        names = frame.select(
+            pl.when("b").then(pl.col("n").list.concat(pl.lit([check]))).otherwise("n").alias(VIOLATIONS)
+        ).to_series()
+    return names
+
+
+def named_by(aside: pa.Table, txn: str) -> pa.Table:
+    """Rows set aside, each naming the transaction that set them aside."""
+    return aside.append_column(TXN_COLUMN, pa.array([txn] * aside.num_rows, pa.string()))
 
 
 def quarantine_op(dataset: str, aside: pa.Table, txn: str) -> Batch:
     """The append of rows set aside to ``<dataset>__quarantine``, each naming the transaction."""
-    named = aside.append_column(TXN_COLUMN, pa.array([txn] * aside.num_rows, pa.string()))
-    return Append(dataset + QUARANTINE_SUFFIX, named, schema_mode="merge")
+    return Append(dataset + QUARANTINE_SUFFIX, named_by(aside, txn), schema_mode="merge")
 
 
 def validate_snapshot(

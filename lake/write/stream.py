@@ -43,11 +43,11 @@ from lake.validation.others import OtherRows
 from lake.validation.report import ContractViolationError, ValidationReport
 from lake.validation.rows import check_rows
 from lake.write.check import (
-    TXN_COLUMN,
     Checked,
     SetAside,
     aside_rows,
     broken_checks,
+    named_by,
     partitioned_as,
     refuse_reserved,
 )
@@ -93,7 +93,6 @@ def check_stream(
         assert isinstance(partitioned, Append | Overwrite)
         op = partitioned
     quarantine = op.on_violation == "quarantine" and contract is not None
-    keep = slices.compared_columns(contract) if contract is not None else []
     change: Change | None = None
     view = draft.view(op.dataset)
     written: list[FileRef] = []
@@ -101,13 +100,7 @@ def check_stream(
     reports: list[ValidationReport] = []
     taken = 0
     with contextlib.ExitStack() as stack:
-        aside_files = (
-            FileRoller(layers, op.dataset + QUARANTINE_SUFFIX, draft.own, target_bytes=ROLL_BYTES)
-            if quarantine
-            else None
-        )
-        if aside_files is not None:
-            stack.enter_context(aside_files)
+        aside_files = _aside_roller(stack, layers, op, draft) if quarantine else None
         files: FileRoller | None = None
         aside_schema: pa.Schema | None = None
         for raw in op.data.slices(SLICE_BYTES):
@@ -120,12 +113,7 @@ def check_stream(
                 assert change is not None and change.data is not None
                 rows = change.data
                 view = view or _empty(layers, op.dataset, change)
-                parts = change.partition_by or ()
-                files = stack.enter_context(
-                    FileRoller(
-                        layers, op.dataset, draft.own, partition_by=parts, keep=keep, target_bytes=ROLL_BYTES
-                    )
-                )
+                files = _data_roller(stack, layers, op, draft, change, contract)
             else:
                 rows = conform(rows, change.schema, allow_new_columns=False)[0]
             assert files is not None
@@ -151,6 +139,36 @@ def check_stream(
     done = _taking(change, written)
     stash = SetAside(aside_schema, tuple(set_aside)) if aside_schema is not None else None
     return Streamed(snapshot, Checked(done, final, stash, None), tuple(r.file for r in written))
+
+
+def _data_roller(
+    stack: contextlib.ExitStack[bool | None],
+    layers: Layers,
+    op: Append | Overwrite,
+    draft: Draft,
+    change: Change,
+    contract: Contract | None,
+) -> FileRoller:
+    """The rolling files of the stream's rows, keeping what uniqueness checks compare."""
+    keep = slices.compared_columns(contract) if contract is not None else []
+    roller = FileRoller(
+        layers,
+        op.dataset,
+        draft.own,
+        partition_by=change.partition_by or (),
+        keep=keep,
+        target_bytes=ROLL_BYTES,
+    )
+    return stack.enter_context(roller)
+
+
+def _aside_roller(
+    stack: contextlib.ExitStack[bool | None], layers: Layers, op: Append | Overwrite, draft: Draft
+) -> FileRoller:
+    """The rolling files of the rows a stream sets aside, in the quarantine dataset's layer."""
+    return stack.enter_context(
+        FileRoller(layers, op.dataset + QUARANTINE_SUFFIX, draft.own, target_bytes=ROLL_BYTES)
+    )
 
 
 def _refs(draft: Draft, files: list[DataFile]) -> list[FileRef]:
@@ -191,8 +209,7 @@ def _check_slice(
     kept = rows.filter(keep)
     if not slices.row_level_ok(check_rows(contract, kept, others=others).report):
         raise ContractViolationError([report])  # the rows kept still break it
-    aside = aside_rows(raw.filter(pc.invert(keep)), names.filter(mask))
-    aside = aside.append_column(TXN_COLUMN, pa.array([txn] * aside.num_rows, pa.string()))
+    aside = named_by(aside_rows(raw.filter(pc.invert(keep)), names.filter(mask)), txn)
     return kept, replace(report, quarantined=int(mask.sum())), aside  # what broke, and what went aside
 
 
@@ -221,14 +238,8 @@ def _again(
     written: list[FileRef] = []
     reports: list[ValidationReport] = []
     with contextlib.ExitStack() as stack:
-        parts = change.partition_by or ()
-        keep = slices.compared_columns(contract) if contract is not None else []
-        files = stack.enter_context(
-            FileRoller(layers, op.dataset, draft.own, partition_by=parts, keep=keep, target_bytes=ROLL_BYTES)
-        )
-        aside_files = stack.enter_context(
-            FileRoller(layers, op.dataset + QUARANTINE_SUFFIX, draft.own, target_bytes=ROLL_BYTES)
-        )
+        files = _data_roller(stack, layers, op, draft, change, contract)
+        aside_files = _aside_roller(stack, layers, op, draft) if quarantine else None
         for f in before.files:
             ref = FileRef(draft.own, f)
             if contract is None:
@@ -242,11 +253,12 @@ def _again(
             if aside is None:
                 written.append(ref)
                 continue
+            assert aside_files is not None
             aside_schema = aside_schema or aside.schema
             set_aside += _refs(draft, aside_files.add(aside))
             written += _refs(draft, files.add(conform(kept, change.schema, allow_new_columns=False)[0]))
         written += _refs(draft, files.close())
-        set_aside += _refs(draft, aside_files.close())
+        set_aside += _refs(draft, aside_files.close()) if aside_files is not None else []
     final = _judge_whole(contract, view, change, written, reports)
     if final is not None and _refused(final):
         raise ContractViolationError([final])
