@@ -1,5 +1,17 @@
-"""PySpark and the lake (the ``spark`` extra, ``pip install 'lakegate[spark]'``): any ref of a
-dataset as a Spark DataFrame.
+"""PySpark and the lake (the ``spark`` extra, ``pip install 'lakegate[spark]'``): a Spark job
+writes to a branch with every promise of the lake kept, and reads any ref.
+
+:func:`write` checks and writes on Spark's executors and commits on the driver
+(:mod:`lake.write.distributed`): each partition of the DataFrame is cast to the dataset's contract
+and checked with the contract's row rules, as the local engine checks them, and written as parquet
+files into the branch's layer through the lake's object store (S3 included: executors need no S3A
+jars), with their Delta statistics; uniqueness across the whole load, and against the rows the
+dataset keeps (in files whose statistics overlap the load's keys), is a Spark group-by and join
+of the keys read back from those files; then the driver commits the files through the same commit
+loop as every other write. A failure commits nothing; with ``on_violation='quarantine'`` the
+failing rows are written aside by the executors too. Executors need ``lakegate`` installed (the
+same version as the driver) and, for S3, network access to the bucket: they use the credentials
+the driver's repository resolved.
 
 :func:`read` builds the DataFrame over the ref's own file list and schema
 (:meth:`lake.Repository.files`), as any engine that reads a file list does: Spark reads the
@@ -16,13 +28,27 @@ store, and Spark reads them there; with S3A configured it reads ``s3a://`` URIs 
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
+
+import polars as pl
+import pyarrow as pa
 
 from lake.errors import UsageError
 from lake.repository import Repository
+from lake.table.streams import Distributed
+from lake.table.views import FileRef
+from lake.validation.compiled import CompiledCheck
+from lake.validation.engine import _samples
+from lake.validation.report import MAX_SAMPLES
+from lake.write.distributed import FILE, Found, Job, PartResult, read_keys, rewrite_part, write_part
+from lake.write.ops import OnViolation
+from lake.write.plan import SchemaMode
+from lake.write.results import WriteResult
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -92,3 +118,168 @@ def _readable(
                 shutil.copyfileobj(source, sink)
         out.append(str(local))
     return out
+
+
+def write(
+    df: DataFrame,
+    repo: Repository,
+    dataset: str,
+    *,
+    branch: str | None = None,
+    mode: Literal["append", "overwrite"] = "append",
+    on_violation: OnViolation = "reject",
+    schema_mode: SchemaMode = "strict",
+    partition_by: Sequence[str] | None = None,
+    message: str | None = None,
+    author: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> WriteResult:
+    """Append the rows of ``df`` to ``dataset`` on ``branch`` (default: the default branch), or
+    overwrite it: one commit, with the options of :meth:`lake.Branch.write`. The rows are checked
+    against the branch's contract for the dataset and written by Spark's executors (see the
+    module's notes); ``on_violation='reject'`` commits nothing and raises
+    :class:`~lake.ContractViolationError` when they break it, ``'quarantine'`` commits the valid
+    rows and the others to ``<dataset>__quarantine``."""
+    _pyspark()
+    target = repo.branch(branch or repo.default_branch)
+    return target.write(
+        dataset,
+        SparkRows(df),
+        mode=mode,
+        on_violation=on_violation,
+        schema_mode=schema_mode,
+        partition_by=partition_by,
+        message=message,
+        author=author,
+        metadata=metadata,
+    )
+
+
+class SparkRows(Distributed):
+    """A Spark DataFrame as the rows of a write, checked and written by Spark's executors."""
+
+    def __init__(self, df: DataFrame) -> None:
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        super().__init__(to_arrow_schema(df.schema), "Spark DataFrame")
+        self.df = df
+
+    def run(self, job: Job) -> Any:
+        spark = self.df.sparkSession
+        task = job.task
+
+        def check_and_write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            yield _pickled(write_part(task, batches))
+
+        parts = _unpickled(self.df.mapInArrow(check_and_write, "part binary").collect())
+        if any(p.refused for p in parts):
+            return job.finish(parts)
+        found = [_unique(spark, job, parts, check) for check in job.unique_checks()]
+        rewritten: list[PartResult] = []
+        replaced: frozenset[int] = frozenset()
+        if task.quarantine and any(f.failed for f in found):
+            replaced = frozenset().union(*(f.files for f in found))
+            written = job.written(parts)
+            refs = [written[i] for i in sorted(replaced)]
+            rewritten = _on_executors(
+                spark, len(refs), lambda ids: [rewrite_part(task, [refs[i] for i in ids], found)]
+            )
+        return job.finish(parts, found, rewritten, replaced)
+
+
+def _pickled(part: PartResult) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict({"part": [pickle.dumps(part)]})
+
+
+def _unpickled(rows: Sequence[Any]) -> list[PartResult]:
+    return [pickle.loads(r["part"]) for r in rows]
+
+
+def _on_executors(
+    spark: SparkSession, count: int, work: Callable[[list[int]], list[PartResult]]
+) -> list[PartResult]:
+    """``work`` done by Spark's executors over the indices ``0..count-1``, in shares."""
+    if not count:
+        return []
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        ids = [i for b in batches for i in b.column("id").to_pylist()]
+        for part in work(ids) if ids else []:
+            yield _pickled(part)
+
+    return _unpickled(_ids(spark, count).mapInArrow(run, "part binary").collect())
+
+
+def _ids(spark: SparkSession, count: int) -> DataFrame:
+    """The indices ``0..count-1`` spread over the executors' cores."""
+    shares = max(1, min(count, spark.sparkContext.defaultParallelism * 2))
+    return spark.range(0, count, numPartitions=shares)
+
+
+def _keys(
+    spark: SparkSession, job: Job, refs: list[FileRef], check: CompiledCheck, columns: list[str]
+) -> DataFrame:
+    """The ``columns`` of the rows of ``refs`` that ``check`` compares, read by the executors,
+    with their file's index (:data:`~lake.write.distributed.FILE`)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    schema = job.change.schema
+    fields = [schema.field(c) for c in columns] + [pa.field(FILE, pa.int64())]
+    spark_schema = from_arrow_schema(pa.schema(fields))
+    if not refs:
+        return spark.createDataFrame([], spark_schema)
+    config, dataset = job.layers.config, job.op.dataset
+
+    def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        ids = [i for b in batches for i in b.column("id").to_pylist()]
+        yield from read_keys(config, dataset, schema, refs, ids, check, columns)
+
+    return _ids(spark, len(refs)).mapInArrow(read, spark_schema)
+
+
+def _unique(spark: SparkSession, job: Job, parts: list[PartResult], check: CompiledCheck) -> Found:
+    """What ``check`` (a uniqueness check) finds over the whole write: a group-by of the
+    write's keys, and a join with the keys of the kept files whose statistics overlap them."""
+    from pyspark.sql import functions as F
+
+    cols = list(check.unique_on)
+    shown = job.sample_columns(check)
+    load = _keys(spark, job, job.written(parts), check, shown)
+    aside = job.aside_keys(parts, check)
+    if aside is not None:
+        load = load.unionByName(spark.createDataFrame(aside))
+    load = load.persist()
+    try:
+        runs_on = job.runs_on(parts, check)
+        low, high = load.agg(F.min(cols[0]), F.max(cols[0])).first() or (None, None)
+        if low is None:
+            return Found(check, runs_on, 0, 0, 0)
+        counted = load.groupBy(*cols).count()
+        repeats = counted.filter("count > 1")
+        summed = repeats.agg(F.sum("count")).first()
+        repeated = int(summed[0] or 0) if summed is not None else 0
+        candidates = [r for r in job.kept() if r.may_hold(cols[0], low, high)]
+        kept_keys = (
+            _keys(spark, job, candidates, check, cols).select(*cols).distinct() if candidates else None
+        )
+        clashing = load.join(kept_keys, cols, "left_semi") if kept_keys is not None else None
+        kept = clashing.count() if clashing is not None else 0
+        if not repeated and not kept:
+            return Found(check, runs_on, 0, 0, 0)
+        bad_keys = repeats.select(*cols)
+        if kept_keys is not None:
+            bad_keys = bad_keys.unionByName(kept_keys.join(load.select(*cols), cols, "left_semi")).distinct()
+        bad_rows = load.join(bad_keys, cols, "left_semi")
+        failed = bad_rows.count()
+        sample = pl.from_arrow(bad_rows.select(*shown).limit(MAX_SAMPLES).toArrow())
+        assert isinstance(sample, pl.DataFrame)
+        bad = files = None
+        if job.task.quarantine:
+            bad = bad_keys.toArrow()
+            held = bad_rows.filter(F.col(FILE) >= 0).select(FILE).distinct().collect()
+            files = frozenset(int(r[FILE]) for r in held)
+        return Found(
+            check, runs_on, repeated, kept, failed, _samples(sample, shown), bad, files or frozenset()
+        )
+    finally:
+        load.unpersist()

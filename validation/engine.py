@@ -222,8 +222,11 @@ def validate(
     pre: Sequence[CheckResult] = (),
     now: dt.datetime | None = None,
     blame: bool = False,
+    rows_only: bool = False,
 ) -> tuple[ValidationReport, pl.DataFrame | None]:
     """Check ``table`` (already cast by :func:`cast_to_contract`) and the dataset it will join.
+    ``rows_only``: run the row rules alone (no uniqueness, row count, freshness or metric), as a
+    part of a write checked where its rows are (the other checks are made over all its parts).
 
     Returns the report and, with ``blame`` and when any row-attributable check failed, a frame
     with one column ``_lake_violations`` (the names of the checks each row breaks)."""
@@ -280,7 +283,7 @@ def validate(
             )
 
     bad_keys: list[tuple[str, pl.Series]] = []
-    for check in checks:
+    for check in () if rows_only else checks:
         if check.kind == "unique":
             result, bad = _unique(check, table, others, pk)
             results.append(result)
@@ -500,6 +503,19 @@ def _batch_max(table: pa.Table, check: CompiledCheck) -> Any:
         return pc.max(table.column(check.column)).as_py()
     frame = _frame(table, [check.column, *check.where.meta.root_names()])
     return frame.filter(check.selects)[check.column].max()
+
+
+def add_name(names: pl.Series, mask: pl.Series, name: str) -> pl.Series:
+    """``names`` (per row, the checks it breaks) with ``name`` added where ``mask`` is true."""
+    frame = pl.DataFrame({"n": names, "b": mask})
+    return frame.select(
+        pl.when("b").then(pl.col("n").list.concat(pl.lit([name]))).otherwise("n").alias(VIOLATIONS)
+    ).to_series()
+
+
+def count_selected(table: pa.Table, check: CompiledCheck) -> int:
+    """The rows of ``table`` that ``check`` runs on (its where: selects)."""
+    return _count(table, check)
 
 
 def _count(table: pa.Table, check: CompiledCheck) -> int:

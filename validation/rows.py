@@ -34,15 +34,19 @@ def check_rows(
     cast: Sequence[CheckResult] | None = None,
     blame: bool = False,
     now: dt.datetime | None = None,
+    rows_only: bool = False,
 ) -> CheckedRows:
     """Check ``rows`` (None: no rows) as ``contract`` says; ``others`` are the rows the dataset
     keeps besides them (uniqueness, row counts and freshness hold across both).
 
     The rows are cast to the contract first, unless ``cast`` holds the results of the cast
-    already made (the write path casts an incoming batch before it plans with it)."""
+    already made (the write path casts an incoming batch before it plans with it). ``rows_only``:
+    the row rules alone (see :func:`~lake.validation.engine.validate`)."""
     table = rows if rows is not None else contract.arrow_schema().empty_table()
     if cast is None:
         typed = cast_to_contract(contract, table)
         table, cast = typed.table, typed.results
-    report, violations = validate(contract, table, others=others, pre=cast, blame=blame, now=now)
+    report, violations = validate(
+        contract, table, others=others, pre=cast, blame=blame, now=now, rows_only=rows_only
+    )
     return CheckedRows(table, report, violations)

@@ -113,6 +113,8 @@ def to_stream(data: Any) -> Stream | None:
 
     if isinstance(data, pa.Table | pa.RecordBatch):
         return None
+    if isinstance(data, Stream):
+        return data
     if isinstance(data, pa.RecordBatchReader):
         return Stream(data, data.schema, "RecordBatchReader")
     if isinstance(data, pads.Dataset):
@@ -128,3 +130,20 @@ def to_stream(data: Any) -> Stream | None:
     if hasattr(data, "__iter__") and not isinstance(data, str | bytes | Mapping):
         return Stream(data, None, type(data).__name__)
     return None
+
+
+class Distributed(Stream):
+    """Rows an engine checks and writes where they are, on the executors of a cluster
+    (:mod:`lake.write.distributed`): the commit loop's check step hands its :meth:`run` the
+    write's job, and never reads it as a stream."""
+
+    def __init__(self, schema: pa.Schema, what: str) -> None:
+        super().__init__(iter(()), schema, what)
+
+    def run(self, job: Any) -> Any:
+        """Check and write the rows as ``job`` (a :class:`lake.write.distributed.Job`) says;
+        return what its ``finish`` returns."""
+        raise NotImplementedError
+
+    def slices(self, target_bytes: int) -> Iterator[pa.Table]:
+        raise TypeError(f"the {self.what} is written where its rows are, not read as a stream")

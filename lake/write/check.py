@@ -18,7 +18,7 @@ from lake.stores.summaries import kept_rows
 from lake.table.change import Change
 from lake.table.layers import Layers
 from lake.table.views import FileRef, KeptRows, View
-from lake.validation.engine import VIOLATIONS, Typed, cast_to_contract
+from lake.validation.engine import VIOLATIONS, Typed, add_name, cast_to_contract
 from lake.validation.report import ContractViolationError, ValidationReport
 from lake.validation.rows import CheckedRows, check_rows
 from lake.write.draft import Draft
@@ -179,10 +179,7 @@ def broken_checks(typed: Typed, checked_rows: int, checked: CheckedRows) -> pl.S
     if not typed.failing:
         return names
     for check, bad in typed.failing.items():
-        frame = pl.DataFrame({"n": names, "b": bad})
-        names = frame.select(
-            pl.when("b").then(pl.col("n").list.concat(pl.lit([check]))).otherwise("n").alias(VIOLATIONS)
-        ).to_series()
+        names = add_name(names, bad, check)
     return names
 
 

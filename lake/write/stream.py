@@ -36,6 +36,7 @@ from lake.table.change import Change
 from lake.table.frames import conform, delta_schema_json
 from lake.table.layers import TARGET_FILE_BYTES, DataFile, Layers
 from lake.table.rolling import FileRoller
+from lake.table.streams import Distributed
 from lake.table.views import FileRef, KeptRows, View, read_files
 from lake.validation import slices
 from lake.validation.engine import Typed, cast_to_contract
@@ -83,6 +84,12 @@ def check_stream(
     """Read, check and write the stream of ``op``; ``before``: what an earlier attempt did;
     ``txn``: the transaction's id, which rows set aside carry."""
     snapshot = draft.datasets.get(op.dataset)
+    if before is None and isinstance(op.data, Distributed):
+        from lake.write.distributed import Job
+
+        done = op.data.run(Job(layers, op, draft, contract, txn, SLICE_BYTES))
+        assert isinstance(done, Streamed)
+        return done
     if before is not None:
         if before.snapshot == snapshot:
             return before
@@ -112,7 +119,7 @@ def check_stream(
                 change = plan(op, draft, rows)
                 assert change is not None and change.data is not None
                 rows = change.data
-                view = view or _empty(layers, op.dataset, change)
+                view = view or empty_view(layers, op.dataset, change)
                 files = _data_roller(stack, layers, op, draft, change, contract)
             else:
                 rows = conform(rows, change.schema, allow_new_columns=False)[0]
@@ -133,10 +140,10 @@ def check_stream(
         assert change is not None and view is not None and files is not None
         written += _refs(draft, files.close())
         set_aside += _refs(draft, aside_files.close()) if aside_files is not None else []
-    final = _judge_whole(contract, view, change, written, reports)
-    if final is not None and _refused(final):
+    final = judge_whole(contract, view, change, written, reports)
+    if final is not None and refused(final):
         raise ContractViolationError([final])
-    done = _taking(change, written)
+    done = taking(change, written)
     stash = SetAside(aside_schema, tuple(set_aside)) if aside_schema is not None else None
     return Streamed(snapshot, Checked(done, final, stash, None), tuple(r.file for r in written))
 
@@ -181,7 +188,7 @@ def aside_change(dataset: str, aside: SetAside, draft: Draft) -> Change:
     op = Append(dataset + QUARANTINE_SUFFIX, aside.schema.empty_table(), schema_mode="merge")
     change = plan(op, draft)
     assert change is not None
-    return _taking(change, list(aside.files))
+    return taking(change, list(aside.files))
 
 
 def _check_slice(
@@ -230,7 +237,7 @@ def _again(
     assert again is not None
     # the files the first attempt took in are taken in again below (or their rewrites)
     change = replace(first, remove=again.remove, rows_removed=again.rows_removed, restore=again.restore)
-    view = draft.view(op.dataset) or _empty(layers, op.dataset, change)
+    view = draft.view(op.dataset) or empty_view(layers, op.dataset, change)
     quarantine = op.on_violation == "quarantine" and contract is not None
     earlier = before.checked.aside if isinstance(before.checked.aside, SetAside) else None
     set_aside = list(earlier.files) if earlier is not None else []
@@ -259,17 +266,17 @@ def _again(
             written += _refs(draft, files.add(conform(kept, change.schema, allow_new_columns=False)[0]))
         written += _refs(draft, files.close())
         set_aside += _refs(draft, aside_files.close()) if aside_files is not None else []
-    final = _judge_whole(contract, view, change, written, reports)
-    if final is not None and _refused(final):
+    final = judge_whole(contract, view, change, written, reports)
+    if final is not None and refused(final):
         raise ContractViolationError([final])
     if final is not None and before.checked.report is not None:
         final = replace(final, quarantined=final.quarantined + before.checked.report.quarantined)
     stash = SetAside(aside_schema, tuple(set_aside)) if aside_schema is not None else before.checked.aside
-    checked = Checked(_taking(change, written), final, stash, None)
+    checked = Checked(taking(change, written), final, stash, None)
     return Streamed(draft.datasets.get(op.dataset), checked, tuple(r.file for r in written))
 
 
-def _judge_whole(
+def judge_whole(
     contract: Contract | None,
     view: View,
     change: Change,
@@ -289,14 +296,14 @@ def _judge_whole(
     return slices.merge(contract, reports or [whole.report], whole.report, batch)
 
 
-def _refused(report: ValidationReport) -> bool:
+def refused(report: ValidationReport) -> bool:
     """Whether ``report`` refuses the write: a dataset-wide check fails, or a row-level one does
     and no row was set aside for it (with quarantine, the rows that broke it went aside)."""
     whole = any(r.status == "fail" and r.kind in slices.WHOLE for r in report.results)
     return whole or (not report.ok and not report.quarantined)
 
 
-def _taking(change: Change, written: list[FileRef]) -> Change:
+def taking(change: Change, written: list[FileRef]) -> Change:
     """``change`` with the written files as the rows it brings (taken in by reference)."""
     rows = sum(r.file.rows for r in written)
     return replace(change, data=None, restore=[*change.restore, *written], rows_added=rows)
@@ -306,7 +313,7 @@ def _snapshot(change: Change) -> Snapshot:
     return Snapshot((), delta_schema_json(change.schema), 0, 0, partition_by=change.partition_by or ())
 
 
-def _empty(layers: Layers, dataset: str, change: Change) -> View:
+def empty_view(layers: Layers, dataset: str, change: Change) -> View:
     """A view of no files, for checking the slices of a dataset's first write."""
     return View(layers, dataset, _snapshot(change))
 
