@@ -161,7 +161,8 @@ class SparkRows(Distributed):
     def __init__(self, df: DataFrame) -> None:
         from pyspark.sql.pandas.types import to_arrow_schema
 
-        super().__init__(to_arrow_schema(df.schema), "Spark DataFrame")
+        zone = df.sparkSession.conf.get("spark.sql.session.timeZone") or "UTC"
+        super().__init__(to_arrow_schema(df.schema, timezone=zone), "Spark DataFrame")
         self.df = df
 
     def run(self, job: Job) -> Any:
@@ -177,13 +178,18 @@ class SparkRows(Distributed):
         found = [_unique(spark, job, parts, check) for check in job.unique_checks()]
         rewritten: list[PartResult] = []
         replaced: frozenset[int] = frozenset()
-        if task.quarantine and any(f.failed for f in found):
-            replaced = frozenset().union(*(f.files for f in found))
+        shares = job.failing_shares(parts)
+        if task.quarantine and (shares or any(f.failed for f in found)):
             written = job.written(parts)
+            # a failing share's rows may be in any file; failing keys are where the keys said
+            everywhere = frozenset(range(len(written)))
+            replaced = everywhere if shares else frozenset().union(*(f.files for f in found))
             refs = [written[i] for i in sorted(replaced)]
-            rewritten = _on_executors(
-                spark, len(refs), lambda ids: [rewrite_part(task, [refs[i] for i in ids], found)]
-            )
+
+            def rewrite(ids: list[int]) -> list[PartResult]:
+                return [rewrite_part(task, [refs[i] for i in ids], found, shares)]
+
+            rewritten = _on_executors(spark, len(refs), rewrite)
         return job.finish(parts, found, rewritten, replaced)
 
 

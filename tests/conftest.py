@@ -15,6 +15,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import boto3
@@ -189,3 +190,22 @@ def crash_between_delta_commit_and_ref(write: Callable[[], object]) -> None:
         patch.setattr(RefStore, "move", crash)
         with pytest.raises(Crash):
             write()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """PySpark in local mode (two cores), its Python workers this interpreter (which has lake)."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # read when the context starts
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("lakegate-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

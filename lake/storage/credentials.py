@@ -24,7 +24,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lake.errors import InvalidStorageOptionError, LakeError, StorageError
 
@@ -78,6 +78,27 @@ class AwsAccess:
         self._where = where
         self._lock = threading.Lock()
         self._resolved: _Resolved | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What goes to another process (a Spark executor writing for the driver): the options,
+        with the credentials, region and endpoint resolved here, so that it reaches the same
+        bucket as the same principal. (Temporary credentials are valid there until they expire.)"""
+        keys = self.keys()
+        resolved = {
+            "AWS_ACCESS_KEY_ID": keys.access_key,
+            "AWS_SECRET_ACCESS_KEY": keys.secret_key,
+            "AWS_SESSION_TOKEN": keys.token or "",
+            "AWS_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint or "",
+            "AWS_ALLOW_HTTP": "true" if self.allow_http else "",
+        }
+        if self.virtual_hosted is not None:
+            resolved["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = str(self.virtual_hosted).lower()
+        options = {k: v for k, v in self._options.items() if k != "AWS_PROFILE"}
+        return {"options": {**options, **{k: v for k, v in resolved.items() if v}}, "where": self._where}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["options"], state["where"])  # type: ignore[misc]
 
     def __repr__(self) -> str:
         profile = self._options.get("AWS_PROFILE")

@@ -79,7 +79,7 @@ class PartTask:
     contract: Contract | None
     quarantine: bool
     txn: str
-    keys: tuple[str, ...]  # the columns uniqueness compares (and the key), kept of rows set aside
+    keys: tuple[str, ...]  # of rows set aside, the typed columns the checks over all parts read
     slice_bytes: int
 
     def layers(self) -> Layers:
@@ -109,9 +109,9 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
     layers = task.layers()
     contract = task.contract
     stream = Stream(itertools.chain([first], batches), first.schema, "part")
-    scoped = (
-        [c for c in _compiled(contract) if c.kind == "unique" and c.where is not None] if contract else []
-    )
+    checks = _compiled(contract) if contract is not None else ()
+    scoped = [c for c in checks if c.kind == "unique" and c.where is not None]
+    shares = [c.name for c in checks if c.row_level and c.mostly < 1.0]  # decided over all parts
     selected: dict[str, int] = {}
     files: list[DataFile] = []
     aside: list[DataFile] = []
@@ -143,8 +143,11 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
                     selected[check.name] = selected.get(check.name, 0) + count_selected(rows, check)
                 if quarantine is not None and not report.ok:
                     names = broken_checks(typed, rows.num_rows, got)
+                    if shares:  # a row breaking a share goes aside if the share fails over all
+                        names = names.list.eval(pl.element().filter(~pl.element().is_in(shares)))
                     mask = names.list.len() > 0
-                    if not bool(mask.any()):
+                    others = any(r.status == "fail" and r.name not in shares for r in report.results)
+                    if others and not bool(mask.any()):
                         raise ContractViolationError([report])  # nothing row-level to set aside
                     keep = pa.array((~mask).to_list())
                     gone = pa.array(mask.to_list())
@@ -210,9 +213,12 @@ class Found:
     files: frozenset[int] = frozenset()  # with quarantine: the written files holding them
 
 
-def rewrite_part(task: PartTask, refs: Sequence[FileRef], found: Sequence[Found]) -> PartResult:
-    """The written files ``refs`` again, less the rows whose keys ``found`` fail (which go aside,
-    naming the checks they break), on the executor that rewrites them."""
+def rewrite_part(
+    task: PartTask, refs: Sequence[FileRef], found: Sequence[Found], rules: Sequence[CompiledCheck]
+) -> PartResult:
+    """The written files ``refs`` again, less the rows whose keys ``found`` fail or that break a
+    ``rules`` (which go aside, naming the checks they break), on the executor that rewrites them.
+    A file that holds no such row is kept as it is."""
     layers = task.layers()
     files: list[DataFile] = []
     aside: list[DataFile] = []
@@ -224,8 +230,11 @@ def rewrite_part(task: PartTask, refs: Sequence[FileRef], found: Sequence[Found]
     ):
         for ref in refs:
             rows = read_files(layers, task.dataset, [ref], task.schema)
-            names = failing_names(pl.from_arrow(rows), found)  # type: ignore[arg-type]
+            names = failing_names(pl.from_arrow(rows), found, rules)  # type: ignore[arg-type]
             mask = names.list.len() > 0
+            if not bool(mask.any()):
+                files.append(ref.file)
+                continue
             files += data.add(rows.filter(pa.array((~mask).to_list())))
             if bool(mask.any()):
                 out = named_by(
@@ -239,10 +248,15 @@ def rewrite_part(task: PartTask, refs: Sequence[FileRef], found: Sequence[Found]
     return PartResult(tuple(files), tuple(aside), schema, None, moved)
 
 
-def failing_names(frame: pl.DataFrame, found: Sequence[Found]) -> pl.Series:
-    """Per row of ``frame``, the names of the uniqueness checks in ``found`` whose failing keys
-    it holds (where the check compares it)."""
+def failing_names(
+    frame: pl.DataFrame, found: Sequence[Found], rules: Sequence[CompiledCheck] = ()
+) -> pl.Series:
+    """Per row of ``frame``, the names of the ``rules`` it breaks and of the uniqueness checks in
+    ``found`` whose failing keys it holds (where the check compares it)."""
     names = pl.Series(VIOLATIONS, [[]] * frame.height, dtype=pl.List(pl.String))
+    for rule in rules:
+        assert rule.passes is not None
+        names = add_name(names, frame.select((~rule.passes).fill_null(False)).to_series(), rule.name)
     for f in found:
         if f.bad is None or not f.bad.num_rows:
             continue
@@ -309,7 +323,21 @@ class Job:
         names: list[str] = []
         for check in self.unique_checks():
             names += [*check.unique_on, *(check.where.meta.root_names() if check.where is not None else [])]
-        return list(dict.fromkeys([*names, *pk])) if names else []
+        names = list(dict.fromkeys([*names, *pk])) if names else []
+        for rule in _compiled(self.contract):
+            if rule.passes is not None and rule.mostly < 1.0:
+                names += rule.passes.meta.root_names()
+        return list(dict.fromkeys(names))
+
+    def failing_shares(self, parts: Sequence[PartResult]) -> list[CompiledCheck]:
+        """With quarantine: the row rules with a ``mostly`` share that fail over all the parts
+        (a part cannot tell), whose breaking rows go aside after all."""
+        reports = [p.report for p in parts if p.report is not None]
+        if not self.task.quarantine or self.contract is None or not reports:
+            return []
+        merged = slices.merge(self.contract, reports, reports[0])
+        failing = {r.name for r in merged.results if r.status == "fail"}
+        return [c for c in _compiled(self.contract) if c.row_level and c.mostly < 1.0 and c.name in failing]
 
     def unique_checks(self) -> list[CompiledCheck]:
         """The contract's uniqueness checks, which span the parts."""
@@ -368,7 +396,7 @@ class Job:
         written = [r for i, r in enumerate(self.written(parts)) if i not in replaced]
         written += [FileRef(self.draft.own, f) for p in rewritten for f in p.files]
         aside_refs = [FileRef(self.draft.own, f) for p in parts for f in p.aside]
-        aside_refs = self._tag_aside(parts, aside_refs, found)
+        aside_refs = self._tag_aside(parts, aside_refs, found, self.failing_shares(parts))
         aside_refs += [FileRef(self.draft.own, f) for p in rewritten for f in p.aside]
         schemas = [p.aside_schema for p in (*parts, *rewritten) if p.aside_schema is not None]
         reports = [p.report for p in parts if p.report is not None]
@@ -376,7 +404,9 @@ class Job:
             empty = contract.arrow_schema().empty_table()
             reports = [check_rows(contract, empty, rows_only=True).report]
         moved = sum(p.rows for p in rewritten)
-        reports += [self._unique_report(f, moved if i == 0 else 0) for i, f in enumerate(found)]
+        reports += [self._unique_report(f) for f in found]
+        if moved and contract is not None:  # the rows the rewrites set aside
+            reports.append(ValidationReport(contract.dataset, contract.hash, 0, (), moved))
         view = self.draft.view(self.op.dataset) or empty_view(self.layers, self.op.dataset, change)
         final = judge_whole(contract, view, change, written, reports)
         if final is not None and refused(final):
@@ -387,7 +417,7 @@ class Job:
             snapshot, Checked(taking(change, written), final, stash, None), tuple(r.file for r in written)
         )
 
-    def _unique_report(self, found: Found, moved: int) -> ValidationReport:
+    def _unique_report(self, found: Found) -> ValidationReport:
         assert self.contract is not None
         c = found.check
         message = f"{found.repeated} repeated within the batch, {found.kept} already in the dataset"
@@ -404,15 +434,19 @@ class Job:
             message=message if found.failed else "",
             samples=found.samples[:MAX_SAMPLES],
         )
-        return ValidationReport(self.contract.dataset, self.contract.hash, 0, (result,), moved)
+        return ValidationReport(self.contract.dataset, self.contract.hash, 0, (result,))
 
     def _tag_aside(
-        self, parts: Sequence[PartResult], refs: list[FileRef], found: Sequence[Found]
+        self,
+        parts: Sequence[PartResult],
+        refs: list[FileRef],
+        found: Sequence[Found],
+        rules: Sequence[CompiledCheck],
     ) -> list[FileRef]:
         """The files of rows set aside by the parts, rewritten (here: they are a write's
-        failing rows) where a row also breaks a uniqueness check, to name it too."""
+        failing rows) where a row also breaks a uniqueness check or a failing share, to name it too."""
         bad = [f for f in found if f.bad is not None and f.bad.num_rows]
-        if not bad:
+        if not bad and not rules:
             return refs
         out: list[FileRef] = []
         start = 0
@@ -422,7 +456,7 @@ class Job:
                 if part.aside_keys is not None and part.aside_keys.num_rows:
                     frame = pl.from_arrow(part.aside_keys)
                     assert isinstance(frame, pl.DataFrame)
-                    names = failing_names(frame, bad)
+                    names = failing_names(frame, bad, rules)
                 offset = 0
                 for file in part.aside:
                     ref = refs[start]
