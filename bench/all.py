@@ -23,6 +23,7 @@ for name in (
     "optimize",
     "delete_pruning",
     "streaming_memory",
+    "spark_write",
     "scale",
 ):
     subprocess.run([sys.executable, str(HERE / f"{name}.py")], check=True)

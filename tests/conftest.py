@@ -15,8 +15,8 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest

@@ -48,6 +48,7 @@ from lake.table.views import FileRef, read_files
 from lake.validation import slices
 from lake.validation.compiled import CompiledCheck
 from lake.validation.engine import VIOLATIONS, _compiled, _status, add_name, cast_to_contract, count_selected
+from lake.validation.engine import _distinct as distinct
 from lake.validation.report import MAX_SAMPLES, CheckResult, ContractViolationError, ValidationReport
 from lake.validation.rows import check_rows
 from lake.write.check import (
@@ -98,6 +99,7 @@ class PartResult:
     aside_keys: pa.Table | None = None  # the ``keys`` of the rows set aside, with their ORDINAL
     refused: bool = False  # a row-level failure no row can be blamed for: nothing can commit
     selected: dict[str, int] = field(default_factory=dict)  # per scoped uniqueness check: its rows
+    spans: dict[str, Span | None] = field(default_factory=dict)  # per uniqueness check: its keys
 
 
 def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
@@ -112,7 +114,9 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
     checks = _compiled(contract) if contract is not None else ()
     scoped = [c for c in checks if c.kind == "unique" and c.where is not None]
     shares = [c.name for c in checks if c.row_level and c.mostly < 1.0]  # decided over all parts
+    uniques = [c for c in checks if c.kind == "unique"]
     selected: dict[str, int] = {}
+    compared_keys: dict[str, list[pl.DataFrame]] = {c.name: [] for c in uniques}
     files: list[DataFile] = []
     aside: list[DataFile] = []
     aside_schema: pa.Schema | None = None
@@ -141,6 +145,11 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
                 report = got.report
                 for check in scoped:
                     selected[check.name] = selected.get(check.name, 0) + count_selected(rows, check)
+                if uniques:
+                    frame = pl.from_arrow(rows.select(_compared_columns(uniques)))
+                    assert isinstance(frame, pl.DataFrame)
+                    for check in uniques:
+                        compared_keys[check.name].append(compared(frame, check, check.unique_on))
                 if quarantine is not None and not report.ok:
                     names = broken_checks(typed, rows.num_rows, got)
                     if shares:  # a row breaking a share goes aside if the share fails over all
@@ -169,7 +178,38 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
         return PartResult(report=refused.reports[0], rows=taken, refused=True)
     merged = slices.merge(contract, reports, reports[0]) if contract is not None and reports else None
     keys = pa.concat_tables(kept_keys) if kept_keys else None
-    return PartResult(tuple(files), tuple(aside), aside_schema, merged, taken, keys, selected=selected)
+    spans = {c.name: _span(compared_keys[c.name], c) for c in uniques}
+    return PartResult(
+        tuple(files), tuple(aside), aside_schema, merged, taken, keys, selected=selected, spans=spans
+    )
+
+
+def _compared_columns(checks: Sequence[CompiledCheck]) -> list[str]:
+    names: list[str] = []
+    for check in checks:
+        names += [*check.unique_on, *(check.where.meta.root_names() if check.where is not None else [])]
+    return list(dict.fromkeys(names))
+
+
+def _span(parts: list[pl.DataFrame], check: CompiledCheck) -> Span | None:
+    """The keys a part holds for uniqueness ``check``: their range and whether they repeat."""
+    keys = pl.concat(parts) if parts else pl.DataFrame()
+    if not keys.height:
+        return None
+    first = keys[check.unique_on[0]]
+    if first.dtype.is_float() and bool(first.is_nan().any()):
+        return Span(None, None, False)  # NaN is in no range: only the group-by can tell
+    return Span(first.min(), first.max(), distinct(keys, list(check.unique_on)))
+
+
+@dataclass(frozen=True)
+class Span:
+    """Of one part and one uniqueness check: the least and greatest value of the key's first
+    column, and whether no key repeats within the part (no range: it cannot tell)."""
+
+    low: Any
+    high: Any
+    distinct: bool
 
 
 def read_keys(
@@ -372,6 +412,32 @@ class Job:
         assert isinstance(frame, pl.DataFrame)
         keys = compared(frame, check, self.sample_columns(check))
         return keys.with_columns(pl.lit(-1, pl.Int64).alias(FILE)).to_arrow() if keys.height else None
+
+    def key_range(self, parts: Sequence[PartResult], check: CompiledCheck) -> tuple[Any, Any] | None:
+        """The least and greatest value of the key's first column over the write (None: the
+        write has no key to compare; (None, None): a part cannot tell)."""
+        spans = [p.spans.get(check.name) for p in parts]
+        known = [s for s in spans if s is not None]
+        if not known:
+            return None
+        if any(s.low is None for s in known):
+            return (None, None)
+        return min(s.low for s in known), max(s.high for s in known)
+
+    def may_repeat(self, parts: Sequence[PartResult], check: CompiledCheck) -> bool:
+        """False when the parts prove no key of the write repeats: none repeats within a part,
+        and their ranges of the key's first column do not overlap (a key in two parts would be in
+        both ranges). Ids written in order, as most loads are, are proven so without a shuffle."""
+        known = sorted(
+            (s for p in parts if (s := p.spans.get(check.name)) is not None),
+            key=lambda s: (s.low is None, s.low),
+        )
+        if any(s.low is None or not s.distinct for s in known):
+            return True
+        try:
+            return any(b.low <= a.high for a, b in itertools.pairwise(known))
+        except TypeError:  # values of types that do not compare
+            return True
 
     def runs_on(self, parts: Sequence[PartResult], check: CompiledCheck) -> int:
         """The rows of the write ``check`` runs on (the parts counted its where:)."""
