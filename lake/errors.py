@@ -173,6 +173,17 @@ class StorageError(LakeError):
         return out
 
 
+class EngineError(LakeError):
+    """An engine the lake drives (a Spark job) failed, so lakegate could not run; ``cause`` is the
+    engine's own last word on one line, with credentials masked. Nothing was committed."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, hint: str | None = None, cause: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.cause = cause
+
+
 # -- retryable races, raised below the repository --------------------------------------------------
 class PreconditionFailed(ConcurrentUpdateError):
     """A conditional write lost: the object changed (If-Match) or exists (If-None-Match)."""

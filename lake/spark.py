@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,8 +40,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 import pyarrow as pa
 
-from lake.errors import UsageError
+from lake.errors import EngineError, StorageError, UsageError
 from lake.repository import Repository
+from lake.storage import StorageConfig
+from lake.storage.faults import describe, env_secrets, mask
 from lake.table.streams import Distributed
 from lake.table.views import FileRef
 from lake.validation.compiled import CompiledCheck
@@ -167,6 +170,10 @@ class SparkRows(Distributed):
         self.df = df
 
     def run(self, job: Job) -> Any:
+        with spark_errors(job.layers.config):
+            return self._run(job)
+
+    def _run(self, job: Job) -> Any:
         spark = self.df.sparkSession
         task = job.task
 
@@ -216,6 +223,44 @@ def _arrow_batches(spark: SparkSession, rows: int) -> Iterator[None]:
             spark.conf.unset(_BATCH_CONF)
         else:
             spark.conf.set(_BATCH_CONF, chosen)
+
+
+@contextlib.contextmanager
+def spark_errors(config: StorageConfig) -> Iterator[None]:
+    """A Spark job's failure as a lakegate error: the lake's own error an executor raised (a
+    storage fault, say) as itself; executors that cannot import lakegate as bad usage (2); any
+    other failure as :class:`~lake.errors.EngineError` (3). The engine's words are masked."""
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
+    except PySparkException as exc:
+        secrets = [*env_secrets(), *(config.aws.secrets() if config.aws is not None else [])]
+        text = mask(str(exc), secrets)
+        last = _last_error(text)
+        if "No module named 'lake" in text:
+            raise UsageError(
+                "Spark's executors cannot import lakegate",
+                hint="install lakegate (the same version) where the executors run, and point "
+                "PYSPARK_PYTHON at that Python",
+            ) from None
+        kind, _, message = last.partition(": ")
+        if kind == "lake.errors.StorageError":
+            raise StorageError(
+                f"an executor: {message}", hint="nothing was committed; run the write again"
+            ) from None
+        raise EngineError(
+            "the Spark job of the write failed; nothing was committed",
+            hint="see the Spark driver's log for the executors' errors",
+            cause=describe(RuntimeError(last), secrets),
+        ) from None
+
+
+def _last_error(text: str) -> str:
+    """The last ``Kind: message`` line of a Python traceback in an engine's error text."""
+    lines = [line.strip() for line in text.splitlines()]
+    found = [line for line in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception): ", line)]
+    return found[-1] if found else (lines[0] if lines else "")
 
 
 def _pickled(part: PartResult) -> pa.RecordBatch:
