@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 import pyarrow as pa
 
-from lake.errors import EngineError, StorageError, UsageError
+from lake.errors import EngineError, InvalidInputError, StorageError, UsageError
 from lake.repository import Repository
 from lake.storage import StorageConfig
 from lake.storage.faults import describe, env_secrets, mask
@@ -49,7 +49,16 @@ from lake.table.views import FileRef
 from lake.validation.compiled import CompiledCheck
 from lake.validation.engine import _samples
 from lake.validation.report import MAX_SAMPLES
-from lake.write.distributed import FILE, Found, Job, PartResult, read_keys, rewrite_part, write_part
+from lake.write.distributed import (
+    FILE,
+    Found,
+    Job,
+    PartResult,
+    key_check,
+    read_keys,
+    rewrite_part,
+    write_part,
+)
 from lake.write.ops import OnViolation
 from lake.write.plan import SchemaMode
 from lake.write.results import WriteResult
@@ -159,14 +168,48 @@ def write(
     )
 
 
-class SparkRows(Distributed):
-    """A Spark DataFrame as the rows of a write, checked and written by Spark's executors."""
+def upsert(
+    df: DataFrame,
+    repo: Repository,
+    dataset: str,
+    *,
+    key: Sequence[str],
+    branch: str | None = None,
+    on_violation: OnViolation = "reject",
+    schema_mode: SchemaMode = "strict",
+    message: str | None = None,
+    author: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> WriteResult:
+    """Update the rows of ``dataset`` whose ``key`` matches a row of ``df`` and insert the rest:
+    one commit, as :meth:`lake.Branch.upsert`. The executors check and write ``df``'s rows as
+    :func:`write` does, find the kept files that hold its keys (those whose statistics overlap
+    them, then by a join of the keys), and rewrite only those files, without the matched rows."""
+    _pyspark()
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    if not keys:
+        raise UsageError("upsert needs at least one key column")
+    target = repo.branch(branch or repo.default_branch)
+    return target.write(
+        dataset,
+        SparkRows(df, keys),
+        on_violation=on_violation,
+        schema_mode=schema_mode,
+        message=message or f"upsert {dataset}",
+        author=author,
+        metadata=metadata,
+    )
 
-    def __init__(self, df: DataFrame) -> None:
+
+class SparkRows(Distributed):
+    """A Spark DataFrame as the rows of a write (or, with ``key``, an upsert), checked and
+    written by Spark's executors."""
+
+    def __init__(self, df: DataFrame, key: tuple[str, ...] = ()) -> None:
         from pyspark.sql.pandas.types import to_arrow_schema
 
         zone = df.sparkSession.conf.get("spark.sql.session.timeZone") or "UTC"
-        super().__init__(to_arrow_schema(df.schema, timezone=zone), "Spark DataFrame")
+        super().__init__(to_arrow_schema(df.schema, timezone=zone), "Spark DataFrame", key)
         self.df = df
 
     def run(self, job: Job) -> Any:
@@ -184,6 +227,8 @@ class SparkRows(Distributed):
             parts = _unpickled(self.df.mapInArrow(check_and_write, "part binary").collect())
         if any(p.refused for p in parts):
             return job.finish(parts)
+        if job.key:
+            _match(spark, job, parts)
         found = [_unique(spark, job, parts, check) for check in job.unique_checks()]
         rewritten: list[PartResult] = []
         replaced: frozenset[int] = frozenset()
@@ -311,6 +356,43 @@ def _keys(
         yield from read_keys(config, dataset, schema, refs, ids, check, columns)
 
     return _ids(spark, len(refs)).mapInArrow(read, spark_schema)
+
+
+def _match(spark: SparkSession, job: Job, parts: list[PartResult]) -> None:
+    """An upsert's matches: refuse a key its rows repeat; rewrite, on the executors, the kept
+    files that hold a key they bring, without those rows (which the upsert's replace)."""
+    check = key_check(job.key)
+    cols = list(job.key)
+    span = job.key_range(parts, check)
+    if span is None:
+        return
+    if job.may_repeat(parts, check):
+        load = _keys(spark, job, job.written(parts), check, cols)
+        repeats = load.groupBy(*cols).count().filter("count > 1")
+        repeated = repeats.count()
+        if repeated:
+            sample = repeats.drop("count").limit(5).toArrow().to_pylist()
+            raise InvalidInputError(
+                f"the upsert data repeats {repeated} key(s), for example {sample}",
+                hint="each key may appear once in an upsert",
+            )
+    low, high = span
+    candidates = [r for r in job.kept() if r.may_hold(cols[0], low, high)]
+    if not candidates:
+        return
+    load = _keys(spark, job, job.written(parts), check, cols).select(*cols)
+    hit = _keys(spark, job, candidates, check, cols).join(load, cols, "left_semi")
+    held = sorted({int(r[FILE]) for r in hit.select(FILE).distinct().collect()})
+    if not held:
+        return
+    found = [Found(check, 0, 0, 0, 0, bad=hit.select(*cols).distinct().toArrow())]
+    refs = [candidates[i] for i in held]
+    task = job.task
+
+    def rewrite(ids: list[int]) -> list[PartResult]:
+        return [rewrite_part(task, [refs[i] for i in ids], found, (), drop=True)]
+
+    job.upserted(refs, _on_executors(spark, len(refs), rewrite))
 
 
 def _unique(spark: SparkSession, job: Job, parts: list[PartResult], check: CompiledCheck) -> Found:

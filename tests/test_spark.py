@@ -134,3 +134,53 @@ def test_a_failing_spark_job_is_an_engine_error_and_commits_nothing(
         lake.spark.write(boom, repo, "t")
     assert info.value.exit_code == 3 and "row 7 is cursed" in (info.value.cause or "")
     assert repo.branch("main").head == head
+
+
+ORDERS = """
+dataset: orders
+primary_key: [id]
+columns:
+  id: {type: int64}
+  amount: {type: float64, min: 0}
+"""
+
+
+@pytest.mark.parametrize("contracted", [True, False], ids=["contract", "no-contract"])
+def test_spark_upserts_as_the_local_engine_rewriting_only_the_files_that_hold_the_keys(
+    spark: SparkSession, repo: lake.Repository, contracted: bool
+) -> None:
+    main = repo.branch("main")
+    if contracted:
+        main.set_contract("orders", ORDERS)
+    for start in (0, 100, 200):  # three files, one per range of ids
+        main.write("orders", pa.table({"id": list(range(start, start + 100)), "amount": [1.0] * 100}))
+    before = {f.uri for f in repo.files("orders").files}
+    repo.create_branch("local")
+    repo.create_branch("spark")
+    ids = [*range(150, 160), *range(1000, 1005)]
+    changes = pa.table({"id": ids, "amount": [9.0] * len(ids)})
+    local = repo.branch("local").upsert("orders", changes, key=["id"])
+    frame = spark.createDataFrame(changes).repartition(2)
+    distributed = lake.spark.upsert(frame, repo, "orders", key=["id"], branch="spark")
+    assert _rows(repo.read("orders", "spark").to_pylist()) == _rows(repo.read("orders", "local").to_pylist())
+    ours, theirs = distributed.datasets["orders"], local.datasets["orders"]
+    assert (ours.operation, ours.rows_added, ours.rows_removed) == ("upsert", 15, 10)
+    assert (theirs.rows_added, theirs.rows_removed, theirs.files_removed) == (15, 10, ours.files_removed)
+    assert ours.files_removed == 1  # only the file of ids 100-199
+    after = {f.uri for f in repo.files("orders", "spark").files}
+    assert len(before - after) == 1 and len(before & after) == 2
+    if contracted:
+        assert distributed.validation["orders"].ok
+
+
+def test_a_spark_upsert_refuses_a_repeated_key_as_the_local_engine(
+    spark: SparkSession, repo: lake.Repository
+) -> None:
+    main = repo.branch("main")
+    main.write("orders", pa.table({"id": [1, 2], "amount": [1.0, 1.0]}))
+    twice = pa.table({"id": [5, 5], "amount": [1.0, 2.0]})
+    with pytest.raises(lake.InvalidInputError, match="repeats 1 key"):
+        main.upsert("orders", twice, key=["id"])
+    with pytest.raises(lake.InvalidInputError, match="repeats 1 key"):
+        lake.spark.upsert(spark.createDataFrame(twice).repartition(2), repo, "orders", key=["id"])
+    assert repo.read("orders").num_rows == 2

@@ -137,8 +137,9 @@ class Distributed(Stream):
     (:mod:`lake.write.distributed`): the commit loop's check step hands its :meth:`run` the
     write's job, and never reads it as a stream."""
 
-    def __init__(self, schema: pa.Schema, what: str) -> None:
+    def __init__(self, schema: pa.Schema, what: str, key: tuple[str, ...] = ()) -> None:
         super().__init__(iter(()), schema, what)
+        self.key = key  # an upsert's key (none: a write)
 
     def run(self, job: Any) -> Any:
         """Check and write the rows as ``job`` (a :class:`lake.write.distributed.Job`) says;

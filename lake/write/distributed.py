@@ -37,6 +37,7 @@ import polars as pl
 import pyarrow as pa
 
 from lake.contracts import Contract
+from lake.errors import SchemaMismatchError
 from lake.graph.names import QUARANTINE_SUFFIX
 from lake.storage import StorageConfig, open_store
 from lake.table.change import Change
@@ -62,6 +63,7 @@ from lake.write.check import (
 )
 from lake.write.draft import Draft
 from lake.write.ops import Append, Overwrite, plan
+from lake.write.plan import merge_parameters
 from lake.write.stream import Streamed, empty_view, judge_whole, refused, taking
 
 ORDINAL = "_lake_aside"  # of a key set aside: its row's place among the rows its part set aside
@@ -82,6 +84,7 @@ class PartTask:
     txn: str
     keys: tuple[str, ...]  # of rows set aside, the typed columns the checks over all parts read
     slice_bytes: int
+    key: tuple[str, ...] = ()  # an upsert's key (none: a write)
 
     def layers(self) -> Layers:
         return Layers(self.config, open_store(self.config))
@@ -114,7 +117,7 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
     checks = _compiled(contract) if contract is not None else ()
     scoped = [c for c in checks if c.kind == "unique" and c.where is not None]
     shares = [c.name for c in checks if c.row_level and c.mostly < 1.0]  # decided over all parts
-    uniques = [c for c in checks if c.kind == "unique"]
+    uniques = [c for c in checks if c.kind == "unique"] + ([key_check(task.key)] if task.key else [])
     selected: dict[str, int] = {}
     compared_keys: dict[str, list[pl.DataFrame]] = {c.name: [] for c in uniques}
     files: list[DataFile] = []
@@ -137,7 +140,9 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
             for raw in stream.slices(task.slice_bytes):
                 taken += raw.num_rows
                 if contract is None:
-                    files += data.add(conform(raw, task.schema, allow_new_columns=False)[0])
+                    rows = conform(raw, task.schema, allow_new_columns=False)[0]
+                    _keep_keys(rows, uniques, compared_keys)
+                    files += data.add(rows)
                     continue
                 typed = cast_to_contract(contract, raw)
                 rows = conform(typed.table, task.schema, allow_new_columns=False)[0]
@@ -145,11 +150,7 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
                 report = got.report
                 for check in scoped:
                     selected[check.name] = selected.get(check.name, 0) + count_selected(rows, check)
-                if uniques:
-                    frame = pl.from_arrow(rows.select(_compared_columns(uniques)))
-                    assert isinstance(frame, pl.DataFrame)
-                    for check in uniques:
-                        compared_keys[check.name].append(compared(frame, check, check.unique_on))
+                _keep_keys(rows, uniques, compared_keys)
                 if quarantine is not None and not report.ok:
                     names = broken_checks(typed, rows.num_rows, got)
                     if shares:  # a row breaking a share goes aside if the share fails over all
@@ -182,6 +183,22 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
     return PartResult(
         tuple(files), tuple(aside), aside_schema, merged, taken, keys, selected=selected, spans=spans
     )
+
+
+def key_check(key: Sequence[str]) -> CompiledCheck:
+    """An upsert's key as a uniqueness check: each key may appear once in the upsert's rows."""
+    cols = tuple(key)
+    return CompiledCheck("upsert key", "unique", ",".join(cols), "each key once", unique_on=cols)
+
+
+def _keep_keys(rows: pa.Table, checks: Sequence[CompiledCheck], into: dict[str, list[pl.DataFrame]]) -> None:
+    """Keep, of ``rows``, the keys each uniqueness check compares (for the part's spans)."""
+    if not checks:
+        return
+    frame = pl.from_arrow(rows.select(_compared_columns(checks)))
+    assert isinstance(frame, pl.DataFrame)
+    for check in checks:
+        into[check.name].append(compared(frame, check, check.unique_on))
 
 
 def _compared_columns(checks: Sequence[CompiledCheck]) -> list[str]:
@@ -254,11 +271,17 @@ class Found:
 
 
 def rewrite_part(
-    task: PartTask, refs: Sequence[FileRef], found: Sequence[Found], rules: Sequence[CompiledCheck]
+    task: PartTask,
+    refs: Sequence[FileRef],
+    found: Sequence[Found],
+    rules: Sequence[CompiledCheck],
+    *,
+    drop: bool = False,
 ) -> PartResult:
     """The written files ``refs`` again, less the rows whose keys ``found`` fail or that break a
     ``rules`` (which go aside, naming the checks they break), on the executor that rewrites them.
-    A file that holds no such row is kept as it is."""
+    A file that holds no such row is kept as it is. ``drop``: the rows go nowhere (an upsert's
+    matched rows, which its own rows replace); ``refs`` may then be files of any layer."""
     layers = task.layers()
     files: list[DataFile] = []
     aside: list[DataFile] = []
@@ -276,7 +299,9 @@ def rewrite_part(
                 files.append(ref.file)
                 continue
             files += data.add(rows.filter(pa.array((~mask).to_list())))
-            if bool(mask.any()):
+            if bool(mask.any()) and drop:
+                moved += int(mask.sum())
+            elif bool(mask.any()):
                 out = named_by(
                     aside_rows(rows.filter(pa.array(mask.to_list())), names.filter(mask)), task.txn
                 )
@@ -327,8 +352,12 @@ class Job:
     contract: Contract | None
     txn: str
     slice_bytes: int
+    key: tuple[str, ...] = ()  # an upsert's key (none: a write)
     change: Change = field(init=False)
     task: PartTask = field(init=False)
+    matched: list[FileRef] = field(init=False, default_factory=list)  # an upsert's rewritten files
+    replacing: list[FileRef] = field(init=False, default_factory=list)  # and what replaces them
+    replaced_rows: int = field(init=False, default=0)  # the rows its own replace
 
     def __post_init__(self) -> None:
         op, contract = self.op, self.contract
@@ -343,6 +372,10 @@ class Job:
         change = plan(op, self.draft, empty)
         assert change is not None and change.data is not None
         self.change = change
+        if self.key:
+            missing = [k for k in self.key if k not in change.schema.names]
+            if missing:
+                raise SchemaMismatchError(f"upsert key column(s) {', '.join(missing)} are not in the dataset")
         quarantine = op.on_violation == "quarantine" and contract is not None
         self.task = PartTask(
             self.layers.config,
@@ -355,6 +388,7 @@ class Job:
             self.txn,
             tuple(self._key_columns()) if quarantine else (),
             self.slice_bytes,
+            self.key,
         )
 
     def _key_columns(self) -> list[str]:
@@ -399,8 +433,15 @@ class Job:
         view = self.draft.view(self.op.dataset)
         if view is None:
             return []
-        gone = {r.path for r in self.change.remove}
-        return [r for r in view.files.values() if r.path not in gone]
+        gone = {r.path for r in [*self.change.remove, *self.matched]}
+        return [r for r in view.files.values() if r.path not in gone] + self.replacing
+
+    def upserted(self, matched: Sequence[FileRef], parts: Sequence[PartResult]) -> None:
+        """Record an upsert's rewrite: the kept files ``matched`` (holding keys the upsert
+        brings) become the files of ``parts`` (their other rows)."""
+        self.matched = list(matched)
+        self.replacing = [FileRef(self.draft.own, f) for p in parts for f in p.files]
+        self.replaced_rows = sum(p.rows for p in parts)
 
     def aside_keys(self, parts: Sequence[PartResult], check: CompiledCheck) -> pa.Table | None:
         """The keys of the rows the parts set aside that ``check`` compares (with their
@@ -478,6 +519,15 @@ class Job:
         if final is not None and refused(final):
             raise ContractViolationError([final])
         stash = SetAside(schemas[0], tuple(aside_refs)) if schemas else None
+        if self.key:
+            change = replace(
+                change,
+                operation="upsert",
+                remove=[*change.remove, *self.matched],
+                restore=[*change.restore, *self.replacing],
+                rows_removed=change.rows_removed + self.replaced_rows,
+                parameters=merge_parameters(self.key),
+            )
         snapshot = self.draft.datasets.get(self.op.dataset)
         return Streamed(
             snapshot, Checked(taking(change, written), final, stash, None), tuple(r.file for r in written)

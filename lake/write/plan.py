@@ -204,11 +204,11 @@ def plan_upsert(
         remove=rewrite.files,
         rows_added=table.num_rows,
         rows_removed=rewrite.matched,
-        parameters=_merge_on(keys),
+        parameters=merge_parameters(keys),
     )
 
 
-def _merge_on(keys: Sequence[str]) -> dict[str, str]:
+def merge_parameters(keys: Sequence[str]) -> dict[str, str]:
     """An upsert's parameters as Delta logs a MERGE INTO ... WHEN MATCHED UPDATE * WHEN NOT
     MATCHED INSERT *."""
     on = " AND ".join(f"target.{k} = source.{k}" for k in keys)

@@ -84,10 +84,12 @@ def check_stream(
     """Read, check and write the stream of ``op``; ``before``: what an earlier attempt did;
     ``txn``: the transaction's id, which rows set aside carry."""
     snapshot = draft.datasets.get(op.dataset)
-    if before is None and isinstance(op.data, Distributed):
+    if isinstance(op.data, Distributed):  # checked where its rows are, again if the dataset moved
         from lake.write.distributed import Job
 
-        done = op.data.run(Job(layers, op, draft, contract, txn, SLICE_BYTES))
+        if before is not None and before.snapshot == snapshot:
+            return before
+        done = op.data.run(Job(layers, op, draft, contract, txn, SLICE_BYTES, op.data.key))
         assert isinstance(done, Streamed)
         return done
     if before is not None:
