@@ -212,9 +212,10 @@ class SparkRows(Distributed):
         super().__init__(to_arrow_schema(df.schema, timezone=zone), "Spark DataFrame", key)
         self.df = df
 
-    def run(self, job: Job) -> Any:
-        with spark_errors(job.layers.config):
-            return self._run(job)
+    def run(self, layers: Any, op: Any, draft: Any, contract: Any, txn: str, slice_bytes: int) -> Any:
+        made = Job(layers, op, draft, contract, txn, slice_bytes, self.key)
+        with spark_errors(made.layers.config):
+            return self._run(made)
 
     def _run(self, job: Job) -> Any:
         spark = self.df.sparkSession

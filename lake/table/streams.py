@@ -141,9 +141,10 @@ class Distributed(Stream):
         super().__init__(iter(()), schema, what)
         self.key = key  # an upsert's key (none: a write)
 
-    def run(self, job: Any) -> Any:
-        """Check and write the rows as ``job`` (a :class:`lake.write.distributed.Job`) says;
-        return what its ``finish`` returns."""
+    def run(self, layers: Any, op: Any, draft: Any, contract: Any, txn: str, slice_bytes: int) -> Any:
+        """Check and write the rows of ``op`` (an append or an overwrite of the commit loop's
+        ``draft``) where they are, as :class:`lake.write.distributed.Job` lays out; return what
+        the job's ``finish`` returns."""
         raise NotImplementedError
 
     def slices(self, target_bytes: int) -> Iterator[pa.Table]:

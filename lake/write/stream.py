@@ -85,11 +85,9 @@ def check_stream(
     ``txn``: the transaction's id, which rows set aside carry."""
     snapshot = draft.datasets.get(op.dataset)
     if isinstance(op.data, Distributed):  # checked where its rows are, again if the dataset moved
-        from lake.write.distributed import Job
-
         if before is not None and before.snapshot == snapshot:
             return before
-        done = op.data.run(Job(layers, op, draft, contract, txn, SLICE_BYTES, op.data.key))
+        done = op.data.run(layers, op, draft, contract, txn, SLICE_BYTES)
         assert isinstance(done, Streamed)
         return done
     if before is not None:
