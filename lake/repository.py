@@ -11,6 +11,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -44,7 +45,7 @@ from lake.maintain.fsck import FsckResult
 from lake.maintain.fsck import fsck as check_repository
 from lake.maintain.gc import DEFAULT_GRACE, DEFAULT_OLDER_THAN, GcResult, parse_duration
 from lake.maintain.gc import gc as collect_garbage
-from lake.merge.gate import GateContext, evaluate, verdict_metadata
+from lake.merge.gate import GateContext, RowsJudge, evaluate, verdict_metadata
 from lake.merge.plan import MergeConflictError, PreparedMerge, Strategy, prepare_merge
 from lake.progress import ProgressCallback, reports_progress
 from lake.results import (
@@ -455,14 +456,18 @@ class Repository:
         *,
         into: str | None = None,
         approve_contract_change: str | None = None,
+        judge: RowsJudge | None = None,
         progress: ProgressCallback | None = None,
     ) -> GateReport:
         """Judge merging ``source`` into ``into`` with the target's contract; changes nothing.
-        ``approve_contract_change`` previews the verdict with that approval given."""
+        ``approve_contract_change`` previews the verdict with that approval given. ``judge``: an
+        engine that judges the rows the merge brings where they are (:func:`lake.spark.gate`)."""
         target = into or self.default_branch
         prep = self._prepare_merge(source, self._refs.require(target), "fail")
-        context = self._gate_context
-        return evaluate(context, prep, approval=approve_contract_change)
+        return evaluate(self._judged_by(judge), prep, approval=approve_contract_change)
+
+    def _judged_by(self, judge: RowsJudge | None) -> GateContext:
+        return self._gate_context if judge is None else replace(self._gate_context, judge=judge)
 
     def _prepare_merge(self, source: str, target: Ref, strategy: Strategy) -> PreparedMerge:
         return prepare_merge(
@@ -488,6 +493,7 @@ class Repository:
         approve_contract_change: str | None = None,
         message: str | None = None,
         author: str | None = None,
+        judge: RowsJudge | None = None,
         progress: ProgressCallback | None = None,
     ) -> MergeResult:
         """Merge ``source`` (a branch, tag or commit) into the branch ``into`` (default main).
@@ -495,7 +501,8 @@ class Repository:
         The merge gate runs first and the merge happens only if it passes; ``force`` with a
         ``reason`` overrides a failed gate, and the override is recorded in the merge commit.
         A change to the contract of a protected target needs ``approve_contract_change`` (the
-        reason, recorded in the merge commit with the contract diff the gate showed)."""
+        reason, recorded in the merge commit with the contract diff the gate showed). ``judge``:
+        as :meth:`gate`'s."""
         target = into or self.default_branch
         if force and not (reason or "").strip():
             raise InvalidInputError("--force needs --reason: say why the gate is overridden")
@@ -510,7 +517,7 @@ class Repository:
             return MergeResult(source, target, base_id, t_id, "up-to-date", {}, (), dry_run)
         gate_meta: dict[str, Any] = {}
         if not dry_run:
-            report = evaluate(self._gate_context, prep, approval=approve_contract_change)
+            report = evaluate(self._judged_by(judge), prep, approval=approve_contract_change)
             gate_meta = verdict_metadata(
                 report,
                 force=force,

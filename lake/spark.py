@@ -41,19 +41,27 @@ import polars as pl
 import pyarrow as pa
 
 from lake.errors import EngineError, InvalidInputError, StorageError, UsageError
+from lake.merge.gate import DatasetUnderReview, Judged
 from lake.repository import Repository
-from lake.storage import StorageConfig
+from lake.storage import StorageConfig, open_store
 from lake.storage.faults import describe, env_secrets, mask
+from lake.table.frames import conform
+from lake.table.layers import Layers
 from lake.table.streams import Distributed
 from lake.table.views import FileRef
 from lake.validation.compiled import CompiledCheck
-from lake.validation.engine import _samples
+from lake.validation.engine import _compiled, _samples
+from lake.validation.gate_report import GateReport
 from lake.validation.report import MAX_SAMPLES
 from lake.write.distributed import (
     FILE,
     Found,
     Job,
     PartResult,
+    Parts,
+    Review,
+    judge_part,
+    judge_rows,
     key_check,
     read_keys,
     rewrite_part,
@@ -201,6 +209,57 @@ def upsert(
     )
 
 
+def gate(
+    spark: SparkSession,
+    repo: Repository,
+    source: str,
+    *,
+    into: str | None = None,
+    approve_contract_change: str | None = None,
+) -> GateReport:
+    """:meth:`lake.Repository.gate` with the rows the merge brings judged by Spark's executors:
+    each reads some of the merge's files, checks their rows with the target's contract's row
+    rules and profiles them (quantile sketches, category counts); the driver merges the parts'
+    reports and profiles, finds repeated keys as a write does, and judges drift from the merged
+    profile, so a large branch is judged without collecting its rows. The verdict's checks are
+    the local gate's; drift compares sketches on both sides (the target's profile, or a scan of
+    the target where it keeps none)."""
+    _pyspark()
+    return repo.gate(
+        source, into=into, approve_contract_change=approve_contract_change, judge=SparkJudge(spark, repo)
+    )
+
+
+class SparkJudge:
+    """Judges the rows a merge brings on Spark's executors (a :class:`lake.merge.gate.RowsJudge`)."""
+
+    def __init__(self, spark: SparkSession, repo: Repository) -> None:
+        self.spark = spark
+        self.layers = Layers(repo.config, open_store(repo.config))
+
+    def judge(self, ds: DatasetUnderReview) -> Judged:
+        assert ds.change is not None and ds.contract is not None
+        review = Review(self.layers, ds.name, ds.contract, ds.change, ds.view)
+        with spark_errors(self.layers.config):
+            return self._judge(review)
+
+    def _judge(self, review: Review) -> Judged:
+        task, refs = review.task, review.loaded([])
+        assert review.contract is not None
+        summaries = any(c.kind == "metric" for c in _compiled(review.contract))
+
+        def judge(ids: list[int]) -> list[PartResult]:
+            return [judge_part(task, [refs[i] for i in ids], summaries=summaries)]
+
+        with _arrow_batches(self.spark, ARROW_BATCH_ROWS):
+            parts = _on_executors(self.spark, len(refs), judge)
+        written = review.change.data
+        if written is not None and written.num_rows:  # rows the merge writes itself (few): here
+            parts.append(judge_rows(task, [conform(written, review.schema, allow_new_columns=False)[0]]))
+        found = [_unique(self.spark, review, parts, check) for check in review.unique_checks()]
+        return Judged(review.report(parts, found), review.profile(parts))
+
+
 class SparkRows(Distributed):
     """A Spark DataFrame as the rows of a write (or, with ``key``, an upsert), checked and
     written by Spark's executors."""
@@ -339,18 +398,18 @@ def _ids(spark: SparkSession, count: int) -> DataFrame:
 
 
 def _keys(
-    spark: SparkSession, job: Job, refs: list[FileRef], check: CompiledCheck, columns: list[str]
+    spark: SparkSession, job: Parts, refs: list[FileRef], check: CompiledCheck, columns: list[str]
 ) -> DataFrame:
     """The ``columns`` of the rows of ``refs`` that ``check`` compares, read by the executors,
     with their file's index (:data:`~lake.write.distributed.FILE`)."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    schema = job.change.schema
+    schema = job.schema
     fields = [schema.field(c) for c in columns] + [pa.field(FILE, pa.int64())]
     spark_schema = from_arrow_schema(pa.schema(fields))
     if not refs:
         return spark.createDataFrame([], spark_schema)
-    config, dataset = job.layers.config, job.op.dataset
+    config, dataset = job.config, job.dataset
 
     def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         ids = [i for b in batches for i in b.column("id").to_pylist()]
@@ -396,7 +455,7 @@ def _match(spark: SparkSession, job: Job, parts: list[PartResult]) -> None:
     job.upserted(refs, _on_executors(spark, len(refs), rewrite))
 
 
-def _unique(spark: SparkSession, job: Job, parts: list[PartResult], check: CompiledCheck) -> Found:
+def _unique(spark: SparkSession, job: Parts, parts: list[PartResult], check: CompiledCheck) -> Found:
     """What ``check`` (a uniqueness check) finds over the whole write: a group-by of the
     write's keys, and a join with the keys of the kept files whose statistics overlap them."""
     from pyspark.sql import functions as F
@@ -412,7 +471,7 @@ def _unique(spark: SparkSession, job: Job, parts: list[PartResult], check: Compi
     candidates = [r for r in job.kept() if r.may_hold(cols[0], low, high)]
     if not repeat and not candidates:  # proven by the parts and the kept files' statistics
         return Found(check, runs_on, 0, 0, 0)
-    load = _keys(spark, job, job.written(parts), check, shown)
+    load = _keys(spark, job, job.loaded(parts), check, shown)
     aside = job.aside_keys(parts, check)
     if aside is not None:
         load = load.unionByName(spark.createDataFrame(aside))
@@ -435,7 +494,7 @@ def _unique(spark: SparkSession, job: Job, parts: list[PartResult], check: Compi
     sample = pl.from_arrow(bad_rows.select(*shown).limit(MAX_SAMPLES).toArrow())
     assert isinstance(sample, pl.DataFrame)
     bad = files = None
-    if job.task.quarantine:
+    if job.quarantine:
         bad = bad_keys.toArrow()
         held = bad_rows.filter(F.col(FILE) >= 0).select(FILE).distinct().collect()
         files = frozenset(int(r[FILE]) for r in held)

@@ -132,6 +132,17 @@ class Profile:
                 col.nulls += frame.height
         return self
 
+    def merge(self, other: Profile) -> Profile:
+        """This profile with ``other``'s rows added (sketches merged, counts added): the
+        profile of both parts' rows, each profiled where it is."""
+        self.rows += other.rows
+        for name, col in other.columns.items():
+            if name in self.columns:
+                self.columns[name].merge(col)
+            else:
+                self.columns[name] = col
+        return self
+
     def to_json(self) -> dict[str, Any]:
         return {"rows": self.rows, "columns": {k: v.to_json() for k, v in self.columns.items()}}
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import polars as pl
 import pyarrow as pa
@@ -40,19 +40,37 @@ from lake.table.layers import Layers
 from lake.table.views import FileRef, KeptRows, View, read_files
 from lake.validation.drift import MIN_ROWS, ShiftRules, column_drift, identifier_reason, null_rate_shift
 from lake.validation.gate_report import GateCheck, GateReport, Status
-from lake.validation.profile import ColumnProfile
+from lake.validation.profile import ColumnProfile, Profile
+from lake.validation.report import ValidationReport
 from lake.validation.rows import CheckedRows, check_rows
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The rows a merge brings into a dataset, judged where they are by an engine: the
+    contract's report on them (as a write's), and the profile of their columns (for drift)."""
+
+    report: ValidationReport
+    profile: Profile
+
+
+class RowsJudge(Protocol):
+    """An engine that judges the rows a merge brings where they are (:func:`lake.spark.gate`'s
+    executors), so that a large branch is judged without reading its rows here."""
+
+    def judge(self, ds: DatasetUnderReview) -> Judged: ...
 
 
 @dataclass(frozen=True)
 class GateContext:
     """What the gate reads besides the merge it judges, handed to it by its caller: the
     datasets' files, the contract versions the commits name, and the protected branches'
-    profiles."""
+    profiles; ``judge``: an engine that judges the merge's rows where they are (None: here)."""
 
     layers: Layers
     contracts: ContractStore
     profiles: ProfileStore
+    judge: RowsJudge | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,20 @@ class DatasetUnderReview:
     view: View | None = None  # the target's data; None where the dataset is new to it
     rows: pa.Table | None = None  # the rows the merge brings; read only when a contract judges them
     removed: int = 0  # how many of the target's rows the merge removes
+    judge: RowsJudge | None = None  # the engine that judges the rows where they are (None: here)
+
+    @property
+    def added(self) -> int:
+        """How many rows the merge brings (its files' and the rows it writes)."""
+        if self.change is None:
+            return 0
+        extra = self.change.data.num_rows if self.change.data is not None else 0
+        return sum(r.file.rows for r in self.change.restore) + extra
+
+    @cached_property
+    def judged(self) -> Judged | None:
+        """The rows the merge brings as the engine judged them (None: judged here)."""
+        return self.judge.judge(self) if self.judge is not None and self.contract is not None else None
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -126,11 +158,13 @@ def _datasets(
         contract = context.contracts.get(key) if key else None
         snap = target.datasets.get(name)
         view = View(context.layers, name, snap) if snap is not None else None
-        rows: pa.Table | None = None  # not read where no contract judges them
-        if contract is not None:
+        rows: pa.Table | None = None  # not read where no contract judges them, or an engine does
+        if contract is not None and context.judge is None:
             rows = _rows(context, name, list(change.restore), change.schema, change.data)
         removed = sum(r.file.rows for r in change.remove)
-        yield DatasetUnderReview(name, plan, prep, approval, change, contract, view, rows, removed)
+        yield DatasetUnderReview(
+            name, plan, prep, approval, change, contract, view, rows, removed, context.judge
+        )
 
 
 def _rows(
@@ -275,7 +309,8 @@ def quality(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
     if ds.contract is None:
         nothing = "the target has no contract for this dataset, so nothing judges its data"
         return [GateCheck(ds.name, "quality", "contract", "warn", message=nothing)]
-    return [GateCheck.of_result(ds.name, r) for r in ds.checked.report.results]
+    report = ds.judged.report if ds.judged is not None else ds.checked.report
+    return [GateCheck.of_result(ds.name, r) for r in report.results]
 
 
 def drift(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
@@ -287,9 +322,11 @@ def drift(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
     profile = context.profiles.get(ds.name, ds.view.snapshot)
     spec = ds.contract.drift or DriftSpec()
     keys = [*ds.contract.primary_key, *(c for c, s in ds.contract.columns.items() if s.unique)]
-    cur = pl.from_arrow(ds.checked.table)
-    assert isinstance(cur, pl.DataFrame)
-    columns = [c for c in ds.contract.columns if c in cur.columns and c in ds.view.schema.names]
+    judged = ds.judged
+    cur = pl.from_arrow(ds.checked.table) if judged is None else None
+    assert cur is None or isinstance(cur, pl.DataFrame)
+    brought = cur.columns if cur is not None else list(judged.profile.columns) if judged is not None else []
+    columns = [c for c in ds.contract.columns if c in brought and c in ds.view.schema.names]
     if not columns:
         return []
     scanned = None if profile is not None else ds.view.scan().select(columns).collect()
@@ -312,7 +349,20 @@ def drift(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
         else:
             assert scanned is not None
             ref = scanned[col]
-        out += _column_drift(ds.name, col, ref, cur[col], kept, cfg, keys)
+        if cur is not None:
+            out += _column_drift(ds.name, col, ref, cur[col], kept, cfg, keys)
+            continue
+        assert judged is not None
+        brings = judged.profile.columns[col]
+        if brings.kind == "other" or (brings.kind == "categorical" and brings.counts is None):
+            why = "too many distinct values to compare (an identifier?)" if brings.kind != "other" else ""
+            out.append(GateCheck(ds.name, "drift", col, "skip", message=why or "no distribution kept"))
+            continue
+        sample = brings.reference(col)
+        if ref.dtype != sample.dtype and (isinstance(ref.dtype, pl.Datetime) or ref.dtype == pl.Date):
+            ref = ref.dt.epoch("s")  # the engine's profile keeps them as numbers, as a target's does
+        counted = (brings.rows, brings.nulls)
+        out += _column_drift(ds.name, col, ref, sample, kept, cfg, keys, counted=counted)
     return out
 
 
@@ -324,10 +374,13 @@ def _column_drift(
     kept: ColumnProfile | None,
     cfg: DriftMethod,
     keys: list[str],
+    *,
+    counted: tuple[int, int] | None = None,
 ) -> list[GateCheck]:
     """One column's drift and its null rate's material shift, each a check that fails (or,
     with the column's ``severity: warn``, warns). ``kept`` is the target profile's column
-    ``ref`` comes from (None: ``ref`` is a scan)."""
+    ``ref`` comes from (None: ``ref`` is a scan). ``counted``: the rows and nulls ``cur`` stands
+    for, when it is a profile's sample (an engine's) rather than the rows themselves."""
     if cfg.method == "auto":
         why = identifier_reason(col, ref if kept is None else cur, keys)
         if why:
@@ -370,9 +423,10 @@ def _column_drift(
             drift=details,
         )
     ]
-    moved = null_rate_shift(ref_nulls, ref_rows, cur.null_count(), cur.len(), rules)
+    cur_rows, cur_nulls = counted if counted is not None else (cur.len(), cur.null_count())
+    moved = null_rate_shift(ref_nulls, ref_rows, cur_nulls, cur_rows, rules)
     ref_rate = ref_nulls / ref_rows if ref_rows else 0.0
-    cur_rate = cur.null_count() / cur.len() if cur.len() else 0.0
+    cur_rate = cur_nulls / cur_rows if cur_rows else 0.0
     rule = (
         f"rise < {rules.null_rate_rise * 100:g} points, "
         f"< {rules.null_rate_factor:g}x from >= {rules.null_rate_floor:.0%}"
@@ -393,9 +447,9 @@ def _column_drift(
 
 def volume(context: GateContext, ds: DatasetUnderReview) -> list[GateCheck]:
     """Rows added and removed against the contract's optional ``volume`` bounds."""
-    if ds.contract is None or ds.rows is None:
+    if ds.contract is None:
         return []
-    added, removed = ds.rows.num_rows, ds.removed
+    added, removed = ds.added, ds.removed
     target_rows = ds.snapshot.rows if ds.snapshot else 0
     vol = ds.contract.volume
     problems = []

@@ -28,6 +28,7 @@ rules over the same rows.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,16 +41,18 @@ from lake.contracts import Contract
 from lake.errors import SchemaMismatchError
 from lake.graph.names import QUARANTINE_SUFFIX
 from lake.storage import StorageConfig, open_store
+from lake.stores.summaries import SummaryStore
 from lake.table.change import Change
 from lake.table.frames import conform
 from lake.table.layers import DataFile, Layers
 from lake.table.rolling import FileRoller
 from lake.table.streams import Stream
-from lake.table.views import FileRef, read_files
+from lake.table.views import FileRef, View, read_files
 from lake.validation import slices
 from lake.validation.compiled import CompiledCheck
 from lake.validation.engine import VIOLATIONS, _compiled, _status, add_name, cast_to_contract, count_selected
 from lake.validation.engine import _distinct as distinct
+from lake.validation.profile import Profile
 from lake.validation.report import MAX_SAMPLES, CheckResult, ContractViolationError, ValidationReport
 from lake.validation.rows import check_rows
 from lake.write.check import (
@@ -103,6 +106,7 @@ class PartResult:
     refused: bool = False  # a row-level failure no row can be blamed for: nothing can commit
     selected: dict[str, int] = field(default_factory=dict)  # per scoped uniqueness check: its rows
     spans: dict[str, Span | None] = field(default_factory=dict)  # per uniqueness check: its keys
+    profile: dict[str, Any] | None = None  # judged (not written): the rows' profile, as JSON
 
 
 def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
@@ -229,6 +233,49 @@ class Span:
     distinct: bool
 
 
+def judge_part(task: PartTask, refs: Sequence[FileRef], *, summaries: bool = False) -> PartResult:
+    """Judge the rows of the files ``refs`` (the rows a merge brings) with the contract's row
+    rules, and profile them, on the executor that reads them: the gate's quality and drift of a
+    large branch, part by part. ``summaries``: also keep each file's column summaries (for the
+    contract's metrics, which the driver then merges without reading the files)."""
+    layers = task.layers()
+    store = SummaryStore(layers.store, layers) if summaries else None
+    return judge_rows(task, (read_files(layers, task.dataset, [r], task.schema) for r in refs), store, refs)
+
+
+def judge_rows(
+    task: PartTask,
+    tables: Iterable[pa.Table],
+    store: SummaryStore | None = None,
+    refs: Sequence[FileRef] = (),
+) -> PartResult:
+    """Judge ``tables`` (the rows of ``refs``, if given) as :func:`judge_part` does."""
+    contract = task.contract
+    assert contract is not None
+    checks = _compiled(contract)
+    scoped = [c for c in checks if c.kind == "unique" and c.where is not None]
+    uniques = [c for c in checks if c.kind == "unique"]
+    selected: dict[str, int] = {}
+    compared_keys: dict[str, list[pl.DataFrame]] = {c.name: [] for c in uniques}
+    reports: list[ValidationReport] = []
+    profile: Profile | None = None
+    taken = 0
+    for i, rows in enumerate(tables):
+        if store is not None and i < len(refs):
+            store.put_for(task.dataset, refs[i].path, rows)
+        typed = cast_to_contract(contract, rows)
+        reports.append(check_rows(contract, typed.table, cast=typed.results, rows_only=True).report)
+        for check in scoped:
+            selected[check.name] = selected.get(check.name, 0) + count_selected(typed.table, check)
+        _keep_keys(typed.table, uniques, compared_keys)
+        profile = (profile or Profile.empty(typed.table.schema)).update(typed.table)
+        taken += rows.num_rows
+    merged = slices.merge(contract, reports, reports[0]) if reports else None
+    spans = {c.name: _span(compared_keys[c.name], c) for c in uniques}
+    shape = profile.to_json() if profile is not None else None
+    return PartResult(report=merged, rows=taken, selected=selected, spans=spans, profile=shape)
+
+
 def read_keys(
     config: StorageConfig,
     dataset: str,
@@ -342,8 +389,105 @@ def failing_names(
     return names
 
 
+class Parts:
+    """What a uniqueness check over all the parts of a write (or of the rows a merge brings)
+    asks of them: :class:`Job` and :class:`Review` are the two."""
+
+    contract: Contract | None
+
+    @property
+    def schema(self) -> pa.Schema:
+        raise NotImplementedError
+
+    @property
+    def config(self) -> StorageConfig:
+        raise NotImplementedError
+
+    @property
+    def dataset(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def quarantine(self) -> bool:
+        return False
+
+    def loaded(self, parts: Sequence[PartResult]) -> list[FileRef]:
+        """The files whose rows the check compares (the write's, or the merge's)."""
+        raise NotImplementedError
+
+    def kept(self) -> list[FileRef]:
+        """The files the dataset keeps besides them."""
+        raise NotImplementedError
+
+    def aside_keys(self, parts: Sequence[PartResult], check: CompiledCheck) -> pa.Table | None:
+        return None
+
+    def unique_checks(self) -> list[CompiledCheck]:
+        """The contract's uniqueness checks, which span the parts."""
+        if self.contract is None:
+            return []
+        return [c for c in _compiled(self.contract) if c.kind == "unique"]
+
+    def sample_columns(self, check: CompiledCheck) -> list[str]:
+        """The columns a uniqueness check's samples show (the key's first, as the local engine's)."""
+        assert self.contract is not None
+        pk = [c for c in self.contract.primary_key if c in self.schema.names]
+        return list(dict.fromkeys([*check.unique_on, *pk]))
+
+    def key_range(self, parts: Sequence[PartResult], check: CompiledCheck) -> tuple[Any, Any] | None:
+        """The least and greatest value of the key's first column over the write (None: the
+        write has no key to compare; (None, None): a part cannot tell)."""
+        spans = [p.spans.get(check.name) for p in parts]
+        known = [s for s in spans if s is not None]
+        if not known:
+            return None
+        if any(s.low is None for s in known):
+            return (None, None)
+        return min(s.low for s in known), max(s.high for s in known)
+
+    def may_repeat(self, parts: Sequence[PartResult], check: CompiledCheck) -> bool:
+        """False when the parts prove no key of the write repeats: none repeats within a part,
+        and their ranges of the key's first column do not overlap (a key in two parts would be in
+        both ranges). Ids written in order, as most loads are, are proven so without a shuffle."""
+        known = sorted(
+            (s for p in parts if (s := p.spans.get(check.name)) is not None),
+            key=lambda s: (s.low is None, s.low),
+        )
+        if any(s.low is None or not s.distinct for s in known):
+            return True
+        try:
+            return any(b.low <= a.high for a, b in itertools.pairwise(known))
+        except TypeError:  # values of types that do not compare
+            return True
+
+    def runs_on(self, parts: Sequence[PartResult], check: CompiledCheck) -> int:
+        """The rows of the write ``check`` runs on (the parts counted its where:)."""
+        if check.where is None:
+            return sum(p.rows for p in parts)
+        return sum(p.selected.get(check.name, 0) for p in parts)
+
+    def _unique_report(self, found: Found) -> ValidationReport:
+        assert self.contract is not None
+        c = found.check
+        message = f"{found.repeated} repeated within the batch, {found.kept} already in the dataset"
+        result = CheckResult(
+            c.name,
+            "unique",
+            c.column,
+            _status(found.failed, found.runs_on, c),
+            c.severity,
+            c.threshold,
+            found.failed,
+            found.runs_on,
+            c.mostly,
+            message=message if found.failed else "",
+            samples=found.samples[:MAX_SAMPLES],
+        )
+        return ValidationReport(self.contract.dataset, self.contract.hash, 0, (result,))
+
+
 @dataclass
-class Job:
+class Job(Parts):
     """One distributed write, as the commit loop's check step hands it to the engine."""
 
     layers: Layers
@@ -413,17 +557,24 @@ class Job:
         failing = {r.name for r in merged.results if r.status == "fail"}
         return [c for c in _compiled(self.contract) if c.row_level and c.mostly < 1.0 and c.name in failing]
 
-    def unique_checks(self) -> list[CompiledCheck]:
-        """The contract's uniqueness checks, which span the parts."""
-        if self.contract is None:
-            return []
-        return [c for c in _compiled(self.contract) if c.kind == "unique"]
+    @property
+    def schema(self) -> pa.Schema:
+        return self.change.schema
 
-    def sample_columns(self, check: CompiledCheck) -> list[str]:
-        """The columns a uniqueness check's samples show (the key's first, as the local engine's)."""
-        assert self.contract is not None
-        pk = [c for c in self.contract.primary_key if c in self.change.schema.names]
-        return list(dict.fromkeys([*check.unique_on, *pk]))
+    @property
+    def config(self) -> StorageConfig:
+        return self.layers.config
+
+    @property
+    def dataset(self) -> str:
+        return self.op.dataset
+
+    @property
+    def quarantine(self) -> bool:
+        return self.task.quarantine
+
+    def loaded(self, parts: Sequence[PartResult]) -> list[FileRef]:
+        return self.written(parts)
 
     def written(self, parts: Sequence[PartResult]) -> list[FileRef]:
         return [FileRef(self.draft.own, f) for p in parts for f in p.files]
@@ -453,38 +604,6 @@ class Job:
         assert isinstance(frame, pl.DataFrame)
         keys = compared(frame, check, self.sample_columns(check))
         return keys.with_columns(pl.lit(-1, pl.Int64).alias(FILE)).to_arrow() if keys.height else None
-
-    def key_range(self, parts: Sequence[PartResult], check: CompiledCheck) -> tuple[Any, Any] | None:
-        """The least and greatest value of the key's first column over the write (None: the
-        write has no key to compare; (None, None): a part cannot tell)."""
-        spans = [p.spans.get(check.name) for p in parts]
-        known = [s for s in spans if s is not None]
-        if not known:
-            return None
-        if any(s.low is None for s in known):
-            return (None, None)
-        return min(s.low for s in known), max(s.high for s in known)
-
-    def may_repeat(self, parts: Sequence[PartResult], check: CompiledCheck) -> bool:
-        """False when the parts prove no key of the write repeats: none repeats within a part,
-        and their ranges of the key's first column do not overlap (a key in two parts would be in
-        both ranges). Ids written in order, as most loads are, are proven so without a shuffle."""
-        known = sorted(
-            (s for p in parts if (s := p.spans.get(check.name)) is not None),
-            key=lambda s: (s.low is None, s.low),
-        )
-        if any(s.low is None or not s.distinct for s in known):
-            return True
-        try:
-            return any(b.low <= a.high for a, b in itertools.pairwise(known))
-        except TypeError:  # values of types that do not compare
-            return True
-
-    def runs_on(self, parts: Sequence[PartResult], check: CompiledCheck) -> int:
-        """The rows of the write ``check`` runs on (the parts counted its where:)."""
-        if check.where is None:
-            return sum(p.rows for p in parts)
-        return sum(p.selected.get(check.name, 0) for p in parts)
 
     def finish(
         self,
@@ -532,25 +651,6 @@ class Job:
         return Streamed(
             snapshot, Checked(taking(change, written), final, stash, None), tuple(r.file for r in written)
         )
-
-    def _unique_report(self, found: Found) -> ValidationReport:
-        assert self.contract is not None
-        c = found.check
-        message = f"{found.repeated} repeated within the batch, {found.kept} already in the dataset"
-        result = CheckResult(
-            c.name,
-            "unique",
-            c.column,
-            _status(found.failed, found.runs_on, c),
-            c.severity,
-            c.threshold,
-            found.failed,
-            found.runs_on,
-            c.mostly,
-            message=message if found.failed else "",
-            samples=found.samples[:MAX_SAMPLES],
-        )
-        return ValidationReport(self.contract.dataset, self.contract.hash, 0, (result,))
 
     def _tag_aside(
         self,
@@ -600,3 +700,61 @@ class Job:
 def _schema_of(part: PartResult) -> pa.Schema:
     assert part.aside_schema is not None
     return part.aside_schema
+
+
+@dataclass
+class Review(Parts):
+    """The rows a merge brings into one dataset, judged where they are (the gate's, on a large
+    branch): :func:`judge_part` over the merge's files, uniqueness over all of them as for a
+    write, and the dataset-wide checks over the target's kept rows and them."""
+
+    layers: Layers
+    name: str
+    contract: Contract | None
+    change: Change
+    view: View | None
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.change.schema
+
+    @property
+    def config(self) -> StorageConfig:
+        return self.layers.config
+
+    @property
+    def dataset(self) -> str:
+        return self.name
+
+    @property
+    def task(self) -> PartTask:
+        return PartTask(self.config, self.name, "", self.schema, (), self.contract, False, "", (), 0)
+
+    def loaded(self, parts: Sequence[PartResult]) -> list[FileRef]:
+        return list(self.change.restore)
+
+    def kept(self) -> list[FileRef]:
+        if self.view is None:
+            return []
+        gone = {r.path for r in self.change.remove}
+        return [r for r in self.view.files.values() if r.path not in gone]
+
+    def report(self, parts: Sequence[PartResult], found: Sequence[Found]) -> ValidationReport:
+        """The contract's report on the rows the merge brings, as the gate makes it locally."""
+        contract = self.contract
+        assert contract is not None
+        reports = [p.report for p in parts if p.report is not None]
+        if not reports:
+            reports = [check_rows(contract, contract.arrow_schema().empty_table(), rows_only=True).report]
+        reports += [self._unique_report(f) for f in found]
+        view = self.view or empty_view(self.layers, self.name, self.change)
+        final = judge_whole(contract, view, self.change, list(self.change.restore), reports)
+        assert final is not None
+        return final
+
+    def profile(self, parts: Sequence[PartResult]) -> Profile:
+        """The profile of the rows the merge brings: the parts' profiles merged."""
+        shapes = [Profile.from_json(p.profile) for p in parts if p.profile is not None]
+        if not shapes:
+            return Profile.empty(self.schema)
+        return functools.reduce(Profile.merge, shapes)
