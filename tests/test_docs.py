@@ -38,7 +38,11 @@ PYTHON = [
 ]
 
 
-@pytest.mark.parametrize(("name", "index", "code"), PYTHON, ids=[f"{n}-{i}" for n, i, _ in PYTHON])
+@pytest.mark.parametrize(
+    ("name", "index", "code"),
+    [pytest.param(*p, marks=[pytest.mark.spark] if "pyspark" in p[2] else []) for p in PYTHON],
+    ids=[f"{n}-{i}" for n, i, _ in PYTHON],
+)
 def test_python_blocks_run(
     name: str, index: int, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

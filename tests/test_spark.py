@@ -5,6 +5,7 @@ and partitioned. On S3 the files are staged locally (pip cannot install Spark's 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from pyspark.sql import SparkSession
 
 import lake
 import lake.spark
+
+pytestmark = pytest.mark.spark
 
 
 def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -184,3 +187,54 @@ def test_a_spark_upsert_refuses_a_repeated_key_as_the_local_engine(
     with pytest.raises(lake.InvalidInputError, match="repeats 1 key"):
         lake.spark.upsert(spark.createDataFrame(twice).repartition(2), repo, "orders", key=["id"])
     assert repo.read("orders").num_rows == 2
+
+
+def test_a_spark_write_that_meets_another_writer_runs_again_and_loses_no_update(
+    spark: SparkSession, local_repo: lake.Repository, tmp_path: Path
+) -> None:
+    """Another writer appends to the dataset while the Spark job runs (from inside the job, the
+    first time it runs): the commit finds the dataset moved, the job runs again against what it
+    holds now, and both writes are in the dataset; the first attempt's files are garbage."""
+    repo = local_repo
+    repo.branch("main").set_contract("orders", ORDERS)
+    repo.branch("main").write("orders", pa.table({"id": [1], "amount": [1.0]}))
+    marker = tmp_path / "wrote-once"
+    uri = repo.uri
+
+    def meddle(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import lake as lk
+
+        if not marker.exists():
+            marker.write_text("x")
+            lk.Repository.open(uri).branch("main").write("orders", pa.table({"id": [2], "amount": [2.0]}))
+        yield from batches
+
+    frame = spark.createDataFrame([(3, 3.0), (4, 4.0)], "id long, amount double").coalesce(1)
+    frame = frame.mapInArrow(meddle, frame.schema)
+    result = lake.spark.write(frame, repo, "orders")
+    assert result.attempts == 2
+    assert sorted(repo.read("orders").column("id").to_pylist()) == [1, 2, 3, 4]
+    assert not repo.fsck(grace="0s").problems
+
+
+def test_a_key_another_writer_added_meanwhile_is_caught_on_the_second_run(
+    spark: SparkSession, local_repo: lake.Repository, tmp_path: Path
+) -> None:
+    repo = local_repo
+    repo.branch("main").set_contract("orders", ORDERS)
+    repo.branch("main").write("orders", pa.table({"id": [1], "amount": [1.0]}))
+    marker = tmp_path / "wrote-once"
+    uri = repo.uri
+
+    def meddle(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import lake as lk
+
+        if not marker.exists():
+            marker.write_text("x")
+            lk.Repository.open(uri).branch("main").write("orders", pa.table({"id": [3], "amount": [2.0]}))
+        yield from batches
+
+    frame = spark.createDataFrame([(3, 3.0), (4, 4.0)], "id long, amount double").coalesce(1)
+    with pytest.raises(lake.ContractViolationError, match="primary_key"):
+        lake.spark.write(frame.mapInArrow(meddle, frame.schema), repo, "orders")
+    assert sorted(repo.read("orders").column("id").to_pylist()) == [1, 3]

@@ -15,6 +15,8 @@ from test_gate import N, contract, orders
 import lake
 import lake.spark
 
+pytestmark = pytest.mark.spark
+
 
 def _verdicts(report: lake.GateReport, *categories: str) -> dict[tuple[str, str], tuple[str, str]]:
     return {
