@@ -497,3 +497,20 @@ def test_strings_that_are_not_dates_or_times_fail_the_type_check(
     main.write("t", rows, on_violation="quarantine")
     assert local_repo.read("t")["id"].to_pylist() == [1, 3]
     assert local_repo.read("t__quarantine")["at"].to_pylist() == [bad]
+
+
+def test_a_number_the_cast_would_change_is_a_failing_row_named_and_set_aside(repo: lake.Repository) -> None:
+    """Found through the Spark conformance suite: 1.5 written to an int64 column failed its type
+    check with 0 failing rows (polars truncated it to 1), so no row was named or could be set
+    aside. It is a failing row of the type check, with its value in the samples."""
+    main = repo.branch("main")
+    main.set_contract("t", contract({**ID, "n": {"type": "int64"}}))
+    rows = pa.table({"id": [1, 2, 3], "n": [1.5, 2.0, None]})
+    with pytest.raises(lake.ContractViolationError) as info:
+        main.write("t", rows)
+    [failed] = info.value.reports[0].failures
+    assert (failed.name, failed.failed_rows, failed.samples) == ("n.type", 1, ({"n": "1.5"},))
+    result = main.write("t", rows, on_violation="quarantine")
+    assert result.validation["t"].quarantined == 1
+    assert repo.read("t").to_pylist() == [{"id": 2, "n": 2}, {"id": 3, "n": None}]
+    assert repo.read("t__quarantine").column("n").to_pylist() == ["1.5"]

@@ -84,7 +84,12 @@ def _lenient_cast(series: pl.Series, dtype: pl.DataType) -> pl.Series:
     casts strings to temporal types: those are parsed (dates as ISO ``YYYY-MM-DD``, as Arrow's cast
     reads them), and a column that cannot be read at all is all null, every value failing."""
     try:
-        return series.cast(dtype, strict=False)
+        cast = series.cast(dtype, strict=False)
+        if series.dtype.is_numeric() and dtype.is_numeric():
+            # a number the cast changes (1.5 as an int64 is 1) does not fit: it fails, as null
+            lossy = (cast.cast(series.dtype, strict=False) != series).fill_null(False)
+            cast = pl.select(pl.when(lossy).then(None).otherwise(cast)).to_series().alias(series.name)
+        return cast
     except pl.exceptions.PolarsError:
         if series.dtype != pl.String:
             return pl.Series(series.name, [None] * series.len(), dtype=dtype)
