@@ -29,20 +29,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 import pyarrow as pa
 
+from lake import spark_native as native
 from lake.errors import EngineError, InvalidInputError, StorageError, UsageError
 from lake.merge.gate import DatasetUnderReview, Judged
 from lake.repository import Repository
+from lake.spark_jobs import ARROW_BATCH_ROWS, arrow_batches, ids, on_executors, pickled, unpickled
 from lake.storage import StorageConfig, open_store
 from lake.storage.faults import describe, env_secrets, mask
 from lake.table.frames import conform
@@ -251,8 +252,8 @@ class SparkJudge:
         def judge(ids: list[int]) -> list[PartResult]:
             return [judge_part(task, [refs[i] for i in ids], summaries=summaries)]
 
-        with _arrow_batches(self.spark, ARROW_BATCH_ROWS):
-            parts = _on_executors(self.spark, len(refs), judge)
+        with arrow_batches(self.spark, ARROW_BATCH_ROWS):
+            parts = on_executors(self.spark, len(refs), judge)
         written = review.change.data
         if written is not None and written.num_rows:  # rows the merge writes itself (few): here
             parts.append(judge_rows(task, [conform(written, review.schema, allow_new_columns=False)[0]]))
@@ -278,13 +279,18 @@ class SparkRows(Distributed):
 
     def _run(self, job: Job) -> Any:
         spark = self.df.sparkSession
+        if native.eligible(job, self.df):
+            parts = native.write(spark, job, self.df)
+            if parts is not None:  # else a rule failed: the executors' Python path reports it
+                found = [_unique(spark, job, parts, check) for check in job.unique_checks()]
+                return job.finish(parts, found)
         task = job.task
 
         def check_and_write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            yield _pickled(write_part(task, batches))
+            yield pickled(write_part(task, batches))
 
-        with _arrow_batches(spark, ARROW_BATCH_ROWS):
-            parts = _unpickled(self.df.mapInArrow(check_and_write, "part binary").collect())
+        with arrow_batches(spark, ARROW_BATCH_ROWS):
+            parts = unpickled(self.df.mapInArrow(check_and_write, "part binary").collect())
         if any(p.refused for p in parts):
             return job.finish(parts)
         if job.key:
@@ -303,31 +309,8 @@ class SparkRows(Distributed):
             def rewrite(ids: list[int]) -> list[PartResult]:
                 return [rewrite_part(task, [refs[i] for i in ids], found, shares)]
 
-            rewritten = _on_executors(spark, len(refs), rewrite)
+            rewritten = on_executors(spark, len(refs), rewrite)
         return job.finish(parts, found, rewritten, replaced)
-
-
-# Rows per Arrow batch Spark hands the executors' Python workers during a write, where the session
-# keeps Spark's default (10,000): at 20M rows, 100,000 cut the write's time by 10-40% (bench/spark_write.py).
-ARROW_BATCH_ROWS = 100_000
-_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
-
-
-@contextlib.contextmanager
-def _arrow_batches(spark: SparkSession, rows: int) -> Iterator[None]:
-    """Larger Arrow batches for the jobs inside, unless the session chose a size itself."""
-    chosen = spark.conf.get(_BATCH_CONF, None)
-    if chosen not in (None, "10000"):
-        yield
-        return
-    spark.conf.set(_BATCH_CONF, str(rows))
-    try:
-        yield
-    finally:
-        if chosen is None:
-            spark.conf.unset(_BATCH_CONF)
-        else:
-            spark.conf.set(_BATCH_CONF, chosen)
 
 
 @contextlib.contextmanager
@@ -368,35 +351,6 @@ def _last_error(text: str) -> str:
     return found[-1] if found else (lines[0] if lines else "")
 
 
-def _pickled(part: PartResult) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pydict({"part": [pickle.dumps(part)]})
-
-
-def _unpickled(rows: Sequence[Any]) -> list[PartResult]:
-    return [pickle.loads(r["part"]) for r in rows]
-
-
-def _on_executors(
-    spark: SparkSession, count: int, work: Callable[[list[int]], list[PartResult]]
-) -> list[PartResult]:
-    """``work`` done by Spark's executors over the indices ``0..count-1``, in shares."""
-    if not count:
-        return []
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        ids = [i for b in batches for i in b.column("id").to_pylist()]
-        for part in work(ids) if ids else []:
-            yield _pickled(part)
-
-    return _unpickled(_ids(spark, count).mapInArrow(run, "part binary").collect())
-
-
-def _ids(spark: SparkSession, count: int) -> DataFrame:
-    """The indices ``0..count-1`` spread over the executors' cores."""
-    shares = max(1, min(count, spark.sparkContext.defaultParallelism * 2))
-    return spark.range(0, count, numPartitions=shares)
-
-
 def _keys(
     spark: SparkSession, job: Parts, refs: list[FileRef], check: CompiledCheck, columns: list[str]
 ) -> DataFrame:
@@ -415,7 +369,7 @@ def _keys(
         ids = [i for b in batches for i in b.column("id").to_pylist()]
         yield from read_keys(config, dataset, schema, refs, ids, check, columns)
 
-    return _ids(spark, len(refs)).mapInArrow(read, spark_schema)
+    return ids(spark, len(refs)).mapInArrow(read, spark_schema)
 
 
 def _match(spark: SparkSession, job: Job, parts: list[PartResult]) -> None:
@@ -452,7 +406,7 @@ def _match(spark: SparkSession, job: Job, parts: list[PartResult]) -> None:
     def rewrite(ids: list[int]) -> list[PartResult]:
         return [rewrite_part(task, [refs[i] for i in ids], found, (), drop=True)]
 
-    job.upserted(refs, _on_executors(spark, len(refs), rewrite))
+    job.upserted(refs, on_executors(spark, len(refs), rewrite))
 
 
 def _unique(spark: SparkSession, job: Parts, parts: list[PartResult], check: CompiledCheck) -> Found:

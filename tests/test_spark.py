@@ -5,6 +5,7 @@ and partitioned. On S3 the files are staged locally (pip cannot install Spark's 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,29 @@ def test_a_key_another_writer_added_meanwhile_is_caught_on_the_second_run(
     with pytest.raises(lake.ContractViolationError, match="primary_key"):
         lake.spark.write(frame.mapInArrow(meddle, frame.schema), repo, "orders")
     assert sorted(repo.read("orders").column("id").to_pylist()) == [1, 3]
+
+
+def test_an_eligible_write_uses_sparks_own_writer_and_any_delta_reader_reads_it(
+    spark: SparkSession, local_repo: lake.Repository
+) -> None:
+    """Types already the contract's, rules Spark compiles exactly, reject, local, unpartitioned:
+    Spark's own parquet writer writes the files (into a folder of the layer), its observed counts
+    check the rules, and main's Delta table stays valid for a plain Delta reader."""
+    from deltalake import DeltaTable
+
+    repo = local_repo
+    repo.branch("main").set_contract("orders", ORDERS)
+    frame = spark.range(0, 1000).selectExpr("id", "CAST(id % 7 AS DOUBLE) AS amount").repartition(3)
+    lake.spark.write(frame, repo, "orders")
+    listed = repo.files("orders")
+    assert listed.files and all("/spark-" in f.uri for f in listed.files)
+    plain = DeltaTable(repo.table_uri("orders")).to_pyarrow_dataset().to_table(use_threads=False)
+    assert sorted(plain.column("id").to_pylist()) == list(range(1000))
+    assert not [n for n in os.listdir(os.path.dirname(listed.files[0].uri)) if not n.endswith(".parquet")]
+    bad = spark.range(1000, 1010).selectExpr("id", "CAST(-1 AS DOUBLE) AS amount")
+    with pytest.raises(lake.ContractViolationError) as info:  # the Python path names the rows
+        lake.spark.write(bad, repo, "orders")
+    [failed] = info.value.reports[0].failures
+    assert (failed.name, failed.failed_rows, len(failed.samples)) == ("amount.min", 10, 10)
+    aside = lake.spark.write(bad, repo, "orders", on_violation="quarantine")  # not eligible
+    assert aside.validation["orders"].quarantined == 10
