@@ -364,12 +364,33 @@ def _keys(
     if not refs:
         return spark.createDataFrame([], spark_schema)
     config, dataset = job.config, job.dataset
+    if config.scheme == "file" and check.where is None and not any(r.file.partition for r in refs):
+        return _keys_natively(spark, [config.join(dataset, r.path) for r in refs], check, columns)
 
     def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         ids = [i for b in batches for i in b.column("id").to_pylist()]
         yield from read_keys(config, dataset, schema, refs, ids, check, columns)
 
     return ids(spark, len(refs)).mapInArrow(read, spark_schema)
+
+
+def _keys_natively(
+    spark: SparkSession, paths: list[str], check: CompiledCheck, columns: list[str]
+) -> DataFrame:
+    """:func:`_keys` of local files with no partition values, read by Spark's own parquet reader
+    (the rows stay in the JVM); a file's index comes from its name, unique in a layer."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    index = spark.createDataFrame(
+        [(os.path.basename(p), i) for i, p in enumerate(paths)], f"name string, {FILE} long"
+    )
+    frame = spark.read.parquet(*paths).select(
+        *columns, F.element_at(F.split(F.input_file_name(), "/"), -1).alias("name")
+    )
+    present = reduce(lambda a, b: a & b, [F.col(c).isNotNull() for c in check.unique_on])
+    return frame.where(present).join(F.broadcast(index), "name").drop("name")
 
 
 def _match(spark: SparkSession, job: Job, parts: list[PartResult]) -> None:

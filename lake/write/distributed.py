@@ -289,8 +289,10 @@ def read_keys(
     of the rows ``check`` compares (its ``where:`` selects them and no key column is null), with
     the file's index as :data:`FILE` (on the executor that reads them)."""
     layers = Layers(config, open_store(config))
+    where = check.where.meta.root_names() if check.where is not None else []
+    narrow = pa.schema([schema.field(c) for c in dict.fromkeys([*columns, *where]) if c in schema.names])
     for i in indices:
-        rows = read_files(layers, dataset, [refs[i]], schema)
+        rows = read_files(layers, dataset, [refs[i]], narrow)  # the columns it compares alone
         frame = compared(pl.from_arrow(rows), check, columns)  # type: ignore[arg-type]
         if frame.height:
             yield from frame.with_columns(pl.lit(i, pl.Int64).alias(FILE)).to_arrow().to_batches()
