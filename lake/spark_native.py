@@ -15,13 +15,15 @@ after the write, as for any distributed write."""
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 import os
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -30,7 +32,7 @@ from lake.table.layers import DataFile, column_stats, merge_stats
 from lake.validation.compiled import CompiledCheck
 from lake.validation.engine import _compiled, cast_to_contract
 from lake.validation.rows import check_rows
-from lake.write.distributed import Job, PartResult, Span
+from lake.write.distributed import Job, PartResult, compared, span_of
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -48,7 +50,7 @@ def eligible(job: Job, df: DataFrame) -> bool:
     zone = df.sparkSession.conf.get("spark.sql.session.timeZone") or "UTC"
     given = {f.name: _plain(f.type) for f in to_arrow_schema(df.schema, timezone=zone)}
     wanted = {f.name: _plain(f.type) for f in job.schema}
-    if given != wanted:
+    if given != wanted or not all(_primitive(t) for t in wanted.values()):
         return False
     contract = job.contract
     if contract is None:
@@ -59,6 +61,18 @@ def eligible(job: Job, df: DataFrame) -> bool:
     if any(c.kind == "unique" and c.where is not None for c in checks):
         return False  # the rows it runs on are counted by its where:, which Spark would read its own way
     return all(_compiles(c, job.schema) for c in checks if c.row_level)
+
+
+def _primitive(t: pa.DataType) -> bool:
+    """A type whose Delta statistics the parquet footer Spark writes gives exactly."""
+    return bool(
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_string(t)
+        or pa.types.is_date(t)
+        or pa.types.is_timestamp(t)
+    )
 
 
 def _plain(t: pa.DataType) -> pa.DataType:
@@ -110,9 +124,10 @@ def write(spark: SparkSession, job: Job, df: DataFrame) -> list[PartResult] | No
         assert contract is not None and rule.column is not None
         spec = contract.columns[rule.column]
         measures.append(F.sum(F.when(_breaks(rule, spec), 1).otherwise(0)).alias(f"r{i}"))
-    for i, check in enumerate(uniques):
-        first = F.col(check.unique_on[0])
-        measures += [F.min(first).alias(f"lo{i}"), F.max(first).alias(f"hi{i}")]
+    floats = [f.name for f in job.schema if pa.types.is_floating(f.type)]
+    measures += [
+        F.sum(F.when(F.isnan(F.col(c)), 1).otherwise(0)).alias(f"nan{i}") for i, c in enumerate(floats)
+    ]
     folder = f"spark-{uuid.uuid4().hex}"
     out = os.path.join(job.layers.uri(job.dataset, job.draft.own), folder)
     seen = Observation(f"lake-{uuid.uuid4().hex[:8]}")
@@ -138,24 +153,16 @@ def write(spark: SparkSession, job: Job, df: DataFrame) -> list[PartResult] | No
     for n in os.listdir(out):
         if n not in names:
             os.remove(os.path.join(out, n))  # Spark's checksums: nothing reads them
-    files = _described(spark, [os.path.join(out, n) for n in names], folder)
-    spans = {}
-    for i, check in enumerate(uniques):
-        low, high = got[f"lo{i}"], got[f"hi{i}"]
-        spans[check.name] = None if low is None else Span(_value(low), _value(high), False)
+    footers = not any(int(got[f"nan{i}"] or 0) for i in range(len(floats)))  # NaN: no bound holds
+    parts = _described(spark, [os.path.join(out, n) for n in names], folder, uniques, footers)
     report = _report(job, rows)
-    return [PartResult(tuple(files), report=report, rows=rows, spans=spans)]
-
-
-def _value(value: Any) -> Any:
-    """A key bound as the lake compares them (Spark gives naive datetimes in the session's zone)."""
-    return value.replace(tzinfo=dt.UTC) if isinstance(value, dt.datetime) and value.tzinfo is None else value
+    if not parts:
+        return [PartResult(report=report, rows=rows)]
+    return [replace(parts[0], report=report), *parts[1:]]
 
 
 def _report(job: Job, rows: int) -> Any:
     """The row-level report of ``rows`` rows that break no rule: what the local engine reports."""
-    from dataclasses import replace
-
     contract = job.contract
     if contract is None:
         return None
@@ -166,31 +173,66 @@ def _report(job: Job, rows: int) -> Any:
     return replace(base, rows=rows, results=results)
 
 
-def _described(spark: SparkSession, paths: list[str], folder: str) -> list[DataFile]:
-    """The files at ``paths`` as the layer's data files, with their Delta statistics computed
-    on the executors from the files (a row group at a time)."""
+def _described(
+    spark: SparkSession, paths: list[str], folder: str, uniques: list[CompiledCheck], footers: bool
+) -> list[PartResult]:
+    """The files at ``paths`` as parts of the write, one a file: the layer's data file with its
+    Delta statistics, and the span of its keys for each uniqueness check, computed on the
+    executors. ``footers``: the statistics come from the files' parquet footers (a row group's
+    bounds, as :func:`~lake.table.layers.column_stats` writes them), else from their rows."""
     if not paths:
         return []
 
     def describe(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for b in batches:
             for i in b.column("id").to_pylist():
-                yield pickled(PartResult((_file(paths[i], folder),)))
+                yield pickled(_file(paths[i], folder, uniques, footers))
 
-    parts = unpickled(ids(spark, len(paths)).mapInArrow(describe, "part binary").collect())
-    return [f for p in parts for f in p.files]
+    return unpickled(ids(spark, len(paths)).mapInArrow(describe, "part binary").collect())
 
 
-def _file(path: str, folder: str) -> DataFile:
+def _file(path: str, folder: str, uniques: list[CompiledCheck], footers: bool) -> PartResult:
     source = pq.ParquetFile(path)
-    stats = [column_stats(source.read_row_group(g)) for g in range(source.num_row_groups)]
+    schema = source.schema_arrow
+    found = [_footer_stats(source.metadata.row_group(g), schema) for g in range(source.num_row_groups)]
+    stats = [f for f in found if f is not None] if footers else []
+    if len(stats) != source.num_row_groups:  # read the rows where the footer cannot tell
+        stats = [column_stats(source.read_row_group(g)) for g in range(source.num_row_groups)]
+    keys: dict[str, list[pl.DataFrame]] = {c.name: [] for c in uniques}
+    wanted = list(dict.fromkeys(c for check in uniques for c in check.unique_on))
+    for g in range(source.num_row_groups) if wanted else ():
+        frame = pl.from_arrow(source.read_row_group(g, columns=wanted))
+        assert isinstance(frame, pl.DataFrame)
+        for check in uniques:
+            keys[check.name].append(compared(frame, check, check.unique_on))
     merged = merge_stats(stats) if stats else column_stats(source.schema_arrow.empty_table())
-    import json
-
-    return DataFile(
+    spans = {c.name: span_of(keys[c.name], c) for c in uniques}
+    file = DataFile(
         path=f"{folder}/{os.path.basename(path)}",
         size=os.path.getsize(path),
         rows=source.metadata.num_rows,
         modification_time=int(time.time() * 1000),
         stats=json.dumps(merged),
     )
+    return PartResult((file,), rows=file.rows, spans=spans)
+
+
+def _footer_stats(group: pq.RowGroupMetaData, schema: pa.Schema) -> dict[str, Any] | None:
+    """A row group's Delta statistics from its footer: each column's bounds made by
+    :func:`~lake.table.layers.column_stats` of the two values the footer holds (so they are
+    written as the lake writes them), its nulls counted there; None where a column has none."""
+    mins: dict[str, Any] = {}
+    maxs: dict[str, Any] = {}
+    nulls: dict[str, Any] = {}
+    for j in range(group.num_columns):
+        chunk = group.column(j)
+        stats = chunk.statistics
+        name = chunk.path_in_schema
+        if stats is None or name not in schema.names or stats.null_count is None:
+            return None
+        nulls[name] = stats.null_count
+        if stats.has_min_max:
+            pair = column_stats(pa.table({name: pa.array([stats.min, stats.max], schema.field(name).type)}))
+            if name in pair["minValues"] and name in pair["maxValues"]:
+                mins[name], maxs[name] = pair["minValues"][name], pair["maxValues"][name]
+    return {"numRecords": group.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls}

@@ -265,3 +265,45 @@ def test_an_eligible_write_uses_sparks_own_writer_and_any_delta_reader_reads_it(
     assert (failed.name, failed.failed_rows, len(failed.samples)) == ("amount.min", 10, 10)
     aside = lake.spark.write(bad, repo, "orders", on_violation="quarantine")  # not eligible
     assert aside.validation["orders"].quarantined == 10
+
+
+@pytest.mark.parametrize("nan", [False, True], ids=["numbers", "with-nan"])
+def test_sparks_own_files_log_the_stats_the_lake_computes_from_their_rows(
+    spark: SparkSession, local_repo: lake.Repository, nan: bool
+) -> None:
+    """The footers give each row group's bounds, written as column_stats writes them: the logged
+    stats equal column_stats of the file's rows, for ints, floats, strings, dates, timestamps
+    (rounded to milliseconds outward), booleans and nulls; a NaN anywhere reads the rows."""
+    import json as jsonlib
+
+    import pyarrow.parquet as pq
+    from test_delta_stats import check_add_actions, main_table
+
+    from lake.table.layers import column_stats
+
+    repo = local_repo
+    third = "CAST(id AS DOUBLE) / 3"
+    x = f"IF(id = 11, CAST('NaN' AS DOUBLE), {third})" if nan else third
+    frame = (
+        spark.range(0, 5000)
+        .selectExpr(
+            "id",
+            f"IF(id % 7 = 0, NULL, {x}) AS x",
+            "IF(id % 5 = 0, NULL, concat('k-', CAST(id % 97 AS STRING))) AS s",
+            "date_add(DATE '2026-01-01', CAST(id % 300 AS INT)) AS d",
+            "timestamp_micros(1790000000000000 + id * 1234567) AS t",
+            "id % 2 = 0 AS b",
+            "CAST(NULL AS BIGINT) AS nothing",
+        )
+        .repartition(2)
+    )
+    lake.spark.write(frame, repo, "t")
+    assert all("/spark-" in f.uri for f in repo.files("t").files)
+    actions = pa.table(main_table(repo, "t").get_add_actions(flatten=False)).to_pylist()
+    for action in actions:
+        logged = jsonlib.loads(action["stats"]) if isinstance(action.get("stats"), str) else None
+        if logged is None:
+            continue
+        path = os.path.join(repo.table_uri("t"), action["path"])
+        assert logged == column_stats(pq.read_table(path))
+    assert check_add_actions(repo, "t") == 5000

@@ -183,7 +183,7 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
         return PartResult(report=refused.reports[0], rows=taken, refused=True)
     merged = slices.merge(contract, reports, reports[0]) if contract is not None and reports else None
     keys = pa.concat_tables(kept_keys) if kept_keys else None
-    spans = {c.name: _span(compared_keys[c.name], c) for c in uniques}
+    spans = {c.name: span_of(compared_keys[c.name], c) for c in uniques}
     return PartResult(
         tuple(files), tuple(aside), aside_schema, merged, taken, keys, selected=selected, spans=spans
     )
@@ -212,7 +212,7 @@ def _compared_columns(checks: Sequence[CompiledCheck]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _span(parts: list[pl.DataFrame], check: CompiledCheck) -> Span | None:
+def span_of(parts: list[pl.DataFrame], check: CompiledCheck) -> Span | None:
     """The keys a part holds for uniqueness ``check``: their range and whether they repeat."""
     keys = pl.concat(parts) if parts else pl.DataFrame()
     if not keys.height:
@@ -271,7 +271,7 @@ def judge_rows(
         profile = (profile or Profile.empty(typed.table.schema)).update(typed.table)
         taken += rows.num_rows
     merged = slices.merge(contract, reports, reports[0]) if reports else None
-    spans = {c.name: _span(compared_keys[c.name], c) for c in uniques}
+    spans = {c.name: span_of(compared_keys[c.name], c) for c in uniques}
     shape = profile.to_json() if profile is not None else None
     return PartResult(report=merged, rows=taken, selected=selected, spans=spans, profile=shape)
 
