@@ -28,6 +28,7 @@ store, and Spark reads them there; with S3A configured it reads ``s3a://`` URIs 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -46,7 +47,7 @@ from lake.repository import Repository
 from lake.spark_jobs import ARROW_BATCH_ROWS, arrow_batches, ids, on_executors, pickled, unpickled
 from lake.storage import StorageConfig, open_store
 from lake.storage.faults import describe, env_secrets, mask
-from lake.table.frames import conform
+from lake.table.frames import arrow_schema, conform
 from lake.table.layers import Layers
 from lake.table.streams import Distributed
 from lake.table.views import FileRef
@@ -177,6 +178,42 @@ def write(
     )
 
 
+def delete(
+    df: DataFrame,
+    repo: Repository,
+    dataset: str,
+    *,
+    key: Sequence[str],
+    branch: str | None = None,
+    message: str | None = None,
+    author: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> WriteResult:
+    """Delete the rows of ``dataset`` whose ``key`` is one of ``df``'s: one commit. The kept files
+    whose statistics overlap ``df``'s keys are joined with them by Spark, and only the files that
+    hold one are rewritten, by the executors, without those rows; the contract judges what the
+    dataset keeps (its row counts, say)."""
+    _pyspark()
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    if not keys:
+        raise UsageError("delete by keys needs at least one key column")
+    missing = [k for k in keys if k not in df.columns]
+    if missing:
+        raise InvalidInputError(f"the DataFrame lacks the key column(s) {', '.join(missing)}")
+    target = repo.branch(branch or repo.default_branch)
+    schema = arrow_schema(repo.snapshot(dataset, target.name).schema)
+    nothing = df.sparkSession.createDataFrame([], from_arrow_schema(schema))
+    return target.write(
+        dataset,
+        SparkRows(nothing, keys, deleted=df),
+        message=message or f"delete from {dataset} the rows of {len(keys)} key column(s) a DataFrame holds",
+        author=author,
+        metadata=metadata,
+    )
+
+
 def upsert(
     df: DataFrame,
     repo: Repository,
@@ -265,15 +302,21 @@ class SparkRows(Distributed):
     """A Spark DataFrame as the rows of a write (or, with ``key``, an upsert), checked and
     written by Spark's executors."""
 
-    def __init__(self, df: DataFrame, key: tuple[str, ...] = ()) -> None:
+    def __init__(self, df: DataFrame, key: tuple[str, ...] = (), deleted: DataFrame | None = None) -> None:
         from pyspark.sql.pandas.types import to_arrow_schema
 
         zone = df.sparkSession.conf.get("spark.sql.session.timeZone") or "UTC"
         super().__init__(to_arrow_schema(df.schema, timezone=zone), "Spark DataFrame", key)
         self.df = df
+        self.deleted = deleted  # a delete's keys (``df`` then brings no row)
 
     def run(self, layers: Any, op: Any, draft: Any, contract: Any, txn: str, slice_bytes: int) -> Any:
         made = Job(layers, op, draft, contract, txn, slice_bytes, self.key)
+        if self.deleted is not None:
+            made.operation = "delete"
+            made.parameters = {
+                "predicate": json.dumps([f"({', '.join(self.key)}) IN (the keys of a DataFrame)"])
+            }
         with spark_errors(made.layers.config):
             return self._run(made)
 
@@ -282,6 +325,8 @@ class SparkRows(Distributed):
         if native.eligible(job, self.df):
             parts = native.write(spark, job, self.df)
             if parts is not None:  # else a rule failed: the executors' Python path reports it
+                if job.key:
+                    _match(spark, job, parts, self.deleted)
                 found = [_unique(spark, job, parts, check) for check in job.unique_checks()]
                 return job.finish(parts, found)
         task = job.task
@@ -294,7 +339,7 @@ class SparkRows(Distributed):
         if any(p.refused for p in parts):
             return job.finish(parts)
         if job.key:
-            _match(spark, job, parts)
+            _match(spark, job, parts, self.deleted)
         found = [_unique(spark, job, parts, check) for check in job.unique_checks()]
         rewritten: list[PartResult] = []
         replaced: frozenset[int] = frozenset()
@@ -393,15 +438,26 @@ def _keys_natively(
     return frame.where(present).join(F.broadcast(index), "name").drop("name")
 
 
-def _match(spark: SparkSession, job: Job, parts: list[PartResult]) -> None:
+def _match(spark: SparkSession, job: Job, parts: list[PartResult], deleted: DataFrame | None) -> None:
     """An upsert's matches: refuse a key its rows repeat; rewrite, on the executors, the kept
-    files that hold a key they bring, without those rows (which the upsert's replace)."""
+    files that hold a key they bring, without those rows (which the upsert's replace). A delete's
+    (``deleted``: its keys): the kept files that hold one of them, rewritten without those rows."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
     check = key_check(job.key)
     cols = list(job.key)
-    span = job.key_range(parts, check)
+    if deleted is not None:
+        present = reduce(lambda a, b: a & b, [F.col(c).isNotNull() for c in cols])
+        load = deleted.select(*cols).where(present).distinct()
+        bounds = load.agg(F.min(cols[0]), F.max(cols[0])).first()
+        span = (bounds[0], bounds[1]) if bounds is not None and bounds[0] is not None else None
+    else:
+        span = job.key_range(parts, check)
     if span is None:
         return
-    if job.may_repeat(parts, check):
+    if deleted is None and job.may_repeat(parts, check):
         load = _keys(spark, job, job.written(parts), check, cols)
         repeats = load.groupBy(*cols).count().filter("count > 1")
         repeated = repeats.count()
@@ -415,7 +471,8 @@ def _match(spark: SparkSession, job: Job, parts: list[PartResult]) -> None:
     candidates = [r for r in job.kept() if r.may_hold(cols[0], low, high)]
     if not candidates:
         return
-    load = _keys(spark, job, job.written(parts), check, cols).select(*cols)
+    if deleted is None:
+        load = _keys(spark, job, job.written(parts), check, cols).select(*cols)
     hit = _keys(spark, job, candidates, check, cols).join(load, cols, "left_semi")
     held = sorted({int(r[FILE]) for r in hit.select(FILE).distinct().collect()})
     if not held:

@@ -307,3 +307,39 @@ def test_sparks_own_files_log_the_stats_the_lake_computes_from_their_rows(
         path = os.path.join(repo.table_uri("t"), action["path"])
         assert logged == column_stats(pq.read_table(path))
     assert check_add_actions(repo, "t") == 5000
+
+
+def test_spark_deletes_keys_as_the_local_engine_rewriting_only_the_files_that_hold_them(
+    spark: SparkSession, repo: lake.Repository
+) -> None:
+    main = repo.branch("main")
+    main.set_contract("orders", ORDERS)
+    for start in (0, 100, 200):  # three files, one per range of ids
+        main.write("orders", pa.table({"id": list(range(start, start + 100)), "amount": [1.0] * 100}))
+    repo.create_branch("local")
+    repo.create_branch("spark")
+    local = repo.branch("local").delete("orders", "id >= 150 AND id < 160")
+    keys = spark.createDataFrame([(i,) for i in [*range(150, 160), 5000]], "id long").repartition(2)
+    distributed = lake.spark.delete(keys, repo, "orders", key=["id"], branch="spark")
+    assert _rows(repo.read("orders", "spark").to_pylist()) == _rows(repo.read("orders", "local").to_pylist())
+    ours, theirs = distributed.datasets["orders"], local.datasets["orders"]
+    assert (ours.operation, ours.rows_added, ours.rows_removed, ours.files_removed) == ("delete", 0, 10, 1)
+    assert (theirs.rows_removed, theirs.files_removed) == (10, 1)
+    assert distributed.validation["orders"].ok
+    nothing = lake.spark.delete(spark.createDataFrame([(9999,)], "id long"), repo, "orders", key=["id"])
+    assert not nothing.changed and repo.read("orders").num_rows == 300
+
+
+def test_a_spark_upsert_counts_the_rows_it_replaces_once(spark: SparkSession, repo: lake.Repository) -> None:
+    """The dataset-wide checks judge the dataset as the upsert leaves it: the rows it replaces
+    are not counted beside their new versions (a row count bound holds as the local engine says)."""
+    main = repo.branch("main")
+    bounded = ORDERS + "checks:\n  - name: at_most_305\n    row_count: {max: 305}\n"
+    main.set_contract("orders", bounded)
+    main.write("orders", pa.table({"id": list(range(300)), "amount": [1.0] * 300}))
+    changes = pa.table({"id": [*range(10), *range(1000, 1005)], "amount": [2.0] * 15})
+    done = lake.spark.upsert(spark.createDataFrame(changes), repo, "orders", key=["id"])
+    assert done.validation["orders"].ok and repo.read("orders").num_rows == 305
+    more = pa.table({"id": [2000], "amount": [1.0]})
+    with pytest.raises(lake.ContractViolationError, match="at_most_305"):
+        lake.spark.upsert(spark.createDataFrame(more), repo, "orders", key=["id"])

@@ -504,6 +504,8 @@ class Job(Parts):
     matched: list[FileRef] = field(init=False, default_factory=list)  # an upsert's rewritten files
     replacing: list[FileRef] = field(init=False, default_factory=list)  # and what replaces them
     replaced_rows: int = field(init=False, default=0)  # the rows its own replace
+    operation: str = "upsert"  # with a key: the Delta operation ("delete": rows of keys removed)
+    parameters: dict[str, str] = field(default_factory=dict)  # a delete's, as Delta logs them
 
     def __post_init__(self) -> None:
         op, contract = self.op, self.contract
@@ -635,20 +637,20 @@ class Job(Parts):
         reports += [self._unique_report(f) for f in found]
         if moved and contract is not None:  # the rows the rewrites set aside
             reports.append(ValidationReport(contract.dataset, contract.hash, 0, (), moved))
-        view = self.draft.view(self.op.dataset) or empty_view(self.layers, self.op.dataset, change)
-        final = judge_whole(contract, view, change, written, reports)
-        if final is not None and refused(final):
-            raise ContractViolationError([final])
-        stash = SetAside(schemas[0], tuple(aside_refs)) if schemas else None
-        if self.key:
+        if self.key:  # the kept files it rewrote are replaced, for the checks too
             change = replace(
                 change,
-                operation="upsert",
+                operation=self.operation,
                 remove=[*change.remove, *self.matched],
                 restore=[*change.restore, *self.replacing],
                 rows_removed=change.rows_removed + self.replaced_rows,
-                parameters=merge_parameters(self.key),
+                parameters=merge_parameters(self.key) if self.operation == "upsert" else self.parameters,
             )
+        view = self.draft.view(self.op.dataset) or empty_view(self.layers, self.op.dataset, change)
+        final = judge_whole(contract, view, change, [*written, *self.replacing], reports)
+        if final is not None and refused(final):
+            raise ContractViolationError([final])
+        stash = SetAside(schemas[0], tuple(aside_refs)) if schemas else None
         snapshot = self.draft.datasets.get(self.op.dataset)
         return Streamed(
             snapshot, Checked(taking(change, written), final, stash, None), tuple(r.file for r in written)
