@@ -322,28 +322,18 @@ class SparkRows(Distributed):
 
     def _run(self, job: Job) -> Any:
         spark = self.df.sparkSession
-        if native.eligible(job, self.df):
-            parts = native.write(spark, job, self.df)
-            if parts is not None:  # else a rule failed: the executors' Python path reports it
-                if job.key:
-                    _match(spark, job, parts, self.deleted)
-                found = [_unique(spark, job, parts, check) for check in job.unique_checks()]
-                return job.finish(parts, found)
-        task = job.task
-
-        def check_and_write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            yield pickled(write_part(task, batches))
-
-        with arrow_batches(spark, ARROW_BATCH_ROWS):
-            parts = unpickled(self.df.mapInArrow(check_and_write, "part binary").collect())
-        if any(p.refused for p in parts):
-            return job.finish(parts)
+        parts = native.write(spark, job, self.df) if native.eligible(job, self.df) else None
+        if parts is None:  # not eligible, or a rule failed: the Python path names the rows
+            parts = self._checked_where_they_are(job)
+            if any(p.refused for p in parts):
+                return job.finish(parts)
         if job.key:
             _match(spark, job, parts, self.deleted)
         found = [_unique(spark, job, parts, check) for check in job.unique_checks()]
         rewritten: list[PartResult] = []
         replaced: frozenset[int] = frozenset()
         shares = job.failing_shares(parts)
+        task = job.task
         if task.quarantine and (shares or any(f.failed for f in found)):
             written = job.written(parts)
             # a failing share's rows may be in any file; failing keys are where the keys said
@@ -356,6 +346,16 @@ class SparkRows(Distributed):
 
             rewritten = on_executors(spark, len(refs), rewrite)
         return job.finish(parts, found, rewritten, replaced)
+
+    def _checked_where_they_are(self, job: Job) -> list[PartResult]:
+        """The parts the executors' Python workers checked and wrote (:func:`write_part`)."""
+        task = job.task
+
+        def check_and_write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            yield pickled(write_part(task, batches))
+
+        with arrow_batches(self.df.sparkSession, ARROW_BATCH_ROWS):
+            return unpickled(self.df.mapInArrow(check_and_write, "part binary").collect())
 
 
 @contextlib.contextmanager

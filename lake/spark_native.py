@@ -23,16 +23,16 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lake.spark_jobs import ids, pickled, unpickled
 from lake.table.layers import DataFile, column_stats, merge_stats
+from lake.validation import slices
 from lake.validation.compiled import CompiledCheck
 from lake.validation.engine import _compiled, cast_to_contract
 from lake.validation.rows import check_rows
-from lake.write.distributed import Job, PartResult, compared, span_of
+from lake.write.distributed import Job, KeyTally, PartResult
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -194,19 +194,17 @@ def _described(
 def _file(path: str, folder: str, uniques: list[CompiledCheck], footers: bool) -> PartResult:
     source = pq.ParquetFile(path)
     schema = source.schema_arrow
-    found = [_footer_stats(source.metadata.row_group(g), schema) for g in range(source.num_row_groups)]
-    stats = [f for f in found if f is not None] if footers else []
+    groups = range(source.num_row_groups)
+    found = [_footer_stats(source.metadata.row_group(g), schema) for g in groups] if footers else []
+    stats = [f for f in found if f is not None]
     if len(stats) != source.num_row_groups:  # read the rows where the footer cannot tell
-        stats = [column_stats(source.read_row_group(g)) for g in range(source.num_row_groups)]
-    keys: dict[str, list[pl.DataFrame]] = {c.name: [] for c in uniques}
-    wanted = list(dict.fromkeys(c for check in uniques for c in check.unique_on))
-    for g in range(source.num_row_groups) if wanted else ():
-        frame = pl.from_arrow(source.read_row_group(g, columns=wanted))
-        assert isinstance(frame, pl.DataFrame)
-        for check in uniques:
-            keys[check.name].append(compared(frame, check, check.unique_on))
+        stats = [column_stats(source.read_row_group(g)) for g in groups]
+    tally = KeyTally(uniques)  # (an eligible write's uniqueness checks have no where:)
+    wanted = slices.compared_by(uniques)
+    for g in groups if wanted else ():
+        tally.add(source.read_row_group(g, columns=wanted))
     merged = merge_stats(stats) if stats else column_stats(source.schema_arrow.empty_table())
-    spans = {c.name: span_of(keys[c.name], c) for c in uniques}
+    spans = tally.spans()
     file = DataFile(
         path=f"{folder}/{os.path.basename(path)}",
         size=os.path.getsize(path),

@@ -149,15 +149,20 @@ columns:
 """
 
 
+def _three_files(repo: lake.Repository, contracted: bool) -> None:
+    """Main's orders 0-299 in three files, one per hundred ids (with ORDERS, if ``contracted``)."""
+    main = repo.branch("main")
+    if contracted:
+        main.set_contract("orders", ORDERS)
+    for start in (0, 100, 200):
+        main.write("orders", pa.table({"id": list(range(start, start + 100)), "amount": [1.0] * 100}))
+
+
 @pytest.mark.parametrize("contracted", [True, False], ids=["contract", "no-contract"])
 def test_spark_upserts_as_the_local_engine_rewriting_only_the_files_that_hold_the_keys(
     spark: SparkSession, repo: lake.Repository, contracted: bool
 ) -> None:
-    main = repo.branch("main")
-    if contracted:
-        main.set_contract("orders", ORDERS)
-    for start in (0, 100, 200):  # three files, one per range of ids
-        main.write("orders", pa.table({"id": list(range(start, start + 100)), "amount": [1.0] * 100}))
+    _three_files(repo, contracted)
     before = {f.uri for f in repo.files("orders").files}
     repo.create_branch("local")
     repo.create_branch("spark")
@@ -190,16 +195,11 @@ def test_a_spark_upsert_refuses_a_repeated_key_as_the_local_engine(
     assert repo.read("orders").num_rows == 2
 
 
-def test_a_spark_write_that_meets_another_writer_runs_again_and_loses_no_update(
-    spark: SparkSession, local_repo: lake.Repository, tmp_path: Path
-) -> None:
-    """Another writer appends to the dataset while the Spark job runs (from inside the job, the
-    first time it runs): the commit finds the dataset moved, the job runs again against what it
-    holds now, and both writes are in the dataset; the first attempt's files are garbage."""
-    repo = local_repo
+def _meddled(spark: SparkSession, repo: lake.Repository, marker: Path, meanwhile: int) -> Any:
+    """Rows 3 and 4, as a DataFrame that (the first time it is computed, from inside the job)
+    has another writer append ``meanwhile`` to main's orders, which hold 1."""
     repo.branch("main").set_contract("orders", ORDERS)
     repo.branch("main").write("orders", pa.table({"id": [1], "amount": [1.0]}))
-    marker = tmp_path / "wrote-once"
     uri = repo.uri
 
     def meddle(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -207,12 +207,22 @@ def test_a_spark_write_that_meets_another_writer_runs_again_and_loses_no_update(
 
         if not marker.exists():
             marker.write_text("x")
-            lk.Repository.open(uri).branch("main").write("orders", pa.table({"id": [2], "amount": [2.0]}))
+            other = pa.table({"id": [meanwhile], "amount": [2.0]})
+            lk.Repository.open(uri).branch("main").write("orders", other)
         yield from batches
 
     frame = spark.createDataFrame([(3, 3.0), (4, 4.0)], "id long, amount double").coalesce(1)
-    frame = frame.mapInArrow(meddle, frame.schema)
-    result = lake.spark.write(frame, repo, "orders")
+    return frame.mapInArrow(meddle, frame.schema)
+
+
+def test_a_spark_write_that_meets_another_writer_runs_again_and_loses_no_update(
+    spark: SparkSession, local_repo: lake.Repository, tmp_path: Path
+) -> None:
+    """Another writer appends to the dataset while the Spark job runs (from inside the job, the
+    first time it runs): the commit finds the dataset moved, the job runs again against what it
+    holds now, and both writes are in the dataset; the first attempt's files are garbage."""
+    repo = local_repo
+    result = lake.spark.write(_meddled(spark, repo, tmp_path / "wrote-once", 2), repo, "orders")
     assert result.attempts == 2
     assert sorted(repo.read("orders").column("id").to_pylist()) == [1, 2, 3, 4]
     assert not repo.fsck(grace="0s").problems
@@ -222,22 +232,8 @@ def test_a_key_another_writer_added_meanwhile_is_caught_on_the_second_run(
     spark: SparkSession, local_repo: lake.Repository, tmp_path: Path
 ) -> None:
     repo = local_repo
-    repo.branch("main").set_contract("orders", ORDERS)
-    repo.branch("main").write("orders", pa.table({"id": [1], "amount": [1.0]}))
-    marker = tmp_path / "wrote-once"
-    uri = repo.uri
-
-    def meddle(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import lake as lk
-
-        if not marker.exists():
-            marker.write_text("x")
-            lk.Repository.open(uri).branch("main").write("orders", pa.table({"id": [3], "amount": [2.0]}))
-        yield from batches
-
-    frame = spark.createDataFrame([(3, 3.0), (4, 4.0)], "id long, amount double").coalesce(1)
     with pytest.raises(lake.ContractViolationError, match="primary_key"):
-        lake.spark.write(frame.mapInArrow(meddle, frame.schema), repo, "orders")
+        lake.spark.write(_meddled(spark, repo, tmp_path / "wrote-once", 3), repo, "orders")
     assert sorted(repo.read("orders").column("id").to_pylist()) == [1, 3]
 
 
@@ -312,10 +308,7 @@ def test_sparks_own_files_log_the_stats_the_lake_computes_from_their_rows(
 def test_spark_deletes_keys_as_the_local_engine_rewriting_only_the_files_that_hold_them(
     spark: SparkSession, repo: lake.Repository
 ) -> None:
-    main = repo.branch("main")
-    main.set_contract("orders", ORDERS)
-    for start in (0, 100, 200):  # three files, one per range of ids
-        main.write("orders", pa.table({"id": list(range(start, start + 100)), "amount": [1.0] * 100}))
+    _three_files(repo, True)
     repo.create_branch("local")
     repo.create_branch("spark")
     local = repo.branch("local").delete("orders", "id >= 150 AND id < 160")

@@ -296,7 +296,7 @@ def validate(
                 bad_keys.append((check.name, bad))
         elif check.kind == "row_count":
             assert check.row_count is not None
-            after = _count(table, check) + _count_kept(others, check)
+            after = count_selected(table, check) + _count_kept(others, check)
             rc = check.row_count
             broken = (rc.min is not None and after < rc.min) or (rc.max is not None and after > rc.max)
             results.append(
@@ -418,7 +418,7 @@ def _unique(
     keys = keys.with_row_index("__row").drop_nulls(cols)
     if check.where is not None:
         keys = keys.filter(check.selects)
-        rows = _count(table, check)
+        rows = count_selected(table, check)
     keys = keys.select(["__row", *cols])
     dup = pl.Series("__row", [], dtype=pl.UInt32)
     if not _distinct(keys, cols):
@@ -520,11 +520,6 @@ def add_name(names: pl.Series, mask: pl.Series, name: str) -> pl.Series:
 
 def count_selected(table: pa.Table, check: CompiledCheck) -> int:
     """The rows of ``table`` that ``check`` runs on (its where: selects)."""
-    return _count(table, check)
-
-
-def _count(table: pa.Table, check: CompiledCheck) -> int:
-    """The rows of ``table`` that ``check`` runs on."""
     if check.where is None:
         return int(table.num_rows)
     frame = _frame(table, check.where.meta.root_names())

@@ -9,11 +9,12 @@ the last slice, by a check of no new rows against everything written (``whole``)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from lake.contracts.model import Contract
 
+from .compiled import CompiledCheck
 from .engine import _compiled, _status
 from .report import MAX_SAMPLES, CheckResult, Status, ValidationReport
 
@@ -100,8 +101,13 @@ def as_dataset_scope(contract: Contract) -> Contract:
 def compared_columns(contract: Contract) -> list[str]:
     """The columns a uniqueness check compares across slices (its key and what its ``where:``
     names): what a slice must see of the rows before it that no file holds yet."""
+    return compared_by(_compiled(contract))
+
+
+def compared_by(checks: Iterable[CompiledCheck]) -> list[str]:
+    """The columns the uniqueness checks among ``checks`` compare (keys, and their ``where:``'s)."""
     names: list[str] = []
-    for check in _compiled(contract):
+    for check in checks:
         if check.unique_on:
             names += [*check.unique_on, *(check.where.meta.root_names() if check.where is not None else [])]
     return list(dict.fromkeys(names))

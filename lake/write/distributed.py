@@ -119,11 +119,8 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
     contract = task.contract
     stream = Stream(itertools.chain([first], batches), first.schema, "part")
     checks = _compiled(contract) if contract is not None else ()
-    scoped = [c for c in checks if c.kind == "unique" and c.where is not None]
     shares = [c.name for c in checks if c.row_level and c.mostly < 1.0]  # decided over all parts
-    uniques = [c for c in checks if c.kind == "unique"] + ([key_check(task.key)] if task.key else [])
-    selected: dict[str, int] = {}
-    compared_keys: dict[str, list[pl.DataFrame]] = {c.name: [] for c in uniques}
+    tally = KeyTally([*checks, *([key_check(task.key)] if task.key else [])])
     files: list[DataFile] = []
     aside: list[DataFile] = []
     aside_schema: pa.Schema | None = None
@@ -145,16 +142,14 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
                 taken += raw.num_rows
                 if contract is None:
                     rows = conform(raw, task.schema, allow_new_columns=False)[0]
-                    _keep_keys(rows, uniques, compared_keys)
+                    tally.add(rows)
                     files += data.add(rows)
                     continue
                 typed = cast_to_contract(contract, raw)
                 rows = conform(typed.table, task.schema, allow_new_columns=False)[0]
                 got = check_rows(contract, rows, cast=typed.results, blame=task.quarantine, rows_only=True)
                 report = got.report
-                for check in scoped:
-                    selected[check.name] = selected.get(check.name, 0) + count_selected(rows, check)
-                _keep_keys(rows, uniques, compared_keys)
+                tally.add(rows)
                 if quarantine is not None and not report.ok:
                     names = broken_checks(typed, rows.num_rows, got)
                     if shares:  # a row breaking a share goes aside if the share fails over all
@@ -183,9 +178,15 @@ def write_part(task: PartTask, batches: Iterable[pa.RecordBatch]) -> PartResult:
         return PartResult(report=refused.reports[0], rows=taken, refused=True)
     merged = slices.merge(contract, reports, reports[0]) if contract is not None and reports else None
     keys = pa.concat_tables(kept_keys) if kept_keys else None
-    spans = {c.name: span_of(compared_keys[c.name], c) for c in uniques}
     return PartResult(
-        tuple(files), tuple(aside), aside_schema, merged, taken, keys, selected=selected, spans=spans
+        tuple(files),
+        tuple(aside),
+        aside_schema,
+        merged,
+        taken,
+        keys,
+        selected=tally.selected,
+        spans=tally.spans(),
     )
 
 
@@ -195,21 +196,28 @@ def key_check(key: Sequence[str]) -> CompiledCheck:
     return CompiledCheck("upsert key", "unique", ",".join(cols), "each key once", unique_on=cols)
 
 
-def _keep_keys(rows: pa.Table, checks: Sequence[CompiledCheck], into: dict[str, list[pl.DataFrame]]) -> None:
-    """Keep, of ``rows``, the keys each uniqueness check compares (for the part's spans)."""
-    if not checks:
-        return
-    frame = pl.from_arrow(rows.select(_compared_columns(checks)))
-    assert isinstance(frame, pl.DataFrame)
-    for check in checks:
-        into[check.name].append(compared(frame, check, check.unique_on))
+class KeyTally:
+    """Of a part's rows, what the uniqueness checks among ``checks`` need over all the parts: the
+    keys each compares (for the part's :class:`Span`), and the rows a scoped one's where: selects."""
 
+    def __init__(self, checks: Sequence[CompiledCheck]) -> None:
+        self.uniques = [c for c in checks if c.kind == "unique"]
+        self.selected: dict[str, int] = {}
+        self._keys: dict[str, list[pl.DataFrame]] = {c.name: [] for c in self.uniques}
 
-def _compared_columns(checks: Sequence[CompiledCheck]) -> list[str]:
-    names: list[str] = []
-    for check in checks:
-        names += [*check.unique_on, *(check.where.meta.root_names() if check.where is not None else [])]
-    return list(dict.fromkeys(names))
+    def add(self, rows: pa.Table) -> None:
+        if not self.uniques:
+            return
+        for check in self.uniques:
+            if check.where is not None:
+                self.selected[check.name] = self.selected.get(check.name, 0) + count_selected(rows, check)
+        frame = pl.from_arrow(rows.select(slices.compared_by(self.uniques)))
+        assert isinstance(frame, pl.DataFrame)
+        for check in self.uniques:
+            self._keys[check.name].append(compared(frame, check, check.unique_on))
+
+    def spans(self) -> dict[str, Span | None]:
+        return {c.name: span_of(self._keys[c.name], c) for c in self.uniques}
 
 
 def span_of(parts: list[pl.DataFrame], check: CompiledCheck) -> Span | None:
@@ -252,11 +260,7 @@ def judge_rows(
     """Judge ``tables`` (the rows of ``refs``, if given) as :func:`judge_part` does."""
     contract = task.contract
     assert contract is not None
-    checks = _compiled(contract)
-    scoped = [c for c in checks if c.kind == "unique" and c.where is not None]
-    uniques = [c for c in checks if c.kind == "unique"]
-    selected: dict[str, int] = {}
-    compared_keys: dict[str, list[pl.DataFrame]] = {c.name: [] for c in uniques}
+    tally = KeyTally(_compiled(contract))
     reports: list[ValidationReport] = []
     profile: Profile | None = None
     taken = 0
@@ -265,15 +269,12 @@ def judge_rows(
             store.put_for(task.dataset, refs[i].path, rows)
         typed = cast_to_contract(contract, rows)
         reports.append(check_rows(contract, typed.table, cast=typed.results, rows_only=True).report)
-        for check in scoped:
-            selected[check.name] = selected.get(check.name, 0) + count_selected(typed.table, check)
-        _keep_keys(typed.table, uniques, compared_keys)
+        tally.add(typed.table)
         profile = (profile or Profile.empty(typed.table.schema)).update(typed.table)
         taken += rows.num_rows
     merged = slices.merge(contract, reports, reports[0]) if reports else None
-    spans = {c.name: span_of(compared_keys[c.name], c) for c in uniques}
     shape = profile.to_json() if profile is not None else None
-    return PartResult(report=merged, rows=taken, selected=selected, spans=spans, profile=shape)
+    return PartResult(report=merged, rows=taken, selected=tally.selected, spans=tally.spans(), profile=shape)
 
 
 def read_keys(
@@ -396,14 +397,16 @@ class Parts:
     asks of them: :class:`Job` and :class:`Review` are the two."""
 
     contract: Contract | None
+    layers: Layers
+    change: Change  # what the rows do to the dataset: its files' schema
 
     @property
     def schema(self) -> pa.Schema:
-        raise NotImplementedError
+        return self.change.schema
 
     @property
     def config(self) -> StorageConfig:
-        raise NotImplementedError
+        return self.layers.config
 
     @property
     def dataset(self) -> str:
@@ -540,12 +543,11 @@ class Job(Parts):
         )
 
     def _key_columns(self) -> list[str]:
+        """Of rows set aside, the typed columns the checks over all parts read: what uniqueness
+        compares (and the key, for samples), and what a share's rule reads."""
         assert self.contract is not None
-        pk = list(self.contract.primary_key)
-        names: list[str] = []
-        for check in self.unique_checks():
-            names += [*check.unique_on, *(check.where.meta.root_names() if check.where is not None else [])]
-        names = list(dict.fromkeys([*names, *pk])) if names else []
+        names = slices.compared_by(self.unique_checks())
+        names = list(dict.fromkeys([*names, *self.contract.primary_key])) if names else []
         for rule in _compiled(self.contract):
             if rule.passes is not None and rule.mostly < 1.0:
                 names += rule.passes.meta.root_names()
@@ -560,14 +562,6 @@ class Job(Parts):
         merged = slices.merge(self.contract, reports, reports[0])
         failing = {r.name for r in merged.results if r.status == "fail"}
         return [c for c in _compiled(self.contract) if c.row_level and c.mostly < 1.0 and c.name in failing]
-
-    @property
-    def schema(self) -> pa.Schema:
-        return self.change.schema
-
-    @property
-    def config(self) -> StorageConfig:
-        return self.layers.config
 
     @property
     def dataset(self) -> str:
@@ -717,14 +711,6 @@ class Review(Parts):
     contract: Contract | None
     change: Change
     view: View | None
-
-    @property
-    def schema(self) -> pa.Schema:
-        return self.change.schema
-
-    @property
-    def config(self) -> StorageConfig:
-        return self.layers.config
 
     @property
     def dataset(self) -> str:
