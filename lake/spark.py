@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 import pyarrow as pa
 
+from lake import kill
 from lake import spark_native as native
 from lake.errors import EngineError, InvalidInputError, StorageError, UsageError
 from lake.merge.gate import DatasetUnderReview, Judged
@@ -327,6 +328,7 @@ class SparkRows(Distributed):
             parts = self._checked_where_they_are(job)
             if any(p.refused for p in parts):
                 return job.finish(parts)
+        kill.point("spark.files")
         if job.key:
             _match(spark, job, parts, self.deleted)
         found = [_unique(spark, job, parts, check) for check in job.unique_checks()]
@@ -345,6 +347,7 @@ class SparkRows(Distributed):
                 return [rewrite_part(task, [refs[i] for i in ids], found, shares)]
 
             rewritten = on_executors(spark, len(refs), rewrite)
+            kill.point("spark.rewritten")
         return job.finish(parts, found, rewritten, replaced)
 
     def _checked_where_they_are(self, job: Job) -> list[PartResult]:
@@ -485,6 +488,7 @@ def _match(spark: SparkSession, job: Job, parts: list[PartResult], deleted: Data
         return [rewrite_part(task, [refs[i] for i in ids], found, (), drop=True)]
 
     job.upserted(refs, on_executors(spark, len(refs), rewrite))
+    kill.point("spark.rewritten")
 
 
 def _unique(spark: SparkSession, job: Parts, parts: list[PartResult], check: CompiledCheck) -> Found:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from lake import kill
 from lake.errors import ConcurrentUpdateError, RefExistsError, RefNotFoundError
 from lake.storage import ObjectStore, PreconditionFailed
 
@@ -87,6 +88,7 @@ class RefStore:
             new = replace(new, protected=settings["protected"])
         if "require_contracts" in settings:
             new = replace(new, require_contracts=settings["require_contracts"])
+        kill.point("ref.swap.before")
         try:
             etag = self._store.put(self._key(ref.kind, ref.name), new.payload(commit), if_match=ref.etag)
         except PreconditionFailed as exc:
@@ -94,6 +96,7 @@ class RefStore:
                 f"branch {ref.name!r} moved while this operation ran",
                 hint="the operation changed nothing; run it again",
             ) from exc
+        kill.point("ref.swap")
         return replace(new, etag=etag)
 
     def delete(self, ref: Ref) -> None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lake import kill
 from lake.errors import InvalidInputError
 from lake.graph.commits import COMMITS, CommitStore
 from lake.graph.refs import RefStore
@@ -43,6 +44,7 @@ from lake.storage import ObjectStore, StorageConfig
 from lake.stores.contracts import CONTRACTS
 from lake.stores.profiles import PROFILES
 from lake.stores.summaries import SUMMARIES, summary_key
+from lake.table.deltalog import read_versions
 from lake.table.layers import Layers
 
 DEFAULT_OLDER_THAN = timedelta(days=7)
@@ -184,6 +186,9 @@ def gc(
             if lf.path and lf.branch_id not in live_ids and not versions:
                 dead.append(lf)
                 continue
+            if not versions and _abandoned(layers, name, lf, cutoff):
+                dead.append(lf)  # only crashed lake writes made it, and no retained commit names it
+                continue
             live.append(lf)
             if not lf.has_log:
                 sure = sure and not versions  # a named layer without a log: something is wrong
@@ -235,6 +240,7 @@ def gc(
     if not dry_run:
         stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="microseconds")
         _mark(store, expiring, stamp, horizon.isoformat(timespec="microseconds"))
+        kill.point("gc.marked")
         delete_keys(config, [s.key for s in [*data, *dead_data]])
         for group in dead_logs:
             delete_keys(config, [s.key for s in group])
@@ -254,6 +260,21 @@ def gc(
         removed=tuple(s.key for s in removed),
         skipped=tuple(skipped),
     )
+
+
+def _abandoned(layers: Layers, dataset: str, lf: LayerFolder, cutoff: float) -> bool:
+    """Whether a layer that no retained commit names was made by lake writers that never moved
+    their ref (a write that created the dataset or the branch's layer, and died before its ref
+    swap): every version carries a ``lake.txn`` and every object is older than the grace. Another
+    engine's table beside the lake's datasets (a version without ``lake.txn``) is never one: the
+    first lake write to that name adopts it."""
+    if not lf.has_log or any(s.mtime >= cutoff for s in lf.stored()):
+        return False
+    top = latest(layers, dataset, lf.path)
+    if top is None:
+        return False
+    logged = read_versions(layers.store, layers.key(dataset, lf.path, ""), -1, top)
+    return logged is not None and all(not v.foreign for v in logged)
 
 
 def _lock_of(key: str) -> str:

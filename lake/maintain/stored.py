@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow.fs as pafs
 
-from lake import progress
+from lake import kill, progress
 from lake.storage import StorageConfig
 from lake.storage.faults import storage_errors
 
@@ -61,6 +61,7 @@ def delete_keys(config: StorageConfig, keys: Sequence[str]) -> None:
                 fs.delete_file(path)
             except FileNotFoundError:
                 pass  # gone already (an earlier, stopped gc)
+        kill.point("gc.deleted")
 
     batch = 16
     with ThreadPoolExecutor(max_workers=8) as pool:

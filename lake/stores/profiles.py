@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from lake import kill
 from lake.graph.commits import Snapshot
 from lake.storage import ObjectStore
 from lake.table.diff import file_changes
@@ -35,6 +36,7 @@ class ProfileStore:
 
     def put(self, dataset: str, snapshot: Snapshot, profile: Profile) -> None:
         self._store.put(snapshot_key(dataset, snapshot), json.dumps(profile.to_json()).encode())
+        kill.point("profile.stored")
 
     def build(self, dataset: str, snapshot: Snapshot) -> Profile:
         schema = arrow_schema(snapshot.schema)

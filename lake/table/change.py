@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from lake import kill
 from lake.graph.commits import DatasetChange, Layer, Snapshot
 from lake.table.deltalog import Operation
 from lake.table.foreign import ForeignVersions, pending
@@ -136,6 +137,7 @@ def apply_change(
         ),
         partition_by=parts,
     )
+    kill.point("delta.commit")
 
     kept = [lay for lay in (snapshot.layers if snapshot else ()) if lay.path != own]
     kept += [Layer(p, v) for p, v in borrowed if Layer(p, v) not in kept]

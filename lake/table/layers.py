@@ -33,7 +33,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from lake import progress
+from lake import kill, progress
 from lake.errors import SchemaMismatchError
 from lake.errors import VersionTaken as VersionTaken  # defined in lake.errors
 from lake.graph.commits import Layer
@@ -560,6 +560,7 @@ class Layers:
                     for f in pool.map(write, chunks):
                         done.append(f)
                         progress.advance("write", len(done), len(chunks), "files", dataset)
+        kill.point("data.files")
         return done
 
     def commit(
@@ -635,6 +636,7 @@ class Layers:
                     commit_properties=CommitProperties(custom_metadata=dict(metadata), max_commit_retries=0),
                 )
                 version += 1
+                kill.point("delta.columns")
                 dt = self._table(uri, version)
             if not add_actions and not removes and restore_metadata is None:
                 return version
@@ -775,7 +777,7 @@ class Layers:
         removes = [f for p, f in have.items() if p not in want]
         if not adds and not removes and restore_metadata is None:
             return latest
-        return self.commit(
+        version = self.commit(
             dataset,
             layer_path,
             base=latest,
@@ -787,6 +789,8 @@ class Layers:
             operation=operation,
             restore_metadata=restore_metadata,
         )
+        kill.point("delta.commit")
+        return version
 
 
 def describe(dataset: str, layer_path: str) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lake import kill
 from lake.storage.faults import storage_errors
 from lake.table.layers import (
     TARGET_FILE_BYTES,
@@ -163,6 +164,7 @@ class FileRoller:
                 self._layers.store.upload(self._layers.key(self._dataset, self._layer, file.name), file.path)
             finally:
                 os.unlink(file.path)
+        kill.point("data.files")
         return DataFile(
             path=file.name,
             size=int(size),

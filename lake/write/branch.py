@@ -8,6 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
+from lake import kill
 from lake.contracts import Contract
 from lake.errors import InvalidInputError, RefusedError
 from lake.graph.names import check_dataset_name
@@ -163,6 +164,7 @@ class Branch:
             if not report.ok:
                 raise ContractViolationError([report])
         key = ctx.contracts.put(contract)
+        kill.point("contract.stored")
         return self.commit(
             [SetContract(dataset, key)],
             message=message or f"set contract of {dataset} ({key[:12]})",

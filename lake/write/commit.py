@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from lake import kill
 from lake.errors import ConcurrentUpdateError, InvalidInputError, RefNotFoundError, RefusedError
 from lake.graph.commits import Commit, CommitStore, DatasetChange, now_utc
 from lake.graph.names import QUARANTINE_SUFFIX, case_clash
@@ -313,7 +314,9 @@ def _move(ctx: WriteContext, draft: Draft, commit: Commit) -> Landed | None:
     left the touched datasets (and their contracts) alone; None: it did not, redo the work."""
     ref, head, settings = draft.ref, draft.head, draft.rules or {}
     while True:
+        kill.point("commit.stored.before")
         cid = ctx.commits.put(commit)
+        kill.point("commit.stored")
         try:
             ctx.refs.move(ref, cid, **settings)
             return Landed(cid, commit, draft.ref, draft.head, draft.rules)

@@ -27,7 +27,7 @@ STALL_SECONDS = 60.0  # seconds without progress by anyone before a writer gives
 
 @dataclass
 class Patience:
-    grace: float = HEAL_GRACE
+    grace: float = field(default_factory=lambda: HEAL_GRACE)  # read when made: a test may shorten it
     stall_seconds: float = STALL_SECONDS
     attempts: int = 0
     _mine: set[tuple[str, str, int]] = field(default_factory=set)
