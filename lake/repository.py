@@ -24,6 +24,7 @@ from lake.contracts import Contract
 from lake.contracts.infer import infer_contract
 from lake.errors import (
     AmbiguousRefError,
+    ConcurrentUpdateError,
     DatasetNotFoundError,
     GateFailedError,
     InvalidInputError,
@@ -78,9 +79,10 @@ from lake.validation.gate_report import GateReport
 from lake.validation.report import ValidationReport
 from lake.write.branch import Branch
 from lake.write.check import validate_snapshot
-from lake.write.commit import Landed, WriteContext, adopt_foreign, commit, default_author
+from lake.write.commit import HeadMoved, Landed, WriteContext, adopt_foreign, commit, default_author
 from lake.write.ops import MergeDataset, Op, Optimize, Revert, SetContract, SetRules
 from lake.write.optimize import DEFAULT_TARGET_BYTES
+from lake.write.patience import Patience
 from lake.write.results import planned_changes
 
 if TYPE_CHECKING:
@@ -138,7 +140,10 @@ class Repository:
         try:
             store.put(CONFIG, json.dumps(settings, indent=2).encode(), if_none_match=True)
         except PreconditionFailed as exc:
-            raise RepositoryExistsError(f"{config.uri} holds a lakegate repository already") from exc
+            raise RepositoryExistsError(
+                f"{config.uri} holds a lakegate repository already",
+                hint="use it as it is (lake log --repo ...), or init another location",
+            ) from exc
         repo = cls(config, store, settings)
         root = Commit(
             parents=(),
@@ -247,7 +252,10 @@ class Repository:
         :class:`RefNotFoundError` when there is no such branch, and
         :class:`ConcurrentUpdateError` when it moved while being deleted."""
         if name == self.default_branch:
-            raise RefusedError(f"the default branch {name!r} cannot be deleted")
+            raise RefusedError(
+                f"the default branch {name!r} cannot be deleted",
+                hint="the default branch holds the lake's main tables; delete other branches only",
+            )
         ref = self._refs.require(name)
         if ref.protected:
             raise RefusedError(
@@ -505,12 +513,60 @@ class Repository:
         as :meth:`gate`'s."""
         target = into or self.default_branch
         if force and not (reason or "").strip():
-            raise InvalidInputError("--force needs --reason: say why the gate is overridden")
+            raise InvalidInputError(
+                "--force needs --reason: say why the gate is overridden",
+                hint='add --reason "..."; it is recorded in the merge commit',
+            )
         if approve_contract_change is not None and not approve_contract_change.strip():
             raise InvalidInputError("--approve-contract-change needs a reason: say why the contract changes")
         if strategy not in ("fail", "source-wins", "target-wins"):
             raise InvalidInputError(f"unknown strategy {strategy!r}: use fail, source-wins or target-wins")
-        ref = self._refs.require(target)
+        # The gate judges the target as it is; if another writer moves it before the merge
+        # commits, the merge is prepared and judged again on the new head (never rebased past it).
+        patience = Patience()
+        while not patience.exhausted():
+            ref = self._refs.require(target)
+            patience.begin(ref.commit)
+            try:
+                return self._merge_once(
+                    source,
+                    ref,
+                    strategy=strategy,
+                    dry_run=dry_run,
+                    force=force,
+                    reason=reason,
+                    approve_contract_change=approve_contract_change,
+                    message=message,
+                    author=author,
+                    judge=judge,
+                    patience=patience,
+                )
+            except HeadMoved:
+                patience.backoff()
+        raise ConcurrentUpdateError(
+            f"branch {target!r} kept moving while the merge of {source!r} was judged; gave up after "
+            f"{patience.attempts} attempts",
+            hint="nothing was merged; run the merge again",
+        )
+
+    def _merge_once(
+        self,
+        source: str,
+        ref: Ref,
+        *,
+        strategy: Strategy,
+        dry_run: bool,
+        force: bool,
+        reason: str | None,
+        approve_contract_change: str | None,
+        message: str | None,
+        author: str | None,
+        judge: RowsJudge | None,
+        patience: Patience,
+    ) -> MergeResult:
+        """One attempt of :meth:`merge` on the target as ``ref`` holds it: prepare, judge, commit
+        on exactly that head (else :class:`HeadMoved`)."""
+        target = ref.name
         prep = self._prepare_merge(source, ref, strategy)
         s_id, t_id, base_id = prep.source_id, prep.target_id, prep.base_id
         if prep.up_to_date:
@@ -554,6 +610,8 @@ class Repository:
                 **gate_meta,
             },
             merged=s_id,
+            expect_head=t_id,
+            patience=patience,
         )
         return MergeResult(
             source,

@@ -210,3 +210,40 @@ def test_eight_processes_appending_to_one_dataset_never_give_up(
     assert len(repo.log()) == 2 + APPENDERS * APPENDS_EACH  # one commit per acknowledged append
     plain = pl.read_delta(repo.table_uri("events"), storage_options=repo.config.polars_options())
     assert plain.height == table.num_rows  # main's plain Delta table agrees
+
+
+KEYED = """\
+dataset: orders
+columns:
+  id: {type: int64}
+primary_key: [id]
+"""
+
+
+def test_a_merge_whose_target_moved_after_its_gate_is_judged_again(repo: lake.Repository) -> None:
+    """Issue 15: two branches each add id 7; each passes the gate alone. The second merge's gate
+    judged main before the first merge landed: it must be judged again on main as it is now,
+    never land a duplicate key that no gate saw."""
+    main = repo.branch("main")
+    main.write("orders", pa.table({"id": [1, 2]}))
+    main.set_contract("orders", KEYED)
+    for name in ("a", "b"):
+        repo.create_branch(name).write("orders", pa.table({"id": [7]}))
+    repo.protect("main", protected=True)
+    real_move = RefStore.move
+    raced = {"done": False}
+
+    def rival_merges_first(self: RefStore, ref, commit, **kw):  # type: ignore[no-untyped-def]
+        if ref.name == "main" and not raced["done"]:
+            raced["done"] = True
+            repo.merge("a")  # lands between b's gate and b's compare-and-swap
+        return real_move(self, ref, commit, **kw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RefStore, "move", rival_merges_first)
+        with pytest.raises(lake.LakeError) as refused:
+            repo.merge("b")
+    assert refused.value.exit_code == 1, refused.value  # the gate (or the merge) says no, as data
+    ids = repo.read("orders").column("id").to_pylist()
+    assert sorted(ids) == [1, 2, 7]
+    assert [c.commit.message for c in repo.log(limit=1)] == ["Merge a into main"]

@@ -72,6 +72,11 @@ class Landed:
     rules: Mapping[str, bool] | None  # the rules the commit set, if any
 
 
+class HeadMoved(Exception):
+    """The branch is no longer at the head the caller judged (``commit(expect_head=...)``):
+    nothing was committed; judge the branch as it is now, and commit again."""
+
+
 def _nothing(_landed: Landed) -> None:
     return None
 
@@ -120,11 +125,20 @@ def commit(
     author: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     merged: str | None = None,
+    expect_head: str | None = None,
+    patience: Patience | None = None,
 ) -> WriteResult:
-    """Make ``ops`` one commit on ``branch`` (with ``merged`` as second parent: a merge)."""
+    """Make ``ops`` one commit on ``branch`` (with ``merged`` as second parent: a merge).
+    ``expect_head``: commit only on top of that head (what a merge's gate judged), never rebased
+    or redone on another: raise :class:`HeadMoved` instead. ``patience``: the caller's, kept
+    across its attempts (the Delta versions an earlier attempt left are then healed at once)."""
     txn = Txn(branch, message, author or default_author(), _delta_parameters(metadata or {}))
+    if patience is not None:
+        txn.patience = patience
     while not txn.patience.exhausted():
         draft = _begin(ctx, txn, merged)
+        if expect_head is not None and draft.ref.commit != expect_head:
+            raise HeadMoved(branch)
         try:
             for index, op in enumerate(ops):
                 _apply(ctx, draft, txn, index, op, written(ops[index + 1 :]))
@@ -139,7 +153,7 @@ def commit(
             continue
         if draft.unchanged():
             return _result(txn, draft, draft.ref.commit)
-        landed = _move(ctx, draft, _commit_object(draft, txn, metadata))
+        landed = _move(ctx, draft, _commit_object(draft, txn, metadata), rebase=expect_head is None)
         if landed is not None:
             ctx.after_commit(landed)
             return _result(txn, draft, landed.id)
@@ -309,9 +323,10 @@ def _commit_object(draft: Draft, txn: Txn, metadata: Mapping[str, Any] | None) -
     )
 
 
-def _move(ctx: WriteContext, draft: Draft, commit: Commit) -> Landed | None:
+def _move(ctx: WriteContext, draft: Draft, commit: Commit, *, rebase: bool = True) -> Landed | None:
     """Compare-and-swap the branch to ``commit``. On a race, rebase onto the new head when it
-    left the touched datasets (and their contracts) alone; None: it did not, redo the work."""
+    left the touched datasets (and their contracts) alone; None: it did not, redo the work.
+    Without ``rebase``, a race raises :class:`HeadMoved`."""
     ref, head, settings = draft.ref, draft.head, draft.rules or {}
     while True:
         kill.point("commit.stored.before")
@@ -321,6 +336,8 @@ def _move(ctx: WriteContext, draft: Draft, commit: Commit) -> Landed | None:
             ctx.refs.move(ref, cid, **settings)
             return Landed(cid, commit, draft.ref, draft.head, draft.rules)
         except ConcurrentUpdateError:
+            if not rebase:
+                raise HeadMoved(ref.name) from None
             now = ctx.refs.require(ref.name)
             if now.branch_id != ref.branch_id:
                 raise RefNotFoundError(
