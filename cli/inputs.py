@@ -47,7 +47,8 @@ def read_input(
     the whole file), or, above :data:`STREAM_TEXT_BYTES`, as a stream whose types the first
     block sets."""
     if not path.is_file():
-        raise lake.InvalidInputError(f"no such file: {path}")
+        said = f"{path} is a directory, not a file" if path.is_dir() else f"no such file: {path}"
+        raise lake.InvalidInputError(said, hint="pass the path of a parquet, CSV or JSON-lines file")
     kind = fmt if fmt != "auto" else _SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise lake.InvalidInputError(
@@ -67,9 +68,24 @@ def read_input(
             else:
                 stream = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=16 * BLOCK_SIZE))
             return _named(path, kind, stream.schema, stream)
-        return _read_text(path, kind)
+        table = _read_text(path, kind)
+        table.schema.names  # noqa: B018  pyarrow decodes the column names (as UTF-8) only when asked
+        return table
     except (pa.ArrowInvalid, OSError) as exc:
-        raise lake.InvalidInputError(f"cannot read {path} as {kind}: {exc}") from exc
+        raise lake.InvalidInputError(
+            f"cannot read {path} as {kind}: {_one_line(exc)}",
+            hint=f"check that the file is {kind}, or pass --format parquet|csv|json",
+        ) from exc
+    except UnicodeDecodeError as exc:  # pyarrow decodes CSV and JSON text (and its names) as UTF-8
+        raise lake.InvalidInputError(
+            f"cannot read {path} as {kind}: it is not UTF-8 text (byte {exc.start}: {exc.reason})",
+            hint="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8), or write it as parquet",
+        ) from None
+
+
+def _one_line(exc: Exception) -> str:
+    """The client's explanation on one line."""
+    return " ".join(str(exc).split())
 
 
 def _csv_as_text(path: Path, contract: Contract) -> pa.RecordBatchReader:
@@ -99,13 +115,14 @@ def _named(
     path: Path, kind: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
 ) -> pa.RecordBatchReader:
     """``batches`` as a reader whose failures, found as the write reads on, name the file."""
+    schema.names  # noqa: B018  a name that is not UTF-8 fails here, inside read_input's try
 
     def read() -> Iterator[pa.RecordBatch]:
         try:
             yield from batches
-        except (pa.ArrowInvalid, OSError) as exc:
+        except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
             raise lake.InvalidInputError(
-                f"cannot read {path} as {kind}: {exc}",
+                f"cannot read {path} as {kind}: {_one_line(exc)}",
                 hint="nothing was committed; a large CSV or JSON file is typed by its first block: "
                 "write it as parquet, or pass a smaller file",
             ) from exc

@@ -29,7 +29,7 @@ from yaml.composer import ComposerError
 from lake.errors import ContractError as ContractError  # its home is lake.errors
 
 from .pandera_model import read_pandera
-from .sql import check_predicate
+from .sql import check_predicate, regex_error
 from .types import parse_type
 
 Severity = Literal["error", "warn"]
@@ -167,7 +167,7 @@ class ColumnSpec(_Model):
             re.compile(value)
             pl.Series([""], dtype=pl.String).str.contains(value)
         except (re.error, pl.exceptions.ComputeError) as exc:
-            raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+            raise ValueError(f"invalid regular expression {value!r}: {regex_error(exc)}") from None
         return value
 
     @property
@@ -291,11 +291,22 @@ class Contract(_Model):
         ):
             path = Path(source)
             try:
-                text = path.read_text()
+                text = path.read_text(encoding="utf-8")
             except OSError as exc:
                 raise ContractError(
                     [Problem(str(path), None, "", f"cannot read the file: {exc.strerror}")]
                 ) from exc
+            except UnicodeDecodeError as exc:
+                raise ContractError(
+                    [
+                        Problem(
+                            str(path),
+                            None,
+                            "",
+                            f"the file is not UTF-8 text (byte {exc.start}): {exc.reason}",
+                        )
+                    ]
+                ) from None
             label = name or str(path)
         else:
             text, label = str(source), name or "<contract>"

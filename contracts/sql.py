@@ -8,8 +8,18 @@ from collections.abc import Collection
 from functools import cache
 from typing import TYPE_CHECKING
 
+from lake.sql_bounds import unbounded
+
 if TYPE_CHECKING:
     from sqlglot import exp
+
+
+def regex_error(exc: Exception) -> str:
+    """What is wrong with a regular expression, on one line: polars (Rust's regex) explains it
+    over several lines, the pattern drawn with a caret, then ``error: <the reason>``."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reasons = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    return reasons[0] if reasons else (lines[0] if lines else type(exc).__name__)
 
 
 @cache
@@ -55,11 +65,16 @@ def check_predicate(sql: str, columns: Collection[str]) -> exp.Expression:
     from sqlglot.errors import ParseError
 
     boolean = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean, exp.Paren, exp.ArrayContains)
+    shown = sql if len(sql) <= 80 else sql[:77] + "..."
+    if (why := unbounded(sql)) is not None:
+        raise ValueError(why)
     try:
         statements = sqlglot.parse(sql)
     except ParseError as exc:
         first = exc.errors[0]["description"] if exc.errors else str(exc)
-        raise ValueError(f"cannot parse SQL {sql!r}: {first}") from None
+        raise ValueError(f"cannot parse SQL {shown!r}: {first}") from None
+    except RecursionError:
+        raise ValueError(f"{shown!r} is nested too deeply to parse (NOT inside NOT ...)") from None
     if len(statements) != 1 or statements[0] is None:
         raise ValueError(f"{sql!r} must be one boolean expression")
     tree = statements[0]
@@ -77,5 +92,24 @@ def check_predicate(sql: str, columns: Collection[str]) -> exp.Expression:
         elif isinstance(node, exp.Func) and not isinstance(node, (*allowed_functions(), *boolean)):
             name = node.sql_name() if not isinstance(node, exp.Anonymous) else node.name
             raise ValueError(f"{sql!r} calls {name}(), which is not allowed in a check")
+        elif isinstance(node, exp.RegexpLike):
+            _check_regex(sql, node.expression)
     assert isinstance(tree, exp.Expression)
     return tree
+
+
+def _check_regex(sql: str, pattern: exp.Expression) -> None:
+    """Refuse a REGEXP_LIKE whose pattern (a string literal) polars cannot compile: Rust's regex
+    has no backreferences or look-around, which Python's ``re`` accepts."""
+    from sqlglot import exp
+
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        return
+    import polars as pl
+
+    try:
+        pl.Series([""], dtype=pl.String).str.contains(pattern.this)
+    except pl.exceptions.ComputeError as exc:
+        raise ValueError(
+            f"{sql!r} holds an invalid regular expression {pattern.this!r}: {regex_error(exc)}"
+        ) from None

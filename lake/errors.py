@@ -240,6 +240,13 @@ class _ValidationReport(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+def first_line(exc: BaseException) -> str:
+    """What a library's error says, on one line: polars, for one, follows its reason with the
+    query plan over a dozen lines, which a person does not need in a message."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 def failed_checks(report: _ValidationReport) -> str:
     """The checks a validation report failed, with their failing row counts: ``unique (3 rows)``;
     a metric with what it measured, a reference with the values it misses."""

@@ -55,7 +55,11 @@ def check_ref_name(name: str, *, kind: str = "branch") -> str:
     """Return ``name`` if git would accept it as a ref name, else raise with the broken rule."""
     for broken, rule in _RULES:
         if broken(name):
-            raise InvalidRefNameError(f"invalid {kind} name {name!r}: {rule}")
+            raise InvalidRefNameError(
+                f"invalid {kind} name {name!r}: {rule}",
+                hint=f"{kind} names follow git's ref-name rules: e.g. 'feature/orders-2026', at most "
+                f"{MAX_REF_NAME} bytes, with no '..', spaces, control characters or ~ ^ : ? * [ \\",
+            )
     return name
 
 

@@ -77,7 +77,10 @@ class RefStore:
         try:
             etag = self._store.put(self._key(kind, name), ref.payload(commit), if_none_match=True)
         except PreconditionFailed as exc:
-            raise RefExistsError(f"a {kind} named {name!r} exists already") from exc
+            raise RefExistsError(
+                f"a {kind} named {name!r} exists already",
+                hint=f"choose another name, or see it with 'lake {kind} list'",
+            ) from exc
         return Ref(name, kind, commit, etag, branch_id)
 
     def move(self, ref: Ref, commit: str, **settings: bool) -> Ref:

@@ -50,7 +50,12 @@ def to_arrow(data: Any) -> pa.Table:
         return pa.table(data)
     if hasattr(data, "__iter__") and not isinstance(data, str | bytes | Mapping):
         return _from_batches(data)
-    raise InvalidInputError(f"cannot write a {type(data).__name__}: pass {ACCEPTED}")
+    raise InvalidInputError(
+        f"cannot write a {type(data).__name__}: pass {ACCEPTED}",
+        hint="a dict of columns becomes a table with pyarrow.table(d) or polars.DataFrame(d)"
+        if isinstance(data, Mapping)
+        else None,
+    )
 
 
 def _from_batches(items: Any) -> pa.Table:
@@ -166,7 +171,11 @@ def normalize(table: pa.Table) -> pa.Table:
     """Cast every column to the type a Delta table stores, refusing lossy casts."""
     names = table.column_names
     if len(set(names)) != len(names):
-        raise InvalidInputError(f"duplicate column names in the data: {names}")
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        raise InvalidInputError(
+            f"duplicate column names in the data: {duplicated}",
+            hint="give every column its own name (rename or drop the repeated ones)",
+        )
     untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
     if untyped:
         raise InvalidInputError(

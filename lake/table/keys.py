@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from lake.errors import InvalidInputError
+from lake.errors import InvalidInputError, first_line
 from lake.storage.faults import storage_errors
 from lake.table import partitions
 from lake.table.views import FileRef, View
@@ -27,13 +27,16 @@ def collect(frame: pl.LazyFrame, what: str, view: View) -> pl.DataFrame:
         with storage_errors("read the data files of", view.layers.uri(view.dataset), view.layers.config):
             return frame.collect()
     except pl.exceptions.ColumnNotFoundError as exc:
-        raise InvalidInputError(f"{what} names a column the dataset does not have: {exc}") from exc
+        raise InvalidInputError(
+            f"{what} names a column the dataset does not have: {first_line(exc)}",
+            hint=f"'lake datasets' shows the columns of {view.dataset}",
+        ) from exc
     except (
         pl.exceptions.ComputeError,
         pl.exceptions.InvalidOperationError,
         pl.exceptions.SQLInterfaceError,
     ) as exc:
-        raise InvalidInputError(f"{what} cannot be evaluated: {exc}") from exc
+        raise InvalidInputError(f"{what} cannot be evaluated: {first_line(exc)}") from exc
 
 
 def files_named(view: View, hits: pl.DataFrame) -> list[FileRef]:

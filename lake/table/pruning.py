@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
-from lake.errors import InvalidInputError
+from lake.errors import InvalidInputError, first_line
+from lake.sql_bounds import unbounded
 
 from . import partitions
 from .partitions import Partition
@@ -198,6 +199,7 @@ def _parse(where: str) -> exp.Expression | None:
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
+    refuse_unbounded(where)
     try:
         tree = sqlglot.parse_one(where)
     except SqlglotError:
@@ -263,6 +265,12 @@ def _coerced(where: str, dates: Collection[str], times: Collection[str]) -> str:
     return tree.sql() if changed else where
 
 
+PREDICATE_HINT = (
+    "write one boolean SQL expression over the dataset's columns, e.g. \"id > 10 AND region = 'EU'\" "
+    "(no statement, no subquery); 'lake datasets' shows each dataset's columns"
+)
+
+
 def _temporal(schema: pa.Schema) -> tuple[set[str], set[str]]:
     """The date columns and the zone-less timestamp columns of ``schema``."""
     dates = {f.name for f in schema if pa.types.is_date(f.type)}
@@ -270,14 +278,27 @@ def _temporal(schema: pa.Schema) -> tuple[set[str], set[str]]:
     return dates, times
 
 
+def refuse_unbounded(where: str) -> None:
+    """Refuse a predicate past :mod:`lake.sql_bounds` before sqlglot or polars reads it."""
+    if (why := unbounded(where)) is not None:
+        raise InvalidInputError(f"the predicate is too large: {why}", hint=PREDICATE_HINT)
+
+
 def predicate(where: str, schema: pa.Schema | None = None) -> pl.Expr:
     """``where`` as polars runs it on rows of ``schema``; a predicate polars cannot read is an
     InvalidInputError."""
-    sql = _coerced(where, *_temporal(schema)) if schema is not None else where
+    refuse_unbounded(where)
     try:
+        sql = _coerced(where, *_temporal(schema)) if schema is not None else where
         return pl.sql_expr(sql)
+    except RecursionError:
+        raise InvalidInputError(
+            f"the predicate {where!r} is nested too deeply", hint=PREDICATE_HINT
+        ) from None
     except Exception as exc:
-        raise InvalidInputError(f"cannot parse the predicate {where!r}: {exc}") from exc
+        raise InvalidInputError(
+            f"cannot parse the predicate {where!r}: {first_line(exc)}", hint=PREDICATE_HINT
+        ) from exc
 
 
 def selects(frame: pl.DataFrame, where: str) -> pl.Series:
