@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import random
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -245,16 +246,17 @@ def _act(uri: str, env: dict[str, str], scenario: str) -> None:
     SCENARIOS[scenario].act(repo)
 
 
-_context: Any = None
+def forkserver() -> Any:
+    """The multiprocessing context whose children fork from a server that imported lakegate and
+    this module once: a child starts in milliseconds, not in the seconds an import takes."""
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(["lake", "killing"])  # read when the server starts
+    return context
 
 
 def start_child(uri: str, scenario: str, env: dict[str, str]) -> int:
     """Run the scenario's operation on ``uri`` in a child process; its exit code (137: killed)."""
-    global _context
-    if _context is None:
-        _context = mp.get_context("forkserver")
-        _context.set_forkserver_preload(["lake", "killing"])
-    child = _context.Process(target=_act, args=(uri, env, scenario))
+    child = forkserver().Process(target=_act, args=(uri, env, scenario))
     child.start()
     child.join(timeout=300)
     if child.exitcode is None:
@@ -275,3 +277,61 @@ def reached(trace: Path) -> Iterator[tuple[str, int]]:
 def occurrences(total: int) -> list[int]:
     """Which reaches of a point to kill at: all of a few, else the first, a middle one and the last."""
     return list(range(1, total + 1)) if total <= 3 else sorted({1, (total + 1) // 2, total})
+
+
+# -- the random-kill soak's child (tests/test_soak.py) -------------------------------------------------
+BATCH = 20  # events per tally row: what every commit of the soak holds
+
+
+def _batch(tag: str, seq: int) -> tuple[pa.Table, pa.Table]:
+    events = pa.table({"tag": [tag] * BATCH, "seq": [seq] * BATCH, "n": list(range(BATCH))})
+    return events, pa.table({"tag": [tag], "seq": [seq]})
+
+
+def soak_commit(repo: lake.Repository, branch: str, tag: str, seq: int) -> str:
+    events, tally = _batch(tag, seq)
+    with repo.branch(branch).transaction(message=f"{tag}-{seq}") as tx:
+        if seq % 5 == 4:
+            tx.delete("events", f"tag = '{tag}' AND seq = {seq - 1}")
+            tx.delete("tally", f"tag = '{tag}' AND seq = {seq - 1}")
+        tx.write("events", events)
+        tx.write("tally", tally)
+    return tx.result.commit
+
+
+def soak_setup(repo: lake.Repository) -> None:
+    soak_commit(repo, "main", "seed", 0)
+    repo.create_branch("dev")
+    soak_commit(repo, "dev", "dev", 0)
+    repo.create_branch("gone")
+    soak_commit(repo, "gone", "gone", 0)
+    repo.delete_branch("gone")
+    soak_commit(repo, "main", "seed", 1)
+
+
+def soak_work(uri: str, env: dict[str, str], role: str, seed: int, acked: str) -> None:
+    """The child: works until it is killed, appending each landed commit to ``acked``."""
+    os.environ.update(env)
+    repo = lake.Repository.open(uri)
+    rng = random.Random(seed)
+    with open(acked, "a", encoding="utf-8") as out:
+
+        def ack(branch: str, commit: str) -> None:
+            out.write(json.dumps({"branch": branch, "commit": commit}) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
+        for seq in range(2, 10_000):
+            if role == "writer":
+                branch = rng.choice(["main", "dev"])
+                ack(branch, soak_commit(repo, branch, f"w-{branch}", seq))
+            elif role == "merger":
+                name = f"m{seq}"
+                repo.create_branch(name)
+                soak_commit(repo, name, name, seq)
+                merged = repo.merge(name)
+                assert merged.commit is not None
+                ack("main", merged.commit)
+            else:
+                repo.gc(older_than="0s", grace="0s")
+                soak_commit(repo, "main", "gc", seq)  # more garbage for the next round
