@@ -51,6 +51,14 @@ _CREDENTIALS = re.compile(
 _METADATA = re.compile(r"169\.254\.169\.254|169\.254\.170\.2|instance metadata|imds", re.IGNORECASE)
 _NO_BUCKET = re.compile(r"(?i)nosuchbucket|bucket (?:does not|doesn't) exist")
 _MAX_CAUSE = 1000
+# An answer whose body the connection lost on the way: object_store retries that for a success,
+# but not for an error answer (the 404 of a table's _last_checkpoint, which every load asks for).
+_CUT = re.compile(r"(?i)error reading a body|end of file before message length|connection reset")
+
+
+def cut_short(exc: StorageError) -> bool:
+    """Whether ``exc`` is an answer cut short on the way (worth one more try)."""
+    return bool(_CUT.search(f"{exc.cause or ''} {exc.message}"))
 
 
 def describe(exc: BaseException, secrets: Iterable[str] = ()) -> str:

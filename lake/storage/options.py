@@ -130,11 +130,19 @@ class StorageConfig:
         if parsed.scheme in ("", "file"):
             if storage_options:
                 raise InvalidStorageOptionError(
-                    f"storage options {sorted(storage_options)} do not apply to a local path ({uri})"
+                    f"storage options {sorted(storage_options)} do not apply to a local path ({uri})",
+                    hint="give them with an s3://bucket/prefix repository, or drop them for a local one",
                 )
             path = Path(parsed.path if parsed.scheme == "file" else uri).expanduser().resolve()
             return cls(uri=str(path), scheme="file", root=str(path))
         if parsed.scheme in ("s3", "s3a"):
+            if "@" in parsed.netloc:  # s3://KEY:SECRET@bucket: never echoed, never used
+                raise UsageError(
+                    f"the repository URI s3://***@{parsed.hostname or ''}{parsed.path} carries credentials "
+                    "before its bucket",
+                    hint="give them as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), "
+                    "never in the URI: it lands in shell history and logs",
+                )
             bucket = parsed.netloc
             if not bucket:
                 raise UsageError(f"{uri} names no bucket; write s3://bucket/prefix")

@@ -5,7 +5,10 @@ so boto3 signs with the very credentials delta-rs, polars and pyarrow are handed
 
 Compare-and-swap uses S3 conditional writes: ``If-None-Match: *`` to create, ``If-Match: <etag>``
 to replace. A lost race answers 412 PreconditionFailed (or 409 ConditionalRequestConflict while
-another conditional write is in flight); both become :class:`PreconditionFailed`.
+another conditional write is in flight); both become :class:`PreconditionFailed`, but only once
+the object, read again, shows the race was lost: a put that boto3 retried after its answer was
+lost meets itself (its own bytes are there: it landed), and a refusal while the condition holds
+is not a lost race but a fault, tried again within the budget's attempts (then a StorageError).
 """
 
 from __future__ import annotations
@@ -99,15 +102,35 @@ class S3Store:
             kwargs["IfMatch"] = if_match
         if if_none_match:
             kwargs["IfNoneMatch"] = "*"
-        try:
-            resp = self._client.put_object(**kwargs)
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _LOST_RACE:
-                raise PreconditionFailed(f"{key} changed or exists already") from exc
-            raise self._fail("write", key, exc) from exc
-        except (botocore.exceptions.BotoCoreError, OSError) as exc:
-            raise self._fail("write", key, exc) from exc
-        return str(resp["ETag"])
+        for _ in range(self.config.budget.attempts):
+            try:
+                resp = self._client.put_object(**kwargs)
+            except botocore.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in _LOST_RACE:
+                    raise self._fail("write", key, exc) from exc
+                lost = exc
+            except (botocore.exceptions.BotoCoreError, OSError) as exc:
+                raise self._fail("write", key, exc) from exc
+            else:
+                return str(resp["ETag"])
+            landed = self._landed(key, data, if_match, lost)
+            if landed is not None:
+                return landed
+        raise self._fail("write", key, lost) from lost  # the condition holds, yet is refused
+
+    def _landed(self, key: str, data: bytes, if_match: str | None, lost: Exception) -> str | None:
+        """After a conditional put was refused (412, or 409 for one in flight): the entity tag
+        of this very put when it landed (a retry of a put whose answer was lost meets it), None
+        when the condition holds now (a refusal it did not earn: the put may be made again, as
+        if it came later), and :class:`PreconditionFailed` when the object really changed."""
+        current = self.get(key)
+        retried = bool(getattr(lost, "response", {}).get("ResponseMetadata", {}).get("RetryAttempts"))
+        if retried and current is not None and current.data == data:
+            return current.etag
+        holds = current is None if if_match is None else current is not None and current.etag == if_match
+        if not holds:
+            raise PreconditionFailed(f"{key} changed or exists already") from lost
+        return None
 
     def upload(self, key: str, path: str) -> None:
         try:

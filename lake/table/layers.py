@@ -34,11 +34,11 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from lake import kill, progress
-from lake.errors import SchemaMismatchError
+from lake.errors import SchemaMismatchError, StorageError
 from lake.errors import VersionTaken as VersionTaken  # defined in lake.errors
 from lake.graph.commits import Layer
 from lake.storage import ObjectStore, PreconditionFailed, StorageConfig
-from lake.storage.faults import storage_error, storage_errors
+from lake.storage.faults import cut_short, storage_error, storage_errors
 from lake.table import deltalog
 from lake.table.deltalog import Operation
 from lake.table.partitions import Partition, folder, split, text
@@ -415,9 +415,19 @@ class Layers:
         return "/".join(p for p in (dataset, layer_path, rest) if p)
 
     def _table(self, uri: str, version: int | None = None) -> DeltaTable:
+        """The Delta table at ``uri``. A load whose answer was cut short on the way is tried once
+        more, within the budget's retry time (delta-rs does not retry a cut error answer)."""
         at = uri if version is None else f"{uri} (version {version})"
-        with storage_errors("read the Delta table", at, self.config):  # TableNotFoundError passes
-            return DeltaTable(uri, version=version, storage_options=self.config.delta_options())
+        started = time.monotonic()
+        for attempt in (1, 2):
+            try:
+                with storage_errors("read the Delta table", at, self.config):  # TableNotFoundError passes
+                    return DeltaTable(uri, version=version, storage_options=self.config.delta_options())
+            except StorageError as exc:
+                late = time.monotonic() - started >= self.config.budget.retry_timeout
+                if attempt == 2 or late or not cut_short(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     def table(self, dataset: str, layer_path: str, version: int | None = None) -> DeltaTable:
         """The layer's Delta table (at ``version``; None: the newest), storage faults named."""
