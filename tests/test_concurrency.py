@@ -383,3 +383,28 @@ def test_four_merges_into_a_protected_main_at_once_each_pass_the_gate(repo: lake
     for c in merges:  # no merge skipped the gate: each records the verdict that admitted it
         assert c.commit.metadata["lake.gate"]["verdict"] in ("pass", "warn"), c.commit.metadata
         assert "lake.override" not in c.commit.metadata
+
+
+def test_a_swap_whose_answer_was_lost_under_a_rival_is_not_made_twice(repo: lake.Repository) -> None:
+    """Issue 15: the ref swap lands but its answer is lost, and before the writer looks again a
+    rival commits on top of it; the writer must see its commit in the branch's history, not redo
+    the write (which would append its rows twice)."""
+    main = repo.branch("main")
+    main.write("orders", pa.table({"id": [1]}))
+    real_move = RefStore.move
+    raced = {"done": False}
+
+    def lands_then_a_rival(self: RefStore, ref, commit, **kw):  # type: ignore[no-untyped-def]
+        moved = real_move(self, ref, commit, **kw)
+        if not raced["done"]:
+            raced["done"] = True
+            main.write("orders", pa.table({"id": [3]}), message="rival")
+            raise lake.ConcurrentUpdateError("the answer was lost")
+        return moved
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RefStore, "move", lands_then_a_rival)
+        result = main.write("orders", pa.table({"id": [2]}), message="mine")
+    assert sorted(repo.read("orders").column("id").to_pylist()) == [1, 2, 3]
+    assert [c.commit.message for c in repo.log(limit=2)] == ["rival", "mine"]
+    assert result.commit == repo.log(limit=2)[1].id

@@ -336,9 +336,12 @@ def _move(ctx: WriteContext, draft: Draft, commit: Commit, *, rebase: bool = Tru
             ctx.refs.move(ref, cid, **settings)
             return Landed(cid, commit, draft.ref, draft.head, draft.rules)
         except ConcurrentUpdateError:
+            now = ctx.refs.require(ref.name)
+            if _landed_below(ctx.commits, now.commit, ref.commit, cid):
+                # our swap landed though its answer was lost, and another writer built on it
+                return Landed(cid, commit, draft.ref, draft.head, draft.rules)
             if not rebase:
                 raise HeadMoved(ref.name) from None
-            now = ctx.refs.require(ref.name)
             if now.branch_id != ref.branch_id:
                 raise RefNotFoundError(
                     f"branch {ref.name!r} was deleted and created again during the write"
@@ -352,6 +355,18 @@ def _move(ctx: WriteContext, draft: Draft, commit: Commit, *, rebase: bool = Tru
                 return None
             commit = _rebase(commit, now.commit, current, draft.touched)
             ref, head = now, current
+
+
+def _landed_below(commits: CommitStore, head: str, old: str, mine: str) -> bool:
+    """Whether ``mine`` is on the first-parent chain from ``head`` down to ``old`` (the head this
+    attempt built on): the branch moved past a commit of ours whose swap did land."""
+    at: str | None = head
+    while at is not None and at != old:
+        if at == mine:
+            return True
+        parents = commits.get(at).parents
+        at = parents[0] if parents else None
+    return False
 
 
 def _rebase(commit: Commit, onto_id: str, onto: Commit, touched: set[str]) -> Commit:
