@@ -265,11 +265,13 @@ def start_child(uri: str, scenario: str, env: dict[str, str]) -> int:
     return int(child.exitcode)
 
 
-def reached(trace: Path) -> Iterator[tuple[str, int]]:
-    """Each kill point a traced run reached, with how many times."""
+def reached(trace: Path, pid: int | None = None) -> Iterator[tuple[str, int]]:
+    """Each kill point a traced run reached (in process ``pid``, if given), with how many times."""
     counts: dict[str, int] = {}
     for line in trace.read_text().splitlines() if trace.exists() else []:
         event = json.loads(line)
+        if pid is not None and event["pid"] != pid:
+            continue
         counts[event["point"]] = max(counts.get(event["point"], 0), event["n"])
     yield from counts.items()
 
@@ -335,3 +337,59 @@ def soak_work(uri: str, env: dict[str, str], role: str, seed: int, acked: str) -
             else:
                 repo.gc(older_than="0s", grace="0s")
                 soak_commit(repo, "main", "gc", seq)  # more garbage for the next round
+
+
+# -- Spark commits (tests/test_spark_kill_points.py) ---------------------------------------------------
+def _spark_session() -> Any:
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master("local[1]")
+        .appName("lakegate-kill")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+
+
+def spark_scenario(spark: Any, repo: lake.Repository, scenario: str) -> None:
+    """The scenario's Spark operation, run by ``spark``'s driver."""
+    import lake.spark
+
+    frame = spark.createDataFrame(orders([2, 4, 5], amount=2.0).to_pandas())
+    if scenario == "spark-write":
+        lake.spark.write(frame, repo, "orders")
+    elif scenario == "spark-upsert":
+        lake.spark.upsert(frame, repo, "orders", key=["id"])
+    else:
+        raise AssertionError(scenario)
+
+
+def _spark_act(uri: str, env: dict[str, str], scenario: str) -> None:
+    """The driver: a Spark session of its own (its JVM ends with it), then the scenario's write."""
+    import sys
+
+    os.environ.update(env)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = _spark_session()
+    spark.sparkContext.setLogLevel("OFF")
+    spark_scenario(spark, lake.Repository.open(uri), scenario)
+
+
+SPARK_SCENARIOS = {
+    "spark-write": "a Spark write (Spark's own writer on local disk, the executors' on S3)",
+    "spark-upsert": "a Spark upsert (the executors rewrite the files that hold a key)",
+}
+
+
+def start_spark_child(uri: str, scenario: str, env: dict[str, str]) -> int:
+    """Run a Spark scenario on ``uri`` in a child process with a Spark session of its own; its
+    exit code (137: killed)."""
+    child = forkserver().Process(target=_spark_act, args=(uri, env, scenario))
+    child.start()
+    child.join(timeout=600)
+    if child.exitcode is None:
+        child.kill()
+        raise AssertionError(f"{scenario}: the child did not end in 600 s")
+    return int(child.exitcode)

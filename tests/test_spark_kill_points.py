@@ -1,0 +1,94 @@
+"""A Spark driver killed at each step of its commit leaves every branch before or after it
+(issue 15), as :mod:`test_kill_points` shows for the lake's own writers: after the executors
+wrote their files (Spark's own writer's ``spark-<uuid>/`` folder on local disk, the Python
+workers' files on S3), after they rewrote the files that held a key, and at the steps of the
+commit that follows. The traced run is the test's own Spark session; each kill costs a Spark
+session (a JVM) of its own, so CI kills at the Spark steps only (the commit's steps are the same
+as every writer's, which :mod:`test_kill_points` covers); ``-m soak`` kills at every step.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from killing import (
+    SPARK_SCENARIOS,
+    _main_orders,
+    copy_repo,
+    occurrences,
+    probe,
+    reached,
+    spark_scenario,
+    start_spark_child,
+    state,
+)
+
+import lake
+from lake import kill
+from lake.write import patience
+
+pytestmark = pytest.mark.spark
+
+IN_CI = {"spark.files", "spark.rewritten"}
+
+
+@pytest.mark.parametrize("every", [False, pytest.param(True, marks=pytest.mark.soak)], ids=["ci", "every"])
+@pytest.mark.parametrize("scenario", list(SPARK_SCENARIOS))
+def test_a_spark_driver_killed_at_each_step_leaves_before_or_after(
+    repo_uri: str,
+    scenario: str,
+    every: bool,
+    spark: Any,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(patience, "HEAL_GRACE", 0.0)
+    env = dict(request.getfixturevalue("s3_env")) if repo_uri.startswith("s3://") else {}
+    template = lake.Repository.init(repo_uri)
+    _main_orders(template)
+    before = state(template)
+    traced = f"{repo_uri}-traced-{uuid.uuid4().hex[:6]}"
+    copy_repo(repo_uri, traced)
+    trace = tmp_path / "trace.jsonl"
+    with monkeypatch.context() as tracing:
+        tracing.setenv(kill.KILL_TRACE, str(trace))
+        spark_scenario(spark, lake.Repository.open(traced), scenario)
+    after = state(lake.Repository.open(traced))
+    assert after != before
+    points = dict(reached(trace, os.getpid()))  # the driver's: not the executors' Python workers
+    assert "spark.files" in points
+    if scenario == "spark-upsert":
+        assert "spark.rewritten" in points
+    for name, total in points.items():
+        if not every and name not in IN_CI:
+            continue
+        for n in occurrences(total)[: None if every else 1]:
+            at = f"{name}#{n}"
+            uri = f"{repo_uri}-{name.replace('.', '-')}-{n}-{uuid.uuid4().hex[:6]}"
+            copy_repo(repo_uri, uri)
+            assert start_spark_child(uri, scenario, {**env, kill.KILL_AT: at}) == kill.KILLED, at
+            try:
+                _check(uri, before, after)
+            except BaseException as exc:
+                exc.add_note(f"{scenario}: killed at {at}, repository {uri}")
+                raise
+
+
+def _check(uri: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    repo = lake.Repository.open(uri)
+    now = state(repo)
+    for ref in before.keys() | after.keys() | now.keys():
+        assert now.get(ref) in (before.get(ref), after.get(ref)), ref
+    problems = repo.fsck(grace="0s").problems
+    assert not problems, [p.message for p in problems]
+    probe(repo, "main")
+    healed = state(repo)
+    repo.gc(older_than="0s", grace="0s")
+    check = repo.fsck(grace="0s")
+    assert check.clean, check.to_dict()
+    assert state(repo) == healed
