@@ -238,14 +238,19 @@ def adopt(
     latest_files = layers.files(dataset, Layer(p.layer, p.latest))
     named_files = layers.files(dataset, Layer(p.layer, p.named)) if p.named is not None else {}
     want = adopted_paths(p, named_files)
-    missing = [w for w in want if w not in latest_files and w not in named_files]
+    known = {**named_files, **latest_files}
+    for v in reversed(p.foreign):  # a foreign file an unfinished lake version removed since
+        if all(w in known for w in want):
+            break
+        known = {**layers.files(dataset, Layer(p.layer, v.version)), **known}
+    missing = [w for w in want if w not in known]
     if missing:
         raise VersionTaken(f"{dataset}: foreign versions name files the log does not hold: {missing[:3]}")
     version = layers.restore(
         dataset,
         p.layer,
         p.latest,
-        {w: latest_files.get(w) or named_files[w] for w in want},
+        {w: known[w] for w in want},
         metadata={**metadata, "lake.heal": "foreign"},
         operation=Operation.of("heal", {"keep": "foreign versions"}),
     )
