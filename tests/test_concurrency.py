@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from conftest import crash_between_delta_commit_and_ref
 from killing import BATCH, forkserver, soak_commit
+from reliability import record
 
 import lake
 from lake.graph.refs import RefStore
@@ -304,6 +305,17 @@ def test_eight_processes_committing_to_one_branch_lose_nothing(
     assert sorted((r["owner"], r["seq"]) for r in ledger) == sorted(left)
     plain = pl.read_delta(repo.table_uri("events"), storage_options=repo.config.polars_options())
     assert plain.height == events.height  # main's plain Delta table agrees
+    record(
+        "concurrency",
+        test="commits",
+        backend=backend,
+        workers=WORKERS,
+        commits=commits,
+        landed=len(acknowledged),
+        lost=len(acknowledged - history),
+        reads=reads,
+        torn=len(torn),
+    )
 
 
 KEYED = """\
@@ -383,6 +395,8 @@ def test_four_merges_into_a_protected_main_at_once_each_pass_the_gate(repo: lake
     for c in merges:  # no merge skipped the gate: each records the verdict that admitted it
         assert c.commit.metadata["lake.gate"]["verdict"] in ("pass", "warn"), c.commit.metadata
         assert "lake.override" not in c.commit.metadata
+    backend = "s3" if repo.uri.startswith("s3://") else "local"
+    record("concurrency", test="merges", backend=backend, merges=4, landed=len(merges), refused=len(refused))
 
 
 def test_a_swap_whose_answer_was_lost_under_a_rival_is_not_made_twice(repo: lake.Repository) -> None:

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from reliability import record
 
 import lake
 from lake.cli.app import main
@@ -1312,6 +1313,7 @@ def test_hostile_input(
     if case.refused:
         assert _state(repo) == before, "a refused input changed a branch or tag"
     assert repo.fsck().problems == (), repo.fsck().problems
+    record("hostile", case=f"{case.area}: {case.input}", backend=backend)
 
 
 def test_the_table_covers_every_area_and_reads_as_rows() -> None:

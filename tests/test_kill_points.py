@@ -21,12 +21,11 @@ from typing import Any
 
 import pytest
 from killing import SCENARIOS, copy_repo, occurrences, reached, start_child, state
+from reliability import record
 
 import lake
 from lake import kill
 from lake.write import patience
-
-COVERED: dict[str, set[str]] = {}  # scenario -> the kill points it was killed at
 
 
 def _where(repo_uri: str, name: str) -> str:
@@ -59,6 +58,7 @@ def test_a_kill_at_every_point_leaves_before_or_after(
     assert points, f"{scenario} reached no kill point"
     assert (after != before) == plan.changes_rows, f"{scenario}: what refs read changed: {after != before}"
 
+    killed: list[str] = []
     for name, total in points:
         for n in occurrences(total):
             at = f"{name}#{n}"
@@ -70,7 +70,10 @@ def test_a_kill_at_every_point_leaves_before_or_after(
             except BaseException as exc:
                 exc.add_note(f"{scenario}: killed at {at}, repository {uri}")
                 raise
-            COVERED.setdefault(scenario, set()).add(at)
+            killed.append(at)
+    record(
+        "kill", backend="s3" if repo_uri.startswith("s3://") else "local", scenario=scenario, points=killed
+    )
 
 
 def _check(scenario: str, at: str, uri: str, before: dict[str, Any], after: dict[str, Any]) -> None:

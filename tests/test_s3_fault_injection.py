@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import Lake
 from proxies import FaultKind, HttpFaultProxy
+from reliability import record
 
 import lake
 
@@ -450,6 +451,7 @@ def test_a_fault(
     else:
         assert _holds(healed, after, before) or _holds(healed, after, expected), "a partial commit"
     assert healed.fsck().problems == ()
+    record("fault", case=case.id, injected=dict(fault_proxy.injected))
 
 
 def test_the_table_lists_every_case() -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 from killing import BATCH, copy_repo, forkserver, soak_commit, soak_setup, soak_work, state
+from reliability import record
 
 import lake
 from lake.write import patience
@@ -118,3 +119,4 @@ def test_a_random_kill_leaves_no_corrupt_state(
     assert check.clean, check.to_dict()
     assert state(repo) == healed
     _consistent(repo)
+    record("soak", backend=backend, role=role)

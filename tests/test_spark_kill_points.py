@@ -26,6 +26,7 @@ from killing import (
     start_spark_child,
     state,
 )
+from reliability import record
 
 import lake
 from lake import kill
@@ -64,6 +65,7 @@ def test_a_spark_driver_killed_at_each_step_leaves_before_or_after(
     assert "spark.files" in points
     if scenario == "spark-upsert":
         assert "spark.rewritten" in points
+    killed: list[str] = []
     for name, total in points.items():
         if not every and name not in IN_CI:
             continue
@@ -77,6 +79,10 @@ def test_a_spark_driver_killed_at_each_step_leaves_before_or_after(
             except BaseException as exc:
                 exc.add_note(f"{scenario}: killed at {at}, repository {uri}")
                 raise
+            killed.append(at)
+    record(
+        "kill", backend="s3" if repo_uri.startswith("s3://") else "local", scenario=scenario, points=killed
+    )
 
 
 def _check(uri: str, before: dict[str, Any], after: dict[str, Any]) -> None:
