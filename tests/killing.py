@@ -272,7 +272,7 @@ def reached(trace: Path, pid: int | None = None) -> Iterator[tuple[str, int]]:
         event = json.loads(line)
         if pid is not None and event["pid"] != pid:
             continue
-        counts[event["point"]] = max(counts.get(event["point"], 0), event["n"])
+        counts[event["point"]] = counts.get(event["point"], 0) + 1  # "n" counts per process, not per run
     yield from counts.items()
 
 

@@ -156,7 +156,7 @@ def render(figures: dict[str, Any]) -> str:
         "A plain Delta reader of main (polars, Spark, DuckDB) sees a lake write from its Delta commit",
         "on, a moment before lake readers do (at the ref swap); a write killed in between stays visible",
         "to it until the next write heals it. `bench/commit_window.py` measures that window, and",
-        "docs/architecture.md (\"What a plain Delta reader of main sees\") states it and why the",
+        'docs/architecture.md ("What a plain Delta reader of main sees") states it and why the',
         "Delta commit comes first.",
         "",
         "## Kill points",
