@@ -224,7 +224,7 @@ def _reader(uri: str, env: dict[str, str], stop: str, out: mp.Queue) -> None:  #
     out.put((reads, torn))
 
 
-ON_S3_IN_CI = 12  # commits each on moto in CI: a run of 50 there takes 5 minutes (-m soak runs it)
+ON_S3_IN_CI = 3  # commits each on moto in CI: a run of 50 there takes 5 minutes (-m soak runs it)
 
 
 @pytest.mark.slow

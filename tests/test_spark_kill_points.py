@@ -37,10 +37,26 @@ pytestmark = pytest.mark.spark
 IN_CI = {"spark.files", "spark.rewritten"}
 
 
-@pytest.mark.parametrize("every", [False, pytest.param(True, marks=pytest.mark.soak)], ids=["ci", "every"])
-@pytest.mark.parametrize("scenario", list(SPARK_SCENARIOS))
+def _cases() -> list[Any]:
+    """CI: the write on local disk (Spark's own writer), the upsert on both backends (its traced
+    run passes spark.files and spark.rewritten); -m soak: every step of both, on both."""
+    return [
+        pytest.param(
+            backend,
+            scenario,
+            every,
+            marks=[pytest.mark.soak] if every or (backend, scenario) == ("s3", "spark-write") else [],
+            id=f"{backend}-{scenario}-{'every' if every else 'ci'}",
+        )
+        for backend in ("local", "s3")
+        for scenario in SPARK_SCENARIOS
+        for every in (False, True)
+    ]
+
+
+@pytest.mark.parametrize(("backend", "scenario", "every"), _cases())
 def test_a_spark_driver_killed_at_each_step_leaves_before_or_after(
-    repo_uri: str,
+    backend: str,
     scenario: str,
     every: bool,
     spark: Any,
@@ -48,6 +64,9 @@ def test_a_spark_driver_killed_at_each_step_leaves_before_or_after(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    repo_uri = (
+        str(tmp_path / "lake") if backend == "local" else f"s3://{request.getfixturevalue('bucket')}/lake"
+    )
     monkeypatch.setattr(patience, "HEAL_GRACE", 0.0)
     env = dict(request.getfixturevalue("s3_env")) if repo_uri.startswith("s3://") else {}
     template = lake.Repository.init(repo_uri)
