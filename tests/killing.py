@@ -254,15 +254,40 @@ def forkserver() -> Any:
     return context
 
 
-def start_child(uri: str, scenario: str, env: dict[str, str]) -> int:
-    """Run the scenario's operation on ``uri`` in a child process; its exit code (137: killed)."""
-    child = forkserver().Process(target=_act, args=(uri, env, scenario))
+def _run(target: Callable[..., None], args: tuple[Any, ...], timeout: float, what: str) -> int:
+    """Run ``target(*args)`` in a child forked from :func:`forkserver`; its exit code."""
+    child = forkserver().Process(target=target, args=args)
     child.start()
-    child.join(timeout=300)
+    child.join(timeout=timeout)
     if child.exitcode is None:
         child.kill()
-        raise AssertionError(f"{scenario}: the child did not end in 300 s")
+        raise AssertionError(f"{what}: the child did not end in {timeout:.0f} s")
     return int(child.exitcode)
+
+
+def start_child(uri: str, scenario: str, env: dict[str, str]) -> int:
+    """Run the scenario's operation on ``uri`` in a child process; its exit code (137: killed)."""
+    return _run(_act, (uri, env, scenario), 300, scenario)
+
+
+def check_killed(
+    uri: str, before: dict[str, Any], after: dict[str, Any], write: Callable[[lake.Repository], None]
+) -> None:
+    """What a repository killed mid-change must hold: every ref reads the state ``before`` or
+    ``after``; fsck finds only garbage; ``write`` (the next change) succeeds; gc then leaves fsck
+    clean and every ref reading what it read."""
+    repo = lake.Repository.open(uri)
+    now = state(repo)
+    for ref in before.keys() | after.keys() | now.keys():
+        assert now.get(ref) in (before.get(ref), after.get(ref)), ref
+    problems = repo.fsck(grace="0s").problems
+    assert not problems, [p.message for p in problems]
+    write(repo)
+    healed = state(repo)
+    repo.gc(older_than="0s", grace="0s")
+    check = repo.fsck(grace="0s")
+    assert check.clean, check.to_dict()
+    assert state(repo) == healed, "gc changed what refs read"
 
 
 def reached(trace: Path, pid: int | None = None) -> Iterator[tuple[str, int]]:
@@ -386,10 +411,4 @@ SPARK_SCENARIOS = {
 def start_spark_child(uri: str, scenario: str, env: dict[str, str]) -> int:
     """Run a Spark scenario on ``uri`` in a child process with a Spark session of its own; its
     exit code (137: killed)."""
-    child = forkserver().Process(target=_spark_act, args=(uri, env, scenario))
-    child.start()
-    child.join(timeout=600)
-    if child.exitcode is None:
-        child.kill()
-        raise AssertionError(f"{scenario}: the child did not end in 600 s")
-    return int(child.exitcode)
+    return _run(_spark_act, (uri, env, scenario), 600, scenario)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from killing import SCENARIOS, copy_repo, occurrences, reached, start_child, state
+from killing import SCENARIOS, check_killed, copy_repo, occurrences, reached, start_child, state
 from reliability import record
 
 import lake
@@ -64,7 +64,7 @@ def test_a_kill_at_every_point_leaves_before_or_after(
     # The writes after a crash need not wait for the dead writer's Delta version to stand
     # HEAL_GRACE seconds (it will never move its ref): they heal it at their second look.
     monkeypatch.setattr(patience, "HEAL_GRACE", 0.0)
-    env = dict(request.getfixturevalue("s3_env")) if repo_uri.startswith("s3://") else {}
+    env = dict(request.getfixturevalue("s3_env")) if backend == "s3" else {}
     plan = SCENARIOS[scenario]
     template = lake.Repository.init(repo_uri)
     plan.setup(template)
@@ -87,28 +87,9 @@ def test_a_kill_at_every_point_leaves_before_or_after(
             copy_repo(repo_uri, uri)
             assert start_child(uri, scenario, {**env, kill.KILL_AT: at}) == kill.KILLED, at
             try:
-                _check(scenario, at, uri, before, after)
+                check_killed(uri, before, after, plan.after)
             except BaseException as exc:
                 exc.add_note(f"{scenario}: killed at {at}, repository {uri}")
                 raise
             killed.append(at)
-    record(
-        "kill", backend="s3" if repo_uri.startswith("s3://") else "local", scenario=scenario, points=killed
-    )
-
-
-def _check(scenario: str, at: str, uri: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-    """What a repository killed at ``at`` must hold, and the write and gc after it."""
-    plan = SCENARIOS[scenario]
-    repo = lake.Repository.open(uri)
-    now = state(repo)
-    for ref in before.keys() | after.keys() | now.keys():
-        assert now.get(ref) in (before.get(ref), after.get(ref)), ref
-    problems = repo.fsck(grace="0s").problems
-    assert not problems, [p.message for p in problems]
-    plan.after(repo)
-    healed = state(repo)
-    repo.gc(older_than="0s", grace="0s")
-    check = repo.fsck(grace="0s")
-    assert check.clean, check.to_dict()
-    assert state(repo) == healed, "gc changed what refs read"
+    record("kill", backend=backend, scenario=scenario, points=killed)

@@ -18,6 +18,7 @@ import pytest
 from killing import (
     SPARK_SCENARIOS,
     _main_orders,
+    check_killed,
     copy_repo,
     occurrences,
     probe,
@@ -68,7 +69,7 @@ def test_a_spark_driver_killed_at_each_step_leaves_before_or_after(
         str(tmp_path / "lake") if backend == "local" else f"s3://{request.getfixturevalue('bucket')}/lake"
     )
     monkeypatch.setattr(patience, "HEAL_GRACE", 0.0)
-    env = dict(request.getfixturevalue("s3_env")) if repo_uri.startswith("s3://") else {}
+    env = dict(request.getfixturevalue("s3_env")) if backend == "s3" else {}
     template = lake.Repository.init(repo_uri)
     _main_orders(template)
     before = state(template)
@@ -94,26 +95,9 @@ def test_a_spark_driver_killed_at_each_step_leaves_before_or_after(
             copy_repo(repo_uri, uri)
             assert start_spark_child(uri, scenario, {**env, kill.KILL_AT: at}) == kill.KILLED, at
             try:
-                _check(uri, before, after)
+                check_killed(uri, before, after, lambda repo: probe(repo, "main"))
             except BaseException as exc:
                 exc.add_note(f"{scenario}: killed at {at}, repository {uri}")
                 raise
             killed.append(at)
-    record(
-        "kill", backend="s3" if repo_uri.startswith("s3://") else "local", scenario=scenario, points=killed
-    )
-
-
-def _check(uri: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-    repo = lake.Repository.open(uri)
-    now = state(repo)
-    for ref in before.keys() | after.keys() | now.keys():
-        assert now.get(ref) in (before.get(ref), after.get(ref)), ref
-    problems = repo.fsck(grace="0s").problems
-    assert not problems, [p.message for p in problems]
-    probe(repo, "main")
-    healed = state(repo)
-    repo.gc(older_than="0s", grace="0s")
-    check = repo.fsck(grace="0s")
-    assert check.clean, check.to_dict()
-    assert state(repo) == healed
+    record("kill", backend=backend, scenario=scenario, points=killed)
